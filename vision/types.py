@@ -62,7 +62,8 @@ def _check_shape(name: str, array: np.ndarray, expected: tuple[int | None, ...])
         e is None or e == a for e, a in zip(expected, array.shape, strict=True)
     )
     if not ok:
-        shown = "(" + ", ".join("n" if e is None else str(e) for e in expected) + ")"
+        parts = ["n" if e is None else str(e) for e in expected]
+        shown = f"({parts[0]},)" if len(parts) == 1 else "(" + ", ".join(parts) + ")"
         raise ValueError(f"{name} must have shape {shown}, got {array.shape}")
 
 

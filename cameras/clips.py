@@ -1,0 +1,234 @@
+"""Evidence clips: remux a window of encoded packets to MP4, never re-encoding.
+
+A clip for [t0, t1] starts at the last keyframe at or before ``t0 - pre_s`` (from the PacketRing)
+and gathers post-roll live until ``t1 + post_s`` has been received. Files are written under a
+temporary name in the target folder and renamed only once complete, so a reader never sees a
+half-written clip.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.packet
+
+from cameras.errors import ClipError
+from cameras.packets import EncodedPacket
+from cameras.ring import PacketRing
+from vision.types import EvidenceClip
+
+logger = logging.getLogger(__name__)
+
+CLIP_TIME_BASE = Fraction(1, 90_000)
+
+
+def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _usable_run(packets: list[EncodedPacket]) -> list[EncodedPacket]:
+    """From the first keyframe on, up to (not including) the first codec change."""
+    start = next((i for i, p in enumerate(packets) if p.is_keyframe), None)
+    if start is None:
+        return []
+    run = [packets[start]]
+    fingerprint = packets[start].template.fingerprint
+    for packet in packets[start + 1 :]:
+        if packet.template.fingerprint != fingerprint:
+            break
+        run.append(packet)
+    return run
+
+
+def write_clip(packets: list[EncodedPacket], path: Path) -> EvidenceClip:
+    """Remux ``packets`` into an MP4 at ``path`` (faststart), atomically.
+
+    Raises:
+        ClipError: no keyframe among the packets, or the file could not be written (the
+            message says which path and why; a full disk says so).
+    """
+    run = _usable_run(packets)
+    if not run:
+        raise ClipError(f"clip {path}: no keyframe among {len(packets)} packets, nothing to write")
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.mp4")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _mux(run, tmp)
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        digest = sha256_file(tmp)
+        size = tmp.stat().st_size
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        reason = "disk full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
+        raise ClipError(f"clip {path}: cannot write: {reason}") from exc
+    except av.error.FFmpegError as exc:
+        _remove_quietly(tmp)
+        raise ClipError(f"clip {path}: muxing failed: {exc}") from exc
+    last = run[-1]
+    end_s = last.pts_s + (last.duration_s or _typical_step_s(run))
+    return EvidenceClip(
+        path=str(path),
+        start_pts_s=run[0].pts_s,
+        end_pts_s=max(end_s, run[0].pts_s),
+        sha256=digest,
+        size_bytes=size,
+        packets=len(run),
+    )
+
+
+def _remove_quietly(tmp: Path) -> None:
+    """Best-effort removal of a partial file; the original error is the one that matters."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.warning("could not remove partial clip %s: %s", tmp, exc)
+
+
+def _typical_step_s(run: list[EncodedPacket]) -> float:
+    if len(run) < 2:
+        return 0.0
+    return max(0.0, (run[-1].dts_s - run[0].dts_s) / (len(run) - 1))
+
+
+def _mux(run: list[EncodedPacket], tmp: Path) -> None:
+    origin_s = min(p.dts_s for p in run)
+    with (
+        run[0].template.open_stream() as template,
+        av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out,
+    ):
+        stream = out.add_stream_from_template(template)
+        last_dts = -1
+        for packet in run:
+            dts = round((packet.dts_s - origin_s) / CLIP_TIME_BASE)
+            pts = round((packet.pts_s - origin_s) / CLIP_TIME_BASE)
+            dts = max(dts, last_dts + 1)  # MP4 needs strictly increasing dts (reconnect gaps)
+            last_dts = dts
+            out_packet = av.packet.Packet(packet.data)
+            out_packet.dts = dts
+            out_packet.pts = max(pts, dts)
+            if packet.duration_s > 0:
+                out_packet.duration = round(packet.duration_s / CLIP_TIME_BASE)
+            out_packet.time_base = CLIP_TIME_BASE
+            out_packet.is_keyframe = packet.is_keyframe
+            out_packet.stream = stream
+            out.mux(out_packet)
+
+
+@dataclass(eq=False)
+class _ClipJob:
+    path: Path
+    until_pts_s: float
+    packets: list[EncodedPacket]
+    future: Future[EvidenceClip] = field(default_factory=Future)
+
+
+class ClipRecorder:
+    """Cuts evidence clips from a camera's packet flow: pre-roll from the ring, post-roll live.
+
+    The source thread calls :meth:`feed` for every packet; any thread may call :meth:`request`.
+    Files are written on the recorder's own worker thread, so a slow disk never stalls ingest.
+    """
+
+    def __init__(self, ring: PacketRing, camera_id: str, max_clip_s: float = 600.0) -> None:
+        self.ring = ring
+        self.camera_id = camera_id
+        self.max_clip_s = max_clip_s
+        self._lock = threading.Lock()
+        self._jobs: list[_ClipJob] = []
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clips-{camera_id}")
+        self.clips_written = 0
+        self.clip_errors = 0
+
+    def feed(self, packet: EncodedPacket) -> None:
+        with self._lock:
+            kept = self.ring.append(packet)
+            if not kept:
+                return
+            done = []
+            for job in self._jobs:
+                if (
+                    job.packets
+                    and job.packets[0].template.fingerprint != packet.template.fingerprint
+                ):
+                    done.append(job)  # the stream changed codec: the clip ends here
+                    continue
+                # The window is closed in decode order: packets up to `until`, nothing after.
+                if packet.dts_s <= job.until_pts_s + 1e-9:
+                    job.packets.append(packet)
+                if packet.dts_s >= job.until_pts_s - 1e-9:
+                    done.append(job)
+            for job in done:
+                self._jobs.remove(job)
+                self._submit(job)
+
+    def request(
+        self, path: Path, start_pts_s: float, end_pts_s: float, pre_s: float, post_s: float
+    ) -> Future[EvidenceClip]:
+        """Ask for the clip [start - pre, end + post]; the future resolves once it is on disk."""
+        if end_pts_s < start_pts_s:
+            raise ClipError(
+                f"clip {path}: end {end_pts_s:.3f}s is before start {start_pts_s:.3f}s "
+                f"(camera {self.camera_id})"
+            )
+        until = min(end_pts_s + post_s, start_pts_s - pre_s + self.max_clip_s)
+        with self._lock:
+            job = _ClipJob(Path(path), until, self.ring.snapshot(start_pts_s - pre_s))
+            newest = self.ring.newest_pts_s
+            if newest is not None and newest >= until:
+                job.packets = [p for p in job.packets if p.dts_s <= until + 1e-9]
+                self._submit(job)
+            else:
+                self._jobs.append(job)
+        return job.future
+
+    def flush(self) -> None:
+        """The stream ended: write every pending clip with what it has."""
+        with self._lock:
+            jobs, self._jobs = self._jobs, []
+        for job in jobs:
+            self._submit(job)
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.shutdown(wait=True)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._jobs)
+
+    def _submit(self, job: _ClipJob) -> None:
+        self._writer.submit(self._write, job)
+
+    def _write(self, job: _ClipJob) -> None:
+        try:
+            clip = write_clip(job.packets, job.path)
+        except ClipError as exc:
+            self.clip_errors += 1
+            logger.error("camera %s: %s", self.camera_id, exc)
+            job.future.set_exception(exc)
+            return
+        except Exception as exc:
+            self.clip_errors += 1
+            logger.exception("camera %s: clip %s failed unexpectedly", self.camera_id, job.path)
+            job.future.set_exception(exc)
+            return
+        self.clips_written += 1
+        job.future.set_result(clip)

@@ -1,0 +1,97 @@
+"""VideoSource on files: sampling by pts, scaling inside FFmpeg, bad files."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from cameras.errors import DecodeError, SourceNotFoundError
+from cameras.source import SourceSettings, SourceState, VideoSource
+from tests.support.media import ensure_clip, make_garbage_file, read_frame_index
+
+
+@pytest.fixture(scope="module")
+def clip_25fps(media_cache: Path) -> Path:
+    return ensure_clip(media_cache, width=320, height=240, fps=25, seconds=4.0, gop=25)
+
+
+def read_all(path: Path | str, **kwargs: object) -> tuple[VideoSource, list]:
+    settings = SourceSettings(camera_id="cam", url=str(path), **kwargs)  # type: ignore[arg-type]
+    source = VideoSource(settings)
+    return source, list(source.frames())
+
+
+@pytest.mark.parametrize(
+    ("fps", "expected_indices"),
+    [
+        (5.0, list(range(0, 100, 5))),
+        (None, list(range(100))),
+        (60.0, list(range(100))),
+        (2.0, [0, 13, 25, 38, 50, 63, 75, 88]),  # slots every 0.5 s on a 0.04 s grid
+    ],
+    ids=["5fps", "every-frame", "above-stream-rate", "2fps"],
+)
+def test_fps_sampling_by_pts(
+    clip_25fps: Path, fps: float | None, expected_indices: list[int]
+) -> None:
+    source, frames = read_all(clip_25fps, fps=fps, width_px=None)
+    indices = [read_frame_index(np.asarray(f.image)) for f in frames]
+    assert indices == expected_indices
+    assert [f.seq for f in frames] == expected_indices  # seq counts every decoded frame
+    assert [f.pts_s for f in frames] == pytest.approx([i / 25 for i in expected_indices])
+    status = source.status()
+    assert status.frames_in == 100 and status.frames_out == len(expected_indices)
+    assert status.state is SourceState.STOPPED and status.reconnects == 0
+
+
+def test_frames_are_scaled_in_ffmpeg_and_read_only(clip_25fps: Path) -> None:
+    _, frames = read_all(clip_25fps, fps=5.0, width_px=160)
+    assert frames[0].image.shape == (120, 160, 3)
+    assert frames[0].image.dtype == np.uint8
+    assert not frames[0].image.flags.writeable
+    assert [read_frame_index(np.asarray(f.image)) for f in frames[:3]] == [0, 5, 10]
+    assert frames[0].camera_id == "cam" and frames[0].captured_at.tzinfo is not None
+
+
+def test_loop_file_keeps_time_increasing(clip_25fps: Path) -> None:
+    settings = SourceSettings(camera_id="cam", url=str(clip_25fps), fps=5.0, loop_file=True)
+    source = VideoSource(settings)
+    frames = []
+    for frame in source.frames():
+        frames.append(frame)
+        if len(frames) == 45:  # past two passes through a 20-frame (at 5 fps) file
+            source.stop()
+    pts = [f.pts_s for f in frames]
+    assert all(b > a for a, b in itertools.pairwise(pts))
+    assert source.status().reconnects >= 2
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.mp4"
+    with pytest.raises(SourceNotFoundError, match=r"camera cam .*file not found: .*nope\.mp4"):
+        read_all(missing)
+
+
+def test_garbage_bytes_are_a_decode_error(tmp_path: Path) -> None:
+    garbage = make_garbage_file(tmp_path / "garbage.mp4", 64_000, seed=3)
+    with pytest.raises(DecodeError, match=r"garbage\.mp4\): not a readable video stream"):
+        read_all(garbage)
+
+
+def test_truncated_file_delivers_what_it_has(clip_25fps: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.ts"
+    # An MP4 cut short has no index; remux to MPEG-TS and cut that instead, as a recorder would.
+    with av.open(str(clip_25fps)) as inp, av.open(str(cut), "w", format="mpegts") as out:
+        stream = out.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(video=0):
+            if packet.size:
+                packet.stream = stream
+                out.mux(packet)
+    cut.write_bytes(cut.read_bytes()[: len(cut.read_bytes()) // 2])
+    _, frames = read_all(cut, fps=None)
+    assert 20 < len(frames) < 100
+    assert all(b.pts_s > a.pts_s for a, b in itertools.pairwise(frames))
