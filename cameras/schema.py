@@ -1,0 +1,415 @@
+"""Per-camera configuration schema (DESIGN.md §4), pydantic v2.
+
+Every config model of the project derives from :class:`ConfigModel`: unknown keys are rejected,
+instances are frozen, and non-finite floats (``.nan``, ``.inf`` in YAML) are refused. Each field has
+a description and bounds. Only the shape of single fields is checked here; checks that relate
+several fields (a hazard's zone exists, a polygon does not cross itself, floor lines are ordered)
+are the ``verify_*`` functions of :mod:`pipelines.config_checks`, which name the camera and zone.
+
+Derived data (pixel polygons, masks) is never stored here: it belongs to the runtime objects built
+from this config.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from cameras.redact import redact_url
+from vision.types import HazardKind
+
+SOURCE_URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
+ACTION_URL_SCHEMES = ("http", "https")
+
+
+class ConfigModel(BaseModel):
+    """Base of every configuration model: unknown keys rejected, frozen, finite floats only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Anchor(StrEnum):
+    """Point of a tracked box that is tested against a zone."""
+
+    BOTTOM_CENTER = "bottom_center"
+    CENTER = "center"
+    TOP_CENTER = "top_center"
+
+
+class RtspTransport(StrEnum):
+    """Lower transport of RTSP. TCP survives lossy links; UDP without a timeout can block."""
+
+    TCP = "tcp"
+    UDP = "udp"
+
+
+# A point in normalized frame coordinates: x to the right, y down, (0, 0) top-left. The 0..1
+# range is checked by verify_zones so that the error names the point's index.
+PointNorm = tuple[float, float]
+
+
+class DetectSettings(ConfigModel):
+    """Object analysis: how often and at what size frames go to the detector."""
+
+    fps: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=60.0,
+        description="Frames per second of stream time sent to the detector; above the stream's "
+        "own rate means every frame.",
+    )
+    width: int = Field(
+        default=640,
+        ge=64,
+        le=3840,
+        description="Width in pixels the frame is scaled to for detection (height keeps the "
+        "aspect ratio).",
+    )
+
+
+class MotionSettings(ConfigModel):
+    """Motion analysis (falling objects): full rate, low resolution."""
+
+    fps: float = Field(
+        default=25.0,
+        ge=0.1,
+        le=120.0,
+        description="Frames per second of stream time analysed for motion; above the stream's "
+        "own rate means every frame.",
+    )
+    width: int = Field(
+        default=480,
+        ge=64,
+        le=1920,
+        description="Width in pixels the frame is scaled to for motion analysis.",
+    )
+
+
+class PolygonZone(ConfigModel):
+    """An area of the frame: a fire lane, a lift car, a facade."""
+
+    polygon: tuple[PointNorm, ...] = Field(
+        max_length=256,
+        description="Vertices [x, y] in normalized 0..1 frame coordinates, in order around the "
+        "area (at least 3, not self-intersecting).",
+    )
+    width_m: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1000.0,
+        description="Real width of the area across its short side, in metres (fire lanes: "
+        "enables clear_width_m).",
+    )
+    anchor: Anchor = Field(
+        default=Anchor.BOTTOM_CENTER,
+        description="Point of an object's box that decides whether it is inside.",
+    )
+
+
+class LineZone(ConfigModel):
+    """A line that is crossed (a stairwell door): only crossings towards ``inward`` count."""
+
+    line: tuple[PointNorm, ...] = Field(
+        max_length=2,
+        description="Two distinct end points [[x1, y1], [x2, y2]] in normalized 0..1 frame "
+        "coordinates.",
+    )
+    inward: PointNorm = Field(
+        description="Vector [dx, dy] in normalized coordinates pointing to the inner side of the "
+        "line; only the side it points to matters.",
+    )
+    anchor: Anchor = Field(
+        default=Anchor.BOTTOM_CENTER,
+        description="Point of an object's box whose crossing of the line is counted.",
+    )
+
+
+def _zone_tag(value: Any) -> str | None:
+    if isinstance(value, PolygonZone):
+        return "polygon_zone"
+    if isinstance(value, LineZone):
+        return "line_zone"
+    if isinstance(value, dict):
+        return "polygon_zone" if "polygon" in value else "line_zone"
+    return None
+
+
+def _check_zone_shape(value: Any) -> Any:
+    """A zone is a polygon or a line: say which key is missing or doubled before the union runs."""
+    if isinstance(value, PolygonZone | LineZone):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError(
+            "zone_type",
+            "a zone must be a mapping with either 'polygon' or 'line', got {got}",
+            {"got": type(value).__name__},
+        )
+    has_polygon, has_line = "polygon" in value, "line" in value
+    if has_polygon and has_line:
+        raise PydanticCustomError(
+            "zone_shape",
+            "a zone has either 'polygon' or 'line' (with 'inward'), not both",
+        )
+    if not has_polygon and not has_line:
+        raise PydanticCustomError(
+            "zone_shape",
+            "a zone needs 'polygon' (an area) or 'line' with 'inward' (a crossing line)",
+        )
+    return value
+
+
+Zone = Annotated[
+    Annotated[PolygonZone, Tag("polygon_zone")] | Annotated[LineZone, Tag("line_zone")],
+    Discriminator(_zone_tag),
+    BeforeValidator(_check_zone_shape),
+]
+
+
+class FloorsConfig(ConfigModel):
+    """Floor boundaries of a facade camera, used to report the floor an object fell from."""
+
+    count: int = Field(ge=1, le=200, description="Number of floors of the building.")
+    lowest_visible_floor: int = Field(
+        ge=1,
+        le=200,
+        description="Number (from the ground, which is 1) of the floor whose base is the last "
+        "line.",
+    )
+    lines: tuple[float, ...] = Field(
+        max_length=201,
+        description="Normalized y of the floor boundaries from top to bottom (strictly "
+        "increasing); N lines bound N-1 floors.",
+    )
+
+
+class FireLaneBlockedHazard(ConfigModel):
+    """A fire lane or evacuation passage occupied longer than a dwell time."""
+
+    kind: Literal[HazardKind.FIRE_LANE_BLOCKED] = Field(description="Hazard kind.")
+    zone: str = Field(min_length=1, max_length=63, description="Id of a polygon zone (the lane).")
+    dwell_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=3600.0,
+        description="Seconds of stream time a blocker must rest in the lane before the hazard "
+        "starts.",
+    )
+    min_occupancy: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Fraction of the lane's area covered by blockers below which a resting object "
+        "is ignored.",
+    )
+    clear_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=600.0,
+        description="Seconds the lane must stay clear before the hazard ends.",
+    )
+
+
+class EbikeAction(ConfigModel):
+    """What to do when an e-bike enters (a door-hold relay, a PA announcement)."""
+
+    command: tuple[Annotated[str, Field(min_length=1)], ...] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Program and arguments to run (no shell), e.g. [/usr/local/bin/relay, on].",
+    )
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="http(s) URL to POST the hazard event to.",
+    )
+    timeout_s: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=60.0,
+        description="Seconds after which the command or request is abandoned.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_url(value, ACTION_URL_SCHEMES, allow_path=False)
+        return value
+
+    @model_validator(mode="after")
+    def _check_something_to_do(self) -> EbikeAction:
+        if self.command is None and self.url is None:
+            raise ValueError("an action needs 'command' or 'url' (or both)")
+        return self
+
+
+class EbikeEntryHazard(ConfigModel):
+    """An e-bike inside a lift car (polygon) or crossing a stairwell door line inward (line)."""
+
+    kind: Literal[HazardKind.EBIKE_ENTRY] = Field(description="Hazard kind.")
+    zone: str = Field(
+        min_length=1,
+        max_length=63,
+        description="Id of a polygon zone (lift car) or a line zone (door line).",
+    )
+    min_duration_s: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=60.0,
+        description="Seconds of stream time the e-bike must be seen before the hazard starts.",
+    )
+    allow_bicycles: bool = Field(
+        default=True,
+        description="When false, ordinary bicycles raise the hazard too.",
+    )
+    action: EbikeAction | None = Field(
+        default=None, description="Optional output when the hazard starts."
+    )
+
+
+class FallingObjectHazard(ConfigModel):
+    """An object falling or thrown from a window or balcony of a facade."""
+
+    kind: Literal[HazardKind.FALLING_OBJECT] = Field(description="Hazard kind.")
+    zone: str = Field(min_length=1, max_length=63, description="Id of a polygon zone (the facade).")
+    min_drop_floors: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Floors the object must be seen to drop, measured along its trajectory.",
+    )
+
+
+Hazard = Annotated[
+    FireLaneBlockedHazard | EbikeEntryHazard | FallingObjectHazard,
+    Field(discriminator="kind"),
+]
+
+# Hazards whose rules work on detector output (the others use motion analysis only).
+DETECTOR_HAZARDS = frozenset({HazardKind.FIRE_LANE_BLOCKED, HazardKind.EBIKE_ENTRY})
+
+
+def check_url(value: str, schemes: tuple[str, ...], *, allow_path: bool) -> None:
+    """Check a URL (or, when ``allow_path``, a file path); messages never show credentials.
+
+    Raises:
+        ValueError: with a message naming the problem and the redacted value.
+    """
+    if "://" not in value:
+        if allow_path and "\x00" not in value and value.strip():
+            return
+        wanted = ", ".join(f"{s}://" for s in schemes)
+        what = f"a URL ({wanted}) or a file path" if allow_path else f"a URL ({wanted})"
+        raise ValueError(f"expected {what}, got '{redact_url(value)}'")
+    scheme = value.split("://", 1)[0].lower()
+    if scheme not in schemes:
+        wanted = ", ".join(schemes)
+        raise ValueError(
+            f"unsupported URL scheme '{scheme}' in '{redact_url(value)}' (expected {wanted})"
+        )
+    try:
+        host = urlsplit(value).hostname
+    except ValueError as exc:  # an unbalanced IPv6 bracket, for example
+        raise ValueError(f"malformed URL '{redact_url(value)}': {exc}") from None
+    if not host:
+        raise ValueError(f"URL '{redact_url(value)}' has no host")
+
+
+class IngestSettings(ConfigModel):
+    """How a camera's stream is opened and buffered; also the shape of ``defaults``."""
+
+    rtsp_transport: RtspTransport = Field(
+        default=RtspTransport.TCP, description="RTSP lower transport (tcp or udp)."
+    )
+    connect_timeout_s: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=120.0,
+        description="Seconds to wait for a connection before retrying with backoff.",
+    )
+    read_timeout_s: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=600.0,
+        description="Seconds without a packet after which the stream is treated as stalled.",
+    )
+    decode_threads: int = Field(
+        default=2,
+        ge=0,
+        le=16,
+        description="Decoder threads (0 lets FFmpeg choose; set it explicitly, 2 is 1.7x faster).",
+    )
+    preroll_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=120.0,
+        description="Seconds of video kept before a hazard starts, for the evidence clip.",
+    )
+    postroll_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=120.0,
+        description="Seconds of video recorded after a hazard starts, for the evidence clip.",
+    )
+    enabled: bool = Field(default=True, description="A disabled camera is validated but not run.")
+
+
+class CameraConfig(IngestSettings):
+    """One camera: where its video comes from, its zones, floors and hazards."""
+
+    source: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="rtsp://, rtsps://, http(s):// URL or a file path; optional because "
+        "`replay` takes the video on the command line.",
+    )
+    evidence_source: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="Second URL of the same camera (usually the main stream) from which clips are "
+        "stream-copied; defaults to source.",
+    )
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, description="Display name."
+    )
+    detect: DetectSettings = Field(
+        default_factory=DetectSettings, description="Object analysis settings."
+    )
+    motion: MotionSettings = Field(
+        default_factory=MotionSettings, description="Motion analysis settings."
+    )
+    zones: dict[str, Zone] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Zones by id (slug): polygons or lines in normalized coordinates.",
+    )
+    floors: FloorsConfig | None = Field(
+        default=None, description="Floor boundaries (needed by falling_object)."
+    )
+    hazards: tuple[Hazard, ...] = Field(
+        default=(), max_length=64, description="Hazards watched on this camera."
+    )
+
+    @field_validator("source", "evidence_source")
+    @classmethod
+    def _check_source(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_url(value, SOURCE_URL_SCHEMES, allow_path=True)
+        return value

@@ -1,0 +1,37 @@
+"""``hazardwatch check-config FILE``: validate a config file and list every problem."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipelines.config import ConfigError, load_config
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``check-config`` subcommand to the CLI's subparsers."""
+    parser = subparsers.add_parser(
+        "check-config",
+        help="validate a config file",
+        description="Validate a config file; print each error with its dotted path "
+        "(cameras.lobby.zones.lift.polygon[2]). Exit 0 when valid, 2 when not.",
+    )
+    parser.add_argument("file", metavar="FILE", help="YAML config file")
+    parser.set_defaults(func=handle_check_config)
+
+
+def handle_check_config(args: argparse.Namespace) -> int:
+    """Print ``OK: <file>: N cameras (ids)`` on stdout, or every error on stderr (exit 2)."""
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        count = len(exc.errors)
+        print(f"{args.file}: {count} error{'s' if count != 1 else ''}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ids = list(config.cameras)
+    print(f"OK: {args.file}: {len(ids)} camera{'s' if len(ids) != 1 else ''} ({', '.join(ids)})")
+    return EXIT_OK

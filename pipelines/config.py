@@ -1,0 +1,778 @@
+"""The root configuration (DESIGN.md §4): schema, loader and cross-field checks.
+
+``load_config(path)`` and ``parse_config(text, source_name)`` return a frozen
+:class:`HazardwatchConfig` or raise :class:`ConfigError` listing *every* problem of the file, each
+with a dotted path (``cameras.lobby.zones.lift.polygon[2]``). The order of work is:
+
+1. YAML with :class:`pipelines.config_yaml.UniqueKeyLoader` (a repeated key is an error);
+2. ``defaults`` merged into each camera (a camera's own values win), then pydantic validation;
+   pydantic's error locations are turned into dotted paths and its unclear messages rewritten;
+3. the ``verify_*`` checks that relate several fields. When step 2 fails, the per-camera checks
+   still run on every camera that validated, so one run shows as much as possible.
+
+Camera URLs hold passwords, so no message ever echoes the input of a source field, and every
+message passes through :func:`cameras.redact.redact_text` before it leaves this module.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, Field, Tag, ValidationError, model_validator
+from pydantic_core import ErrorDetails
+
+from cameras.redact import redact_text
+from cameras.schema import (
+    DETECTOR_HAZARDS,
+    CameraConfig,
+    ConfigModel,
+    DetectSettings,
+    IngestSettings,
+    MotionSettings,
+)
+from cameras.schema_checks import (
+    ConfigIssue,
+    check_camera,
+    did_you_mean,
+    format_path,
+    slug_problem,
+    verify_camera_ids,
+    verify_floors,
+    verify_hazard_zones,
+    verify_zones,
+)
+from pipelines.config_yaml import DuplicateKeyError, load_yaml
+from vision.types import HazardKind
+
+__all__ = [
+    "ApiConfig",
+    "ClassRole",
+    "ConfigError",
+    "ConfigIssue",
+    "DefaultsConfig",
+    "DetectorConfig",
+    "HazardwatchConfig",
+    "ModelFamily",
+    "ProviderChoice",
+    "SiteConfig",
+    "TokenConfig",
+    "TokenRole",
+    "check_config",
+    "load_config",
+    "parse_config",
+    "validate_config",
+    "verify_api",
+    "verify_detector",
+    "verify_ids",
+]
+
+
+class ProviderChoice(StrEnum):
+    """onnxruntime execution providers; ``auto`` picks the best one onnxruntime reports."""
+
+    AUTO = "auto"
+    TENSORRT = "tensorrt"
+    CUDA = "cuda"
+    OPENVINO = "openvino"
+    CPU = "cpu"
+
+
+class ClassRole(StrEnum):
+    """What a model class means to the hazard rules."""
+
+    VEHICLE = "vehicle"
+    EBIKE = "ebike"
+    BICYCLE = "bicycle"
+    PERSON = "person"
+    CLUTTER = "clutter"
+
+
+class ModelFamily(StrEnum):
+    """Output layout of the detector; ``auto`` infers it from the output shape."""
+
+    AUTO = "auto"
+    YOLOV8 = "yolov8"
+    YOLOX = "yolox"
+
+
+class TokenRole(StrEnum):
+    """API roles (DESIGN.md §6)."""
+
+    ADMIN = "admin"
+    REVIEWER = "reviewer"
+    GRID_WORKER = "grid_worker"
+    PUBLIC = "public"
+
+
+class SiteConfig(ConfigModel):
+    """The estate this box watches."""
+
+    id: str = Field(min_length=1, max_length=63, description="Site id (slug), used in codes.")
+    name: str = Field(min_length=1, max_length=100, description="Display name of the site.")
+
+
+class DetectorConfig(ConfigModel):
+    """The object detector shared by all cameras."""
+
+    model: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="Path of the ONNX model file (relative to the working directory); whether it "
+        "exists is checked when the detector starts.",
+    )
+    input_size: int = Field(
+        default=640,
+        ge=32,
+        le=2048,
+        description="Square input size in pixels when the model's input shape is not fixed.",
+    )
+    providers: tuple[ProviderChoice, ...] = Field(
+        default=(ProviderChoice.AUTO,),
+        min_length=1,
+        max_length=5,
+        description="Execution providers in order of preference (auto, tensorrt, cuda, "
+        "openvino, cpu).",
+    )
+    classes: dict[str, ClassRole] = Field(
+        min_length=1,
+        max_length=1000,
+        description="Model label -> role used by the rules (vehicle, ebike, bicycle, person, "
+        "clutter); other labels are ignored.",
+    )
+    labels: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10000,
+        description="Class names in model index order, when the model has no 'names' metadata.",
+    )
+    labels_file: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="File with one class name per line, when the model has no 'names' metadata.",
+    )
+    family: ModelFamily = Field(
+        default=ModelFamily.AUTO, description="Output layout: auto, yolov8 or yolox."
+    )
+    score_threshold: float = Field(
+        default=0.3, ge=0.01, le=1.0, description="Detections scoring below this are dropped."
+    )
+    iou_threshold: float = Field(
+        default=0.45, gt=0.0, le=1.0, description="IoU above which non-maximum suppression merges."
+    )
+    batch_max_size: int = Field(
+        default=4, ge=1, le=64, description="Most frames (from all cameras) in one session run."
+    )
+    batch_max_wait_ms: float = Field(
+        default=5.0,
+        ge=0.0,
+        le=1000.0,
+        description="Longest a frame waits for others to fill a batch, in milliseconds.",
+    )
+    intra_op_threads: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="onnxruntime intra-op threads per session (0: onnxruntime's default); one "
+        "thread gives the best throughput on CPU.",
+    )
+
+    @model_validator(mode="after")
+    def _one_label_source(self) -> DetectorConfig:
+        if self.labels is not None and self.labels_file is not None:
+            raise ValueError("give class names inline in 'labels' or in 'labels_file', not both")
+        return self
+
+
+class TokenConfig(ConfigModel):
+    """One API bearer token, stored as its SHA-256 only."""
+
+    name: str = Field(min_length=1, max_length=63, description="Who holds the token (slug).")
+    role: TokenRole = Field(description="admin, reviewer, grid_worker or public.")
+    cameras: tuple[Annotated[str, Field(min_length=1, max_length=63)], ...] = Field(
+        default=(),
+        max_length=1000,
+        description="Camera ids a grid_worker may see (grid_worker only).",
+    )
+    token_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the token, 64 lowercase hex digits (printf %s TOKEN | sha256sum).",
+    )
+
+
+class ApiConfig(ConfigModel):
+    """Settings of the ticket service's API."""
+
+    tokens: tuple[TokenConfig, ...] = Field(
+        default=(), max_length=1000, description="Bearer tokens and their roles."
+    )
+
+
+class DefaultsConfig(IngestSettings):
+    """Values merged into every camera before validation; a camera's own values win."""
+
+    detect: DetectSettings = Field(
+        default_factory=DetectSettings, description="Default object analysis settings."
+    )
+    motion: MotionSettings = Field(
+        default_factory=MotionSettings, description="Default motion analysis settings."
+    )
+
+
+_MERGED_SECTIONS = ("detect", "motion")  # merged key by key, the others replaced whole
+
+
+def merge_camera_defaults(defaults: Mapping[str, Any], camera: Any) -> Any:
+    """The raw camera mapping with raw ``defaults`` filled in underneath; inputs are not changed.
+
+    ``detect`` and ``motion`` are merged key by key (a camera may set only ``detect.fps``).
+    Anything that is not a mapping is returned as is, for the schema to report.
+    """
+    if not isinstance(camera, dict):
+        return camera
+    merged = dict(defaults)
+    for key, value in camera.items():
+        base = merged.get(key)
+        if key in _MERGED_SECTIONS and isinstance(base, dict) and isinstance(value, dict):
+            merged[key] = {**base, **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def apply_defaults(data: Any) -> Any:
+    """The raw root mapping with ``defaults`` merged into each camera.
+
+    Nothing is merged while ``defaults`` itself is invalid: its errors are reported once, at
+    ``defaults.*``, instead of again under every camera.
+    """
+    if not isinstance(data, dict):
+        return data
+    defaults, cameras = data.get("defaults"), data.get("cameras")
+    if not isinstance(defaults, dict) or not isinstance(cameras, dict):
+        return data
+    try:
+        DefaultsConfig.model_validate(defaults)
+    except ValidationError:
+        return data  # reported when the root validates its own `defaults` field
+    merged = {cid: merge_camera_defaults(defaults, cam) for cid, cam in cameras.items()}
+    return {**data, "cameras": merged}
+
+
+class HazardwatchConfig(ConfigModel):
+    """The whole configuration file."""
+
+    site: SiteConfig = Field(description="The site: id (slug) and name.")
+    detector: DetectorConfig | None = Field(
+        default=None,
+        description="Object detector; needed by fire_lane_blocked and ebike_entry cameras.",
+    )
+    defaults: DefaultsConfig | None = Field(
+        default=None,
+        description="detect, motion and ingest settings merged into every camera (its own win).",
+    )
+    cameras: dict[str, CameraConfig] = Field(
+        min_length=1, max_length=256, description="Cameras by id (slug); at least one."
+    )
+    api: ApiConfig | None = Field(default=None, description="API tokens.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        return apply_defaults(data)
+
+
+# --- cross-field checks of the whole file ----------------------------------------------------
+
+
+def verify_ids(config: HazardwatchConfig) -> list[ConfigIssue]:
+    """Site, camera, zone ids and token names are slugs; token names are unique.
+
+    Camera ids and the zone ids of one camera are mapping keys, unique because the YAML loader
+    refuses a repeated key.
+    """
+    issues: list[ConfigIssue] = []
+    problem = slug_problem("site id", config.site.id)
+    if problem:
+        issues.append(ConfigIssue("site.id", problem))
+    for camera_id, camera in config.cameras.items():
+        issues += verify_camera_ids(camera_id, camera)
+    if config.api is not None:
+        first: dict[str, int] = {}
+        for index, token in enumerate(config.api.tokens):
+            path = format_path(["api", "tokens", index, "name"])
+            problem = slug_problem("token name", token.name)
+            if problem:
+                issues.append(ConfigIssue(path, problem))
+            if token.name in first:
+                issues.append(
+                    ConfigIssue(
+                        path,
+                        f"token name '{token.name}' is already used by "
+                        f"api.tokens[{first[token.name]}]",
+                    )
+                )
+            first.setdefault(token.name, index)
+    return issues
+
+
+# Roles of which at least one must be mapped for a hazard kind's rule to see anything.
+_NEEDED_ROLES: dict[HazardKind, frozenset[ClassRole]] = {
+    HazardKind.FIRE_LANE_BLOCKED: frozenset({ClassRole.VEHICLE, ClassRole.CLUTTER}),
+    HazardKind.EBIKE_ENTRY: frozenset({ClassRole.EBIKE}),
+}
+
+
+def _verify_labels(detector: DetectorConfig) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    if detector.labels is None:
+        return issues
+    seen: set[str] = set()
+    for index, label in enumerate(detector.labels):
+        if label in seen:
+            issues.append(
+                ConfigIssue(f"detector.labels[{index}]", f"label '{label}' is listed twice")
+            )
+        seen.add(label)
+    for label in detector.classes:
+        if label not in seen:
+            issues.append(
+                ConfigIssue(
+                    format_path(["detector", "classes", label]),
+                    f"label '{label}' is not one of detector.labels" + did_you_mean(label, seen),
+                )
+            )
+    return issues
+
+
+def verify_detector(config: HazardwatchConfig) -> list[ConfigIssue]:
+    """Cameras whose hazards need detections have a detector mapping the classes they use.
+
+    fire_lane_blocked needs a class with role vehicle or clutter, ebike_entry one with role
+    ebike. With inline ``labels``, every key of ``classes`` must be one of them (a typo would
+    otherwise never match anything). Whether the model file exists is the detector's business at
+    start-up, not the config's.
+    """
+    issues: list[ConfigIssue] = []
+    detector = config.detector
+    users: dict[HazardKind, list[str]] = {}
+    for camera_id, camera in config.cameras.items():
+        for index, hazard in enumerate(camera.hazards):
+            if hazard.kind not in DETECTOR_HAZARDS:
+                continue
+            users.setdefault(hazard.kind, []).append(camera_id)
+            if detector is None:
+                issues.append(
+                    ConfigIssue(
+                        format_path(["cameras", camera_id, "hazards", index]),
+                        f"camera '{camera_id}': {hazard.kind} needs object detection, but the "
+                        "config has no 'detector' section",
+                    )
+                )
+    if detector is None:
+        return issues
+    issues += _verify_labels(detector)
+    roles = set(detector.classes.values())
+    for kind, camera_ids in users.items():
+        if not roles & _NEEDED_ROLES[kind]:
+            wanted = " or ".join(sorted(_NEEDED_ROLES[kind]))
+            issues.append(
+                ConfigIssue(
+                    "detector.classes",
+                    f"{kind} (camera {', '.join(sorted(set(camera_ids)))}) needs a class mapped "
+                    f"to role {wanted}, but none is",
+                )
+            )
+    return issues
+
+
+def verify_api(config: HazardwatchConfig) -> list[ConfigIssue]:
+    """Token hashes differ; grid_worker tokens list existing cameras, other roles list none."""
+    issues: list[ConfigIssue] = []
+    if config.api is None:
+        return issues
+    first_hash: dict[str, int] = {}
+    for index, token in enumerate(config.api.tokens):
+        base: list[str | int] = ["api", "tokens", index]
+        if token.token_sha256 in first_hash:
+            issues.append(
+                ConfigIssue(
+                    format_path([*base, "token_sha256"]),
+                    f"token '{token.name}' has the same hash as api.tokens"
+                    f"[{first_hash[token.token_sha256]}]: every token must be different",
+                )
+            )
+        first_hash.setdefault(token.token_sha256, index)
+        if token.role is TokenRole.GRID_WORKER and not token.cameras:
+            issues.append(
+                ConfigIssue(
+                    format_path([*base, "cameras"]),
+                    f"grid_worker token '{token.name}' needs the ids of the cameras it may see",
+                )
+            )
+        elif token.role is not TokenRole.GRID_WORKER and token.cameras:
+            issues.append(
+                ConfigIssue(
+                    format_path([*base, "cameras"]),
+                    f"token '{token.name}': only grid_worker tokens are limited to cameras; role "
+                    f"'{token.role}' sees every camera, so remove 'cameras'",
+                )
+            )
+        for cam_index, camera_id in enumerate(token.cameras):
+            if camera_id not in config.cameras:
+                issues.append(
+                    ConfigIssue(
+                        format_path([*base, "cameras", cam_index]),
+                        f"token '{token.name}' names camera '{camera_id}', which is not "
+                        "configured" + did_you_mean(camera_id, config.cameras),
+                    )
+                )
+    return issues
+
+
+def check_config(config: HazardwatchConfig) -> list[ConfigIssue]:
+    """Every cross-field check: ids, then each camera, then the detector and the api."""
+    issues = verify_ids(config)
+    for camera_id, camera in config.cameras.items():
+        issues += verify_zones(camera_id, camera)
+        issues += verify_hazard_zones(camera_id, camera)
+        issues += verify_floors(camera_id, camera)
+    return issues + verify_detector(config) + verify_api(config)
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; ``errors`` lists every problem found.
+
+    ``str()`` gives one line per problem, ``<file>: <path>: <message>`` (``<file>: <message>``
+    for a problem of the whole file). Paths and messages are redacted of credentials.
+    """
+
+    def __init__(self, source_name: str, errors: Sequence[ConfigIssue]) -> None:
+        if not errors:
+            raise ValueError("ConfigError needs at least one ConfigIssue")
+        self.source_name = source_name
+        self.errors: list[ConfigIssue] = [
+            ConfigIssue(redact_text(issue.path), redact_text(issue.message)) for issue in errors
+        ]
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        return "\n".join(
+            f"{self.source_name}: {issue.path}: {issue.message}"
+            if issue.path
+            else f"{self.source_name}: {issue.message}"
+            for issue in self.errors
+        )
+
+    def __str__(self) -> str:
+        return self._render()
+
+
+# --- pydantic errors -> dotted paths and plain messages --------------------------------------
+
+# Fields whose values may hold credentials: never echo their input in a message.
+_SENSITIVE_FIELDS = frozenset({"source", "evidence_source", "url", "command", "token_sha256"})
+# Error types whose message reads better followed by the offending value.
+_ECHO_TYPES = frozenset(
+    {
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "multiple_of",
+        "enum",
+        "literal_error",
+        "int_parsing",
+        "int_from_float",
+        "int_type",
+        "float_parsing",
+        "float_type",
+        "bool_parsing",
+        "bool_type",
+    }
+)
+_MAPPING_TYPES = frozenset({"model_type", "model_attributes_type", "dict_type"})
+_LIST_TYPES = frozenset({"list_type", "tuple_type"})
+_YAML_TYPE_NAMES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "text",
+    int: "an integer",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "nothing (null)",
+}
+
+
+def _yaml_type(value: Any) -> str:
+    return _YAML_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _echo(value: Any) -> str:
+    if isinstance(value, str | int | float | bool) or value is None:
+        shown = repr(value)
+        return shown if len(shown) <= 60 else shown[:57] + "..."
+    return _yaml_type(value)
+
+
+def _unwrap(tp: Any) -> Any:
+    """Strip ``Annotated`` and ``| None`` around a type."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+            continue
+        if origin in (Union, types.UnionType):
+            members = [arg for arg in get_args(tp) if arg is not type(None)]
+            if len(members) == 1:
+                tp = members[0]
+                continue
+        return tp
+
+
+def _union_tags(tp: Any) -> dict[str, Any]:
+    """Tag -> member of a tagged union (``Tag`` annotations or a ``kind`` literal)."""
+    tags: dict[str, Any] = {}
+    for member in get_args(tp):
+        if get_origin(member) is Annotated:
+            base, *meta = get_args(member)
+            tags.update({m.tag: base for m in meta if isinstance(m, Tag)})
+        elif isinstance(member, type) and issubclass(member, BaseModel):
+            kind = member.model_fields.get("kind")
+            if kind is not None:
+                tags.update({str(value): member for value in get_args(kind.annotation)})
+    return tags
+
+
+class _Where:
+    """What a pydantic ``loc`` points at: its dotted parts, the model and field at its end."""
+
+    def __init__(self, loc: Sequence[str | int]) -> None:
+        self.parts: list[str | int] = []
+        self.model: type[BaseModel] | None = None
+        self.field: str | None = None
+        self.is_key = False
+        tp: Any = HazardwatchConfig
+        for item in loc:
+            if item == "[key]":  # the error is about a mapping key, not its value
+                self.is_key = True
+                continue
+            tp = _unwrap(tp)
+            origin = get_origin(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                self.model, self.field = tp, str(item)
+                self.parts.append(str(item))
+                info = tp.model_fields.get(str(item))
+                tp = info.annotation if info is not None else None
+            elif origin in (Union, types.UnionType) and str(item) in _union_tags(tp):
+                tp = _union_tags(tp)[str(item)]  # pydantic's tag: not part of the path
+            elif origin in (list, tuple) and isinstance(item, int):
+                self.parts.append(item)
+                args = [a for a in get_args(tp) if a is not Ellipsis]
+                tp = args[min(item, len(args) - 1)] if args else None
+            elif origin is dict:
+                self.parts.append(str(item))
+                tp = get_args(tp)[1]
+            else:
+                self.parts.append(item)
+                tp = None
+
+    @property
+    def path(self) -> str:
+        return format_path(self.parts)
+
+    @property
+    def sensitive(self) -> bool:
+        return any(part in _SENSITIVE_FIELDS for part in self.parts)
+
+    def description(self) -> str | None:
+        if self.model is None or self.field is None:
+            return None
+        info = self.model.model_fields.get(self.field)
+        return None if info is None or info.description is None else info.description
+
+
+def _message(error: ErrorDetails, where: _Where) -> str:
+    kind, msg, value = error["type"], error["msg"], error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        description = where.description()
+        extra = f" ({description.rstrip('.')})" if description else ""
+        return f"required key '{where.field}' is missing{extra}"
+    if kind == "extra_forbidden":
+        allowed = list(where.model.model_fields) if where.model else []
+        return (
+            f"unknown key '{where.field}'"
+            + did_you_mean(str(where.field), allowed)
+            + (f" (allowed here: {', '.join(allowed)})" if allowed else "")
+        )
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        kinds = ", ".join(k.value for k in HazardKind)
+        if kind == "union_tag_not_found":
+            return f"a hazard needs 'kind', one of: {kinds}"
+        return f"unknown hazard kind '{ctx.get('tag')}' (expected one of: {kinds})"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if kind in _MAPPING_TYPES:
+        return f"expected a mapping, got {_yaml_type(value)}"
+    if kind in _LIST_TYPES:
+        return f"expected a list, got {_yaml_type(value)}"
+    if kind == "invalid_key" or (where.is_key and kind == "string_type"):
+        return f"keys must be text, but YAML read this one as {_yaml_type(value)}: quote it"
+    if kind == "string_type":  # the type only: the value may be a secret
+        return f"expected text, got {_yaml_type(value)}"
+    if kind == "string_pattern_mismatch" and where.field == "token_sha256":
+        return "must be the SHA-256 of the token as 64 lowercase hex digits"
+    if kind == "finite_number":
+        return "must be a finite number (not .nan or .inf)"
+    if kind in _ECHO_TYPES and not where.sensitive:
+        return f"{msg}, got {_echo(value)}"
+    return msg
+
+
+def issues_from_validation_error(exc: ValidationError) -> list[ConfigIssue]:
+    """One :class:`ConfigIssue` per pydantic error of a :class:`HazardwatchConfig` validation."""
+    issues = []
+    for error in exc.errors(include_url=False):
+        where = _Where(error["loc"])
+        issues.append(ConfigIssue(where.path, _message(error, where)))
+    return issues
+
+
+def _check_valid_cameras(data: Mapping[str, Any], exc: ValidationError) -> list[ConfigIssue]:
+    """Per-camera checks on the cameras that validated when the file as a whole did not."""
+    cameras = apply_defaults(data).get("cameras")
+    if not isinstance(cameras, dict):
+        return []
+    locs = [error["loc"] for error in exc.errors(include_url=False)]
+    if any(loc[:1] == ("cameras",) and len(loc) < 2 for loc in locs):
+        return []
+    broken = {loc[1] for loc in locs if loc[:1] == ("cameras",)}
+    issues: list[ConfigIssue] = []
+    for camera_id, raw in cameras.items():
+        if camera_id in broken or not isinstance(camera_id, str):
+            continue
+        try:
+            camera = CameraConfig.model_validate(raw)
+        except ValidationError:
+            continue  # cannot happen for a camera the root had no error for; nothing to add
+        issues += check_camera(camera_id, camera)
+    return issues
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def _yaml_issue(exc: yaml.YAMLError) -> ConfigIssue:
+    """A YAML error without PyYAML's echo of the source line (which may hold a password)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        where = ""
+        if exc.problem_mark is not None:
+            where = f" at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
+        problem = exc.problem or "invalid YAML"
+        context = ""
+        if exc.context:  # PyYAML's order: "while parsing X at line N", then the problem
+            context = exc.context
+            if exc.context_mark is not None:
+                context += f" at line {exc.context_mark.line + 1}"
+            context += ", "
+        return ConfigIssue("", f"YAML syntax error{where}: {context}{problem}")
+    return ConfigIssue("", f"YAML error: {exc}")
+
+
+def _load_mapping(text: str, source_name: str) -> dict[str, Any]:
+    try:
+        data = load_yaml(text)
+    except DuplicateKeyError as exc:
+        issues = [
+            ConfigIssue(
+                format_path(dup.path),
+                f"duplicate key '{dup.path[-1]}' at line {dup.line}, column {dup.column} "
+                f"(first given at line {dup.first_line}); the second would silently replace the "
+                "first",
+            )
+            for dup in exc.duplicates
+        ]
+        raise ConfigError(source_name, issues) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(source_name, [_yaml_issue(exc)]) from None
+    if data is None:
+        raise ConfigError(
+            source_name, [ConfigIssue("", "the file is empty; expected 'site' and 'cameras'")]
+        )
+    if not isinstance(data, dict):
+        raise ConfigError(
+            source_name,
+            [
+                ConfigIssue(
+                    "",
+                    f"the top level must be a mapping (site, detector, cameras, ...), got "
+                    f"{_yaml_type(data)}",
+                )
+            ],
+        )
+    return data
+
+
+def validate_config(data: Mapping[str, Any], source_name: str = "<config>") -> HazardwatchConfig:
+    """Validate an already parsed config mapping: schema, then every ``verify_*`` check.
+
+    Raises:
+        ConfigError: listing every problem found.
+    """
+    try:
+        config = HazardwatchConfig.model_validate(data)
+    except ValidationError as exc:
+        issues = issues_from_validation_error(exc) + _check_valid_cameras(data, exc)
+        # `from None`: pydantic's own text echoes input values, credentials included.
+        raise ConfigError(source_name, issues) from None
+    issues = check_config(config)
+    if issues:
+        raise ConfigError(source_name, issues)
+    return config
+
+
+def parse_config(text: str, source_name: str = "<string>") -> HazardwatchConfig:
+    """Parse and validate config YAML text; ``source_name`` prefixes every error line.
+
+    Raises:
+        ConfigError: listing every problem found.
+    """
+    return validate_config(_load_mapping(text, source_name), source_name)
+
+
+def load_config(path: str | Path) -> HazardwatchConfig:
+    """Read, parse and validate a config file.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not UTF-8, not YAML, or invalid; every
+            problem is listed.
+    """
+    name = str(path)
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError(name, [ConfigIssue("", message)])
+
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise fail("file not found") from None
+    except IsADirectoryError:
+        raise fail("is a directory, not a config file") from None
+    except PermissionError:
+        raise fail("cannot read the file: permission denied") from None
+    except OSError as exc:
+        raise fail(f"cannot read the file: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise fail(f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    return parse_config(text, name)
