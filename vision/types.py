@@ -401,3 +401,48 @@ def _parse_iso(value: str) -> datetime:
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     _check_utc("timestamp", parsed)
     return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the object rules (fire lane, e-bike entry) see of one analysed frame.
+
+    Attributes:
+        camera_id: slug of the camera.
+        pts_s: stream time of the frame.
+        captured_at: wall-clock time of the frame, UTC.
+        width_px: width of the analysed frame (boxes are in its pixels).
+        height_px: height of the analysed frame.
+        tracks: tracked boxes of this frame.
+        roles: role of each track row (``vehicle``, ``ebike``, ``bicycle``, ``person``,
+            ``clutter``), ``""`` when its class has none.
+        labels: model label of each track row.
+        luma: optional uint8 (h, w) luma of the frame at analysis size, read-only, for
+            class-agnostic static-foreground models.
+    """
+
+    camera_id: str
+    pts_s: float
+    captured_at: datetime
+    width_px: int
+    height_px: int
+    tracks: Tracks
+    roles: tuple[str, ...]
+    labels: tuple[str, ...]
+    luma: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.tracks)
+        if len(self.roles) != n or len(self.labels) != n:
+            raise ValueError(
+                f"Observation: {n} tracks but {len(self.roles)} roles and {len(self.labels)} labels"
+            )
+        if self.width_px <= 0 or self.height_px <= 0:
+            raise ValueError(f"Observation: bad frame size {self.width_px}x{self.height_px}")
+        _check_utc("Observation.captured_at", self.captured_at)
+        if self.luma is not None:
+            if not isinstance(self.luma, np.ndarray) or self.luma.dtype != np.uint8:
+                raise ValueError("Observation.luma must be a uint8 ndarray")
+            _check_shape("Observation.luma", self.luma, (None, None))
+            if self.luma.flags.writeable:
+                object.__setattr__(self, "luma", _readonly(self.luma, np.uint8, "luma"))

@@ -1,0 +1,1 @@
+"""Hazard rules: stateful nouns with ``update(...) -> list[HazardEvent]``, time from ``pts_s``."""

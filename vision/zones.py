@@ -1,0 +1,203 @@
+"""Zones: polygons and directed lines in normalized coordinates, evaluated per frame size.
+
+Why not supervision's PolygonZone / LineZone: PolygonZone rasterises a mask per resolution and
+LineZone keeps per-track state forever (STYLE.md); ours converts normalized geometry to pixels once
+per frame size, decides membership on a chosen anchor point of each box, and prunes line state
+when a track ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+
+import cv2
+import numpy as np
+
+from vision.types import ZoneEvent, ZoneEventKind
+
+
+class Anchor(StrEnum):
+    """Point of a box that decides zone membership and line crossing."""
+
+    BOTTOM_CENTER = "bottom_center"
+    CENTER = "center"
+    TOP_CENTER = "top_center"
+
+
+def anchor_points(xyxy: np.ndarray, anchor: Anchor) -> np.ndarray:
+    """Anchor points of boxes.
+
+    Args:
+        xyxy: float (n, 4) boxes.
+        anchor: which point.
+
+    Returns:
+        float32 (n, 2) points (x, y) in the boxes' units.
+    """
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    x: np.ndarray = (xyxy[:, 0] + xyxy[:, 2]) / 2
+    y: np.ndarray
+    if anchor is Anchor.BOTTOM_CENTER:
+        y = xyxy[:, 3]
+    elif anchor is Anchor.TOP_CENTER:
+        y = xyxy[:, 1]
+    else:
+        y = (xyxy[:, 1] + xyxy[:, 3]) / 2
+    return np.stack([x, y], axis=1).astype(np.float32)
+
+
+class PolygonZone:
+    """A polygon given in normalized 0..1 coordinates of the full frame (x right, y down)."""
+
+    def __init__(
+        self,
+        zone_id: str,
+        polygon_norm: Sequence[Sequence[float]],
+        anchor: Anchor = Anchor.BOTTOM_CENTER,
+    ) -> None:
+        poly = np.asarray(polygon_norm, np.float64)
+        if poly.ndim != 2 or poly.shape[1] != 2 or poly.shape[0] < 3:
+            raise ValueError(f"zone {zone_id}: polygon needs >= 3 [x, y] points, got {poly.shape}")
+        if (poly < 0).any() or (poly > 1).any():
+            raise ValueError(f"zone {zone_id}: polygon coordinates must lie in 0..1")
+        self.zone_id = zone_id
+        self.polygon_norm = poly
+        self.anchor = Anchor(anchor)
+        self._size: tuple[int, int] | None = None
+        self._poly_px = np.zeros((0, 2), np.float32)
+        self._mask: np.ndarray | None = None
+
+    @property
+    def area_norm(self) -> float:
+        x, y = self.polygon_norm[:, 0], self.polygon_norm[:, 1]
+        return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+
+    def polygon_px(self, width_px: int, height_px: int) -> np.ndarray:
+        """The polygon in pixels of a frame of this size (cached per size)."""
+        if self._size != (width_px, height_px):
+            self._size = (width_px, height_px)
+            self._poly_px = (self.polygon_norm * [width_px, height_px]).astype(np.float32)
+            self._mask = None
+        return self._poly_px
+
+    def mask(self, width_px: int, height_px: int) -> np.ndarray:
+        """uint8 (h, w) mask, 1 inside the polygon (cached per size)."""
+        poly = self.polygon_px(width_px, height_px)
+        if self._mask is None:
+            mask = np.zeros((height_px, width_px), np.uint8)
+            cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
+            self._mask = mask
+        return self._mask
+
+    def contains_points(self, points_px: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
+        """bool (n,): which pixel points lie inside (or on the edge of) the polygon."""
+        poly = self.polygon_px(width_px, height_px)
+        pts = np.asarray(points_px, np.float32).reshape(-1, 2)
+        contour = poly.reshape(-1, 1, 2)
+        return np.array(
+            [cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0 for x, y in pts],
+            dtype=bool,
+        )
+
+    def contains_boxes(self, xyxy: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
+        """bool (n,): which boxes have their anchor inside."""
+        return self.contains_points(anchor_points(xyxy, self.anchor), width_px, height_px)
+
+    def box_overlap_fraction(self, xyxy: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
+        """float (n,): fraction of each box's area that lies inside the polygon."""
+        mask = self.mask(width_px, height_px)
+        out = np.zeros(len(xyxy), np.float32)
+        for i, (x1, y1, x2, y2) in enumerate(np.asarray(xyxy, np.float32).reshape(-1, 4)):
+            ix1, iy1 = max(int(x1), 0), max(int(y1), 0)
+            ix2, iy2 = min(int(np.ceil(x2)), width_px), min(int(np.ceil(y2)), height_px)
+            if ix2 > ix1 and iy2 > iy1:
+                out[i] = mask[iy1:iy2, ix1:ix2].mean()
+        return out
+
+
+class LineZone:
+    """A directed line: crossing from the outer side to the side ``inward`` points to is "in".
+
+    A crossing is decided on the anchor point with hysteresis: the point must get at least
+    ``hysteresis_norm`` (of the frame diagonal) beyond the line on the new side, having been as far
+    on the old side, so jitter on the line never counts. Only crossings within the segment's
+    extent (projected) count. Per-track state is dropped by :meth:`forget`.
+    """
+
+    def __init__(
+        self,
+        zone_id: str,
+        line_norm: Sequence[Sequence[float]],
+        inward_norm: Sequence[float],
+        anchor: Anchor = Anchor.BOTTOM_CENTER,
+        hysteresis_norm: float = 0.01,
+    ) -> None:
+        line = np.asarray(line_norm, np.float64)
+        if line.shape != (2, 2) or np.allclose(line[0], line[1]):
+            raise ValueError(f"zone {zone_id}: line needs two distinct [x, y] points")
+        inward = np.asarray(inward_norm, np.float64)
+        direction = line[1] - line[0]
+        normal = np.array([-direction[1], direction[0]])
+        side = float(np.dot(normal, inward))
+        if inward.shape != (2,) or abs(side) < 1e-9:
+            raise ValueError(f"zone {zone_id}: inward must be a 2-vector not parallel to the line")
+        self.zone_id = zone_id
+        self.line_norm = line
+        self.anchor = Anchor(anchor)
+        self.hysteresis_norm = hysteresis_norm
+        self._normal_in = normal * np.sign(side)  # points to the inner side (normalized units)
+        self._side: dict[int, int] = {}  # track id -> last confirmed side (+1 in, -1 out)
+
+    def signed_distance_norm(self, points_norm: np.ndarray) -> np.ndarray:
+        """Signed distance of normalized points from the line; positive on the inner side."""
+        n = self._normal_in / np.linalg.norm(self._normal_in)
+        return (np.asarray(points_norm, np.float64).reshape(-1, 2) - self.line_norm[0]) @ n
+
+    def _within_extent(self, points_norm: np.ndarray) -> np.ndarray:
+        d = self.line_norm[1] - self.line_norm[0]
+        t = (np.asarray(points_norm, np.float64).reshape(-1, 2) - self.line_norm[0]) @ d
+        return (t >= 0) & (t <= float(d @ d))
+
+    def update(
+        self,
+        camera_id: str,
+        track_ids: Iterable[int],
+        xyxy: np.ndarray,
+        width_px: int,
+        height_px: int,
+        pts_s: float,
+    ) -> list[ZoneEvent]:
+        """Crossing events for this frame's tracks (boxes in pixels)."""
+        ids = [int(t) for t in track_ids]
+        if not ids:
+            return []
+        points = anchor_points(xyxy, self.anchor) / np.array([width_px, height_px], np.float32)
+        dist = self.signed_distance_norm(points)
+        inside_extent = self._within_extent(points)
+        events: list[ZoneEvent] = []
+        h = self.hysteresis_norm
+        for tid, d, ok in zip(ids, dist, inside_extent, strict=True):
+            side = 1 if d >= h else -1 if d <= -h else 0
+            if side == 0:
+                continue  # in the dead band: no decision
+            previous = self._side.get(tid)
+            self._side[tid] = side
+            if previous is None or previous == side or not ok:
+                continue
+            kind = ZoneEventKind.CROSS_IN if side > 0 else ZoneEventKind.CROSS_OUT
+            events.append(ZoneEvent(camera_id, self.zone_id, kind, tid, pts_s))
+        return events
+
+    def side_of(self, track_id: int) -> int | None:
+        """Last confirmed side of a track: +1 inner, -1 outer, None unknown."""
+        return self._side.get(track_id)
+
+    def forget(self, track_ids: Iterable[int]) -> None:
+        """Drop state of tracks that ended."""
+        for tid in track_ids:
+            self._side.pop(int(tid), None)
+
+    @property
+    def tracked_count(self) -> int:
+        return len(self._side)
