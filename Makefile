@@ -8,8 +8,11 @@ DEB_PACKAGES := ffmpeg redis-server gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
 PYTEST_ARGS ?=
+# ultralytics (and torch) live in their own venv: they pull the non-headless OpenCV and are needed
+# only to export models, never to run. Tests that export call this interpreter.
+EXPORT_VENV := .venv-export
 
-.PHONY: demo test lint typecheck unit deps venv clean bench
+.PHONY: demo test lint typecheck unit deps venv export-venv clean bench
 
 deps: .stamp-deb
 .stamp-deb:
@@ -30,6 +33,13 @@ venv: .stamp-venv
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+export-venv: .stamp-export
+.stamp-export:
+	@[ -x $(EXPORT_VENV)/bin/python ] || $(PYTHON) -m venv $(EXPORT_VENV)
+	$(EXPORT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(EXPORT_VENV)/bin/python -m pip install -q torch==2.13.0 ultralytics onnx onnxslim onnxruntime
+	@touch $@
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -37,7 +47,7 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-test: deps venv lint typecheck
+test: deps venv export-venv lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: venv
@@ -50,4 +60,4 @@ demo: deps venv
 	$(VENV)/bin/hazardwatch demo
 
 clean:
-	rm -rf $(VENV) .stamp-deb .stamp-venv .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(EXPORT_VENV) .stamp-deb .stamp-venv .stamp-export .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,234 @@
+"""``hazardwatch models list|pull|import|validate`` (DESIGN.md §3).
+
+``validate MODEL --image IMG --json`` prints exactly::
+
+    {"model": ..., "family": ..., "input_size": ..., "detections":
+     [{"label": "motorbike", "score": 0.88, "xyxy": [x1, y1, x2, y2]}]}
+
+with boxes in image pixels. MODEL is a registry name or an ONNX file path. Exit codes: 0 ok,
+2 bad input (unknown model, non-ONNX file, unknown family, unavailable provider, unreadable
+image, failed download...), 1 internal error (a session run failing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from models.detector import OnnxDetector
+from models.errors import InferenceError, ModelError, ModelLoadError
+from models.labels import LabelSource
+from models.registry import PULL_SOURCES, ModelRegistry, models_dir
+from models.spec import DetectorSpec, ModelFamily, ProviderChoice
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``models`` and its subcommands to the ``hazardwatch`` parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--models-dir",
+        type=Path,
+        default=None,
+        help="registry folder (default: $HAZARDWATCH_MODELS_DIR or ./models/store)",
+    )
+    parser = subparsers.add_parser("models", help="model registry: list, pull, import, validate")
+    sub = parser.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda args: _usage(parser))
+
+    p_list = sub.add_parser("list", parents=[common], help="list the registry's models")
+    p_list.add_argument("--json", action="store_true", help="print the manifests as JSON")
+    p_list.set_defaults(func=_cmd_list)
+
+    p_pull = sub.add_parser("pull", parents=[common], help="download a known model")
+    p_pull.add_argument("name", choices=sorted(PULL_SOURCES), help="model to pull")
+    p_pull.add_argument("--url", help="download from this address instead")
+    p_pull.add_argument("--timeout-s", type=float, default=10.0, help="download timeout")
+    p_pull.add_argument("--imgsz", type=int, default=640, help="export input size (yolo11n)")
+    p_pull.add_argument("--force", action="store_true", help="replace a model of that name")
+    p_pull.set_defaults(func=_cmd_pull)
+
+    p_import = sub.add_parser("import", parents=[common], help="add an ONNX file")
+    p_import.add_argument("file", type=Path, help="ONNX model file")
+    p_import.add_argument("--name", help="registry name (default: from the file name)")
+    _add_model_options(p_import)
+    p_import.add_argument("--force", action="store_true", help="replace a model of that name")
+    p_import.set_defaults(func=_cmd_import)
+
+    p_val = sub.add_parser("validate", parents=[common], help="run a model on one image")
+    p_val.add_argument("model", help="registry name or ONNX file")
+    p_val.add_argument("--image", required=True, type=Path, help="image file (JPEG, PNG...)")
+    _add_model_options(p_val)
+    p_val.add_argument("--score-threshold", type=float, default=0.3)
+    p_val.add_argument("--iou-threshold", type=float, default=0.45)
+    p_val.add_argument(
+        "--providers",
+        nargs="+",
+        default=["auto"],
+        choices=[p.value for p in ProviderChoice],
+        help="execution providers in order of preference",
+    )
+    p_val.add_argument("--json", action="store_true", help="print the detections as JSON")
+    p_val.set_defaults(func=_cmd_validate)
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--labels-file", type=Path, help="class names, one per line")
+    parser.add_argument("--input-size", type=int, help="input size for dynamic-size models")
+    parser.add_argument(
+        "--family",
+        default="auto",
+        choices=[f.value for f in ModelFamily],
+        help="model family (default: detect it)",
+    )
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _fail(message: object) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _guard(run: Any, args: argparse.Namespace) -> int:
+    try:
+        return int(run(args))
+    except InferenceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
+    except ModelError as exc:
+        return _fail(exc)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    return _guard(_list, args)
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    return _guard(_pull, args)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    return _guard(_import, args)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    return _guard(_validate, args)
+
+
+def _list(args: argparse.Namespace) -> int:
+    registry = ModelRegistry(models_dir(args.models_dir))
+    manifests = registry.list()
+    if args.json:
+        print(json.dumps([m.to_dict() for m in manifests], indent=2))
+        return EXIT_OK
+    if not manifests:
+        print(f"no models in {registry.root}; known to `models pull`: {', '.join(PULL_SOURCES)}")
+        return EXIT_OK
+    print(f"{'name':<20} {'family':<10} {'input':<9} {'batch':<7} {'classes':<22} sha256")
+    for m in manifests:
+        family = m.family + ("/e2e" if m.end_to_end else "")
+        size = f"{m.input_size[0]}x{m.input_size[1]}"
+        batch = "dynamic" if m.dynamic_batch else "1"
+        classes = f"{len(m.labels)} ({m.label_source})"
+        print(f"{m.name:<20} {family:<10} {size:<9} {batch:<7} {classes:<22} {m.sha256[:16]}")
+    return EXIT_OK
+
+
+def _pull(args: argparse.Namespace) -> int:
+    registry = ModelRegistry(models_dir(args.models_dir))
+    manifest = registry.pull(
+        args.name, url=args.url, timeout_s=args.timeout_s, imgsz=args.imgsz, overwrite=args.force
+    )
+    print(f"pulled {manifest.name} into {registry.path_of(manifest)} (sha256 {manifest.sha256})")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    registry = ModelRegistry(models_dir(args.models_dir))
+    manifest = registry.import_file(
+        args.file,
+        name=args.name,
+        labels_file=args.labels_file,
+        family=ModelFamily(args.family),
+        input_size=args.input_size,
+        overwrite=args.force,
+    )
+    print(
+        f"imported {args.file} as {manifest.name}: {manifest.family}, input "
+        f"{manifest.input_size[0]}x{manifest.input_size[1]}, {len(manifest.labels)} classes "
+        f"({manifest.label_source}), sha256 {manifest.sha256}"
+    )
+    return EXIT_OK
+
+
+def _spec_for(args: argparse.Namespace) -> DetectorSpec:
+    model = Path(args.model)
+    labels = None
+    if not model.is_file() and (model.suffix or len(model.parts) > 1):
+        raise ModelLoadError(f"model file {model} does not exist")
+    if not model.is_file():
+        registry = ModelRegistry(models_dir(args.models_dir))
+        manifest = registry.get(args.model)
+        model = registry.path_of(manifest)
+        if args.labels_file is None and manifest.label_source in (
+            LabelSource.LABELS,
+            LabelSource.LABELS_FILE,
+        ):
+            labels = manifest.labels  # names given at import time, not in the file itself
+    return DetectorSpec(
+        model=model,
+        input_size=args.input_size,
+        providers=tuple(ProviderChoice(p) for p in args.providers),
+        labels=labels,
+        labels_file=args.labels_file,
+        family=ModelFamily(args.family),
+        score_threshold=args.score_threshold,
+        iou_threshold=args.iou_threshold,
+        batch_max_size=1,
+    )
+
+
+def _validate(args: argparse.Namespace) -> int:
+    if not args.image.is_file():
+        return _fail(f"--image {args.image}: no such file")
+    image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
+    if image is None:
+        return _fail(f"--image {args.image}: not an image OpenCV can read")
+    detector = OnnxDetector(_spec_for(args))
+    (detections,) = detector.detect([image])
+    h, w = detector.input_hw
+    report = {
+        "model": args.model,
+        "family": detector.family.value,
+        "input_size": h if h == w else [h, w],
+        "detections": [
+            {
+                "label": detector.labels[int(c)],
+                "score": round(float(s), 4),
+                "xyxy": [round(float(v), 2) for v in box],
+            }
+            for box, s, c in zip(
+                detections.xyxy, detections.confidence, detections.class_id, strict=True
+            )
+        ],
+    }
+    if args.json:
+        print(json.dumps(report))
+        return EXIT_OK
+    print(f"{args.model}: {report['family']}, input {h}x{w}, {len(detections)} detections")
+    for item in report["detections"]:
+        x1, y1, x2, y2 = item["xyxy"]
+        print(f"  {item['label']:<16} {item['score']:.2f}  [{x1:.0f} {y1:.0f} {x2:.0f} {y2:.0f}]")
+    return EXIT_OK

@@ -1,0 +1,184 @@
+"""onnxruntime sessions: provider choice, session options, loading and warm-up.
+
+``providers: [auto]`` picks, among what onnxruntime reports available, TensorRT > CUDA > OpenVINO
+> CPU, keeping the lower ones as fallbacks for operators the first cannot run. An explicit list
+is honoured as given; asking for a provider that is not available is a
+:class:`~models.errors.ProviderUnavailableError` naming what is available.
+
+Session options are set deliberately rather than left to defaults: on a CPU box serving many
+cameras, one intra-op thread per session and cameras in parallel gives the best throughput
+(FIELD-NOTES: 2 threads cost more CPU per image), so ``intra_op_threads`` defaults to 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
+
+from models.errors import ModelLoadError, ProviderUnavailableError
+from models.spec import GraphOptimization, ProviderChoice
+
+logger = logging.getLogger(__name__)
+
+PROVIDER_NAMES: dict[ProviderChoice, str] = {
+    ProviderChoice.TENSORRT: "TensorrtExecutionProvider",
+    ProviderChoice.CUDA: "CUDAExecutionProvider",
+    ProviderChoice.OPENVINO: "OpenVINOExecutionProvider",
+    ProviderChoice.CPU: "CPUExecutionProvider",
+}
+AUTO_ORDER: tuple[ProviderChoice, ...] = (
+    ProviderChoice.TENSORRT,
+    ProviderChoice.CUDA,
+    ProviderChoice.OPENVINO,
+    ProviderChoice.CPU,
+)
+_GRAPH_LEVELS = {
+    GraphOptimization.DISABLED: ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    GraphOptimization.BASIC: ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    GraphOptimization.EXTENDED: ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    GraphOptimization.ALL: ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+# Exceptions onnxruntime raises (they derive from Exception directly, not from RuntimeError).
+ORT_ERRORS: tuple[type[Exception], ...] = tuple(
+    getattr(_ort_state, name)
+    for name in (
+        "Fail",
+        "InvalidArgument",
+        "NoSuchFile",
+        "NoModel",
+        "EngineError",
+        "RuntimeException",
+        "InvalidProtobuf",
+        "ModelLoaded",
+        "NotImplemented",
+        "InvalidGraph",
+        "EPFail",
+    )
+    if isinstance(getattr(_ort_state, name, None), type)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """The session options we set, as applied (for logs, ``models validate`` and benchmarks).
+
+    Attributes:
+        providers: onnxruntime provider names in priority order.
+        intra_op_threads: threads for one operator (0 = onnxruntime's choice).
+        inter_op_threads: threads across operators (0 = onnxruntime's choice).
+        graph_optimization: graph optimisation level.
+    """
+
+    providers: tuple[str, ...]
+    intra_op_threads: int
+    inter_op_threads: int
+    graph_optimization: GraphOptimization
+
+
+def available_providers() -> tuple[str, ...]:
+    """The provider names this onnxruntime build reports as available."""
+    return tuple(ort.get_available_providers())
+
+
+def resolve_providers(
+    requested: Sequence[ProviderChoice], available: Sequence[str]
+) -> tuple[str, ...]:
+    """Turn the configured providers into onnxruntime provider names.
+
+    Args:
+        requested: ``(auto,)`` or an explicit list in order of preference.
+        available: what onnxruntime reports (:func:`available_providers`).
+
+    Returns:
+        onnxruntime provider names in priority order.
+
+    Raises:
+        ProviderUnavailableError: an explicitly requested provider is not available, or
+            ``auto`` finds none of the supported ones.
+    """
+    if tuple(requested) == (ProviderChoice.AUTO,):
+        chosen = tuple(PROVIDER_NAMES[p] for p in AUTO_ORDER if PROVIDER_NAMES[p] in available)
+        if not chosen:
+            raise ProviderUnavailableError(
+                f"providers [auto]: none of TensorRT, CUDA, OpenVINO, CPU is available; "
+                f"onnxruntime reports: {', '.join(available) or 'nothing'}"
+            )
+        return chosen
+    missing = [p for p in requested if PROVIDER_NAMES.get(p) not in available]
+    if missing:
+        names = ", ".join(p.value for p in missing)
+        have = [c.value for c, name in PROVIDER_NAMES.items() if name in available]
+        raise ProviderUnavailableError(
+            f"execution provider {names} is not available in this onnxruntime build; "
+            f"available: {', '.join(have) or 'none'} (onnxruntime reports: {', '.join(available)})"
+        )
+    return tuple(PROVIDER_NAMES[p] for p in requested)
+
+
+def make_session_options(
+    intra_op_threads: int, inter_op_threads: int, graph_optimization: GraphOptimization
+) -> ort.SessionOptions:
+    """Session options with threads and graph optimisation set explicitly."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = intra_op_threads
+    options.inter_op_num_threads = inter_op_threads
+    options.graph_optimization_level = _GRAPH_LEVELS[graph_optimization]
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: warnings about unused initialisers are noise
+    return options
+
+
+def open_session(
+    path: Path,
+    providers: Sequence[ProviderChoice],
+    intra_op_threads: int = 1,
+    inter_op_threads: int = 1,
+    graph_optimization: GraphOptimization = GraphOptimization.ALL,
+) -> tuple[ort.InferenceSession, SessionSettings]:
+    """Load an ONNX model into a session.
+
+    Raises:
+        ModelLoadError: the file is missing, unreadable or not a valid ONNX model.
+        ProviderUnavailableError: see :func:`resolve_providers`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} does not exist or is not a file")
+    names = resolve_providers(providers, available_providers())
+    options = make_session_options(intra_op_threads, inter_op_threads, graph_optimization)
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=list(names))
+    except ORT_ERRORS as exc:
+        raise ModelLoadError(f"model file {path} is not a loadable ONNX model: {exc}") from exc
+    settings = SessionSettings(
+        providers=tuple(session.get_providers()),
+        intra_op_threads=intra_op_threads,
+        inter_op_threads=inter_op_threads,
+        graph_optimization=graph_optimization,
+    )
+    logger.info("loaded %s with %s", path, settings)
+    return session, settings
+
+
+def warm_up(
+    session: ort.InferenceSession, input_name: str, shapes: Sequence[tuple[int, ...]], runs: int
+) -> float:
+    """Run the session ``runs`` times on zeros of each shape; returns the seconds it took.
+
+    The first runs allocate memory and, on GPUs, build engines; doing it at load time keeps that
+    cost off the first real request.
+    """
+    start = time.perf_counter()
+    for shape in shapes:
+        tensor = np.zeros(shape, np.float32)
+        for _ in range(runs):
+            session.run(None, {input_name: tensor})
+    return time.perf_counter() - start
