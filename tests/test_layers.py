@@ -48,6 +48,7 @@ def test_module_respects_its_layer(package: str, path: Path) -> None:
     bad_third = roots & forbidden_third_party
     where = path.relative_to(ROOT)
     assert not bad_project, (
-        f"{where} imports {sorted(bad_project)}; {package}/ may import only {sorted(allowed_project)}"
+        f"{where} imports {sorted(bad_project)}; "
+        f"{package}/ may import only {sorted(allowed_project)}"
     )
     assert not bad_third, f"{where} imports {sorted(bad_third)}, which {package}/ must not use"
