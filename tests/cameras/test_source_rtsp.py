@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections.abc import Callable
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 
 from cameras.clips import ClipRecorder
-from cameras.errors import SourceAuthError
+from cameras.errors import SourceAuthError, SourceError
 from cameras.queues import FrameQueue
 from cameras.ring import PacketRing
 from cameras.source import SourceSettings, SourceState, VideoSource
@@ -137,3 +138,53 @@ def test_unreachable_camera_keeps_retrying_without_crashing() -> None:
     finally:
         source.stop()
     assert source.status().state is SourceState.STOPPED
+
+
+class GarbageServer:
+    """A TCP server on loopback that answers every connection with random bytes."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen()
+        self.port = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        import random
+
+        rng = random.Random(7)
+        self._sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            # The client hanging up on our garbage is the point: ignore that error.
+            with conn, contextlib.suppress(OSError):
+                conn.sendall(bytes(rng.getrandbits(8) for _ in range(20_000)))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self._sock.close()
+
+
+@pytest.mark.parametrize("scheme", ["rtsp", "http"], ids=["rtsp", "http"])
+def test_garbage_bytes_instead_of_a_stream(scheme: str) -> None:
+    server = GarbageServer()
+    try:
+        url = f"{scheme}://viewer:Pa55word@127.0.0.1:{server.port}/stream"
+        source = VideoSource(settings(url, max_connect_attempts=1, read_timeout_s=2.0))
+        with pytest.raises(SourceError) as info:
+            next(source.frames())
+    finally:
+        server.close()
+    message = str(info.value)
+    assert "camera lobby" in message and f"127.0.0.1:{server.port}/stream" in message
+    assert "Pa55word" not in message
