@@ -86,7 +86,7 @@ class SourceSettings:
     rtsp_transport: str = "tcp"
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 5.0
-    decode_threads: int = 2
+    decode_threads: int = 1
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     backoff_jitter: float = 0.25

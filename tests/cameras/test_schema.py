@@ -37,7 +37,7 @@ def test_defaults() -> None:
     assert camera.motion == MotionSettings(fps=25.0, width=480)
     assert camera.rtsp_transport is RtspTransport.TCP
     assert (camera.connect_timeout_s, camera.read_timeout_s) == (5.0, 5.0)
-    assert (camera.decode_threads, camera.preroll_s, camera.postroll_s) == (2, 10.0, 10.0)
+    assert (camera.decode_threads, camera.preroll_s, camera.postroll_s) == (1, 10.0, 10.0)
     assert camera.enabled is True
     assert camera.source is None and camera.zones == {} and camera.hazards == ()
 
