@@ -77,6 +77,8 @@ class SourceSettings:
             on a live source; a file is tried once).
         loop_file: replay a file from the start when it ends (demo and tests), with stream time
             continuing.
+        realtime: pace a file at its own frame rate, as a camera would send it (demo, tests).
+        decode: False only demuxes (an evidence-only main stream: packets for clips, no frames).
     """
 
     camera_id: str
@@ -93,6 +95,8 @@ class SourceSettings:
     live: bool | None = None
     max_connect_attempts: int | None = None
     loop_file: bool = False
+    realtime: bool = False
+    decode: bool = True
 
     @property
     def is_live(self) -> bool:
@@ -441,6 +445,7 @@ class VideoSource:
             self._size = (ctx.width, ctx.height) if ctx.width else None
         template: StreamTemplate | None = None
         consecutive_errors = 0
+        pace_origin: tuple[float, float] | None = None  # (wall, stream time) of the first packet
         packets = container.demux(stream)
         while True:
             try:
@@ -451,11 +456,17 @@ class VideoSource:
                 raise classify_av_error(exc, where, opening=False) from exc
             if packet.size:
                 self._packets_in += 1
+                if s.realtime and packet.pts is not None:
+                    pace_origin = self._pace(pace_origin, self.clock.map(packet.pts, time_base))
                 if self.on_packet is not None:
                     if template is None and packet.is_keyframe:
                         template = StreamTemplate.from_stream(stream, packet)
                     if template is not None:
                         self.on_packet(self._encoded(packet, template, time_base))
+            if not s.decode:
+                if self._stop.is_set():
+                    return
+                continue
             try:
                 decoded = packet.decode()
                 consecutive_errors = 0
@@ -472,6 +483,16 @@ class VideoSource:
                 out = self._frame(frame, time_base)
                 if out is not None:
                     yield out
+
+    def _pace(self, origin: tuple[float, float] | None, pts_s: float) -> tuple[float, float]:
+        """Sleep until ``pts_s`` is due in wall-clock time (files played like a camera)."""
+        now = time.monotonic()
+        if origin is None or pts_s < origin[1]:
+            return (now, pts_s)
+        delay = origin[0] + (pts_s - origin[1]) - now
+        if delay > 0:
+            self._stop.wait(delay)
+        return origin
 
     def _encoded(
         self, packet: av.packet.Packet, template: StreamTemplate, time_base: Fraction

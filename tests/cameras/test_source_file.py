@@ -95,3 +95,24 @@ def test_truncated_file_delivers_what_it_has(clip_25fps: Path, tmp_path: Path) -
     _, frames = read_all(cut, fps=None)
     assert 20 < len(frames) < 100
     assert all(b.pts_s > a.pts_s for a, b in itertools.pairwise(frames))
+
+
+def test_realtime_file_is_paced_like_a_camera(clip_25fps: Path) -> None:
+    import time
+
+    source = VideoSource(SourceSettings(camera_id="cam", url=str(clip_25fps), fps=5, realtime=True))
+    started = time.monotonic()
+    frames = list(source.frames())
+    elapsed = time.monotonic() - started
+    assert len(frames) == 20
+    assert elapsed >= 3.9  # 4 s of video take 4 s of wall time (last frame at 3.96 s)
+
+
+def test_demux_only_source_feeds_packets_without_frames(clip_25fps: Path) -> None:
+    packets = []
+    source = VideoSource(
+        SourceSettings(camera_id="cam", url=str(clip_25fps), decode=False), on_packet=packets.append
+    )
+    assert list(source.frames()) == []
+    assert len(packets) == 100 and packets[0].is_keyframe
+    assert source.status().frames_in == 0
