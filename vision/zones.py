@@ -8,6 +8,7 @@ when a track ends.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
@@ -15,6 +16,11 @@ import cv2
 import numpy as np
 
 from vision.types import ZoneEvent, ZoneEventKind
+
+
+def _check_frame_size(zone_id: str, width_px: int, height_px: int) -> None:
+    if width_px <= 0 or height_px <= 0:
+        raise ValueError(f"zone {zone_id}: frame size must be positive, got {width_px}x{height_px}")
 
 
 class Anchor(StrEnum):
@@ -76,6 +82,7 @@ class PolygonZone:
     def polygon_px(self, width_px: int, height_px: int) -> np.ndarray:
         """The polygon in pixels of a frame of this size (cached per size)."""
         if self._size != (width_px, height_px):
+            _check_frame_size(self.zone_id, width_px, height_px)
             self._size = (width_px, height_px)
             self._poly_px = (self.polygon_norm * [width_px, height_px]).astype(np.float32)
             self._mask = None
@@ -105,14 +112,21 @@ class PolygonZone:
         return self.contains_points(anchor_points(xyxy, self.anchor), width_px, height_px)
 
     def box_overlap_fraction(self, xyxy: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
-        """float (n,): fraction of each box's area that lies inside the polygon."""
+        """float (n,): fraction of each box's area that lies inside the polygon.
+
+        Measured on the pixels the box touches; the part of a box outside the frame (a coasting
+        track's predicted box) counts as outside the polygon.
+        """
         mask = self.mask(width_px, height_px)
-        out = np.zeros(len(xyxy), np.float32)
-        for i, (x1, y1, x2, y2) in enumerate(np.asarray(xyxy, np.float32).reshape(-1, 4)):
-            ix1, iy1 = max(int(x1), 0), max(int(y1), 0)
-            ix2, iy2 = min(int(np.ceil(x2)), width_px), min(int(np.ceil(y2)), height_px)
-            if ix2 > ix1 and iy2 > iy1:
-                out[i] = mask[iy1:iy2, ix1:ix2].mean()
+        boxes = np.asarray(xyxy, np.float32).reshape(-1, 4)
+        out = np.zeros(len(boxes), np.float32)
+        for i, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
+            fx1, fy1, fx2, fy2 = math.floor(x1), math.floor(y1), math.ceil(x2), math.ceil(y2)
+            touched = (fx2 - fx1) * (fy2 - fy1)
+            ix1, iy1 = max(fx1, 0), max(fy1, 0)
+            ix2, iy2 = min(fx2, width_px), min(fy2, height_px)
+            if touched > 0 and ix2 > ix1 and iy2 > iy1:
+                out[i] = float(mask[iy1:iy2, ix1:ix2].sum()) / touched
         return out
 
 
@@ -120,9 +134,11 @@ class LineZone:
     """A directed line: crossing from the outer side to the side ``inward`` points to is "in".
 
     A crossing is decided on the anchor point with hysteresis: the point must get at least
-    ``hysteresis_norm`` (of the frame diagonal) beyond the line on the new side, having been as far
-    on the old side, so jitter on the line never counts. Only crossings within the segment's
-    extent (projected) count. Per-track state is dropped by :meth:`forget`.
+    ``hysteresis_norm`` beyond the line on the new side, having been as far on the old side, so
+    jitter on the line never counts. The distance is measured in normalized coordinates (for a
+    horizontal line, a fraction of the frame height; for a vertical one, of the width). Only
+    crossings within the segment's extent (projected) count. Per-track state is dropped by
+    :meth:`forget`.
     """
 
     def __init__(
@@ -136,12 +152,20 @@ class LineZone:
         line = np.asarray(line_norm, np.float64)
         if line.shape != (2, 2) or np.allclose(line[0], line[1]):
             raise ValueError(f"zone {zone_id}: line needs two distinct [x, y] points")
+        if not np.isfinite(line).all() or (line < 0).any() or (line > 1).any():
+            raise ValueError(f"zone {zone_id}: line coordinates must lie in 0..1")
         inward = np.asarray(inward_norm, np.float64)
+        if inward.shape != (2,) or not np.isfinite(inward).all():
+            raise ValueError(f"zone {zone_id}: inward must be a 2-vector, got {inward.tolist()}")
         direction = line[1] - line[0]
         normal = np.array([-direction[1], direction[0]])
         side = float(np.dot(normal, inward))
-        if inward.shape != (2,) or abs(side) < 1e-9:
-            raise ValueError(f"zone {zone_id}: inward must be a 2-vector not parallel to the line")
+        if abs(side) < 1e-9:
+            raise ValueError(f"zone {zone_id}: inward must not be parallel to the line")
+        if not (math.isfinite(hysteresis_norm) and 0 <= hysteresis_norm < 0.5):
+            raise ValueError(
+                f"zone {zone_id}: hysteresis_norm must lie in [0, 0.5), got {hysteresis_norm}"
+            )
         self.zone_id = zone_id
         self.line_norm = line
         self.anchor = Anchor(anchor)
@@ -172,7 +196,11 @@ class LineZone:
         ids = [int(t) for t in track_ids]
         if not ids:
             return []
-        points = anchor_points(xyxy, self.anchor) / np.array([width_px, height_px], np.float32)
+        _check_frame_size(self.zone_id, width_px, height_px)
+        boxes = np.asarray(xyxy, np.float32).reshape(-1, 4)
+        if len(boxes) != len(ids):
+            raise ValueError(f"zone {self.zone_id}: {len(ids)} track ids but {len(boxes)} boxes")
+        points = anchor_points(boxes, self.anchor) / np.array([width_px, height_px], np.float32)
         dist = self.signed_distance_norm(points)
         inside_extent = self._within_extent(points)
         events: list[ZoneEvent] = []
