@@ -1,0 +1,871 @@
+"""Evidence for a hazard: annotated snapshot, stream-copied clip, privacy-blurred public copies.
+
+One :class:`EvidenceWriter` per camera. On a hazard start, :meth:`EvidenceWriter.capture` has
+the annotated snapshot and its blurred copy written at once by a snapshot thread (the caller only
+queues them: a slow disk's fsync never stalls analysis), asks the camera's
+:class:`~cameras.clips.ClipRecorder` for the clip (pre-roll from the packet ring, post-roll
+gathered live), and once that clip is on disk makes the public clip (decoded, heads and plates
+pixelated, re-encoded small) on a second worker thread. The returned future resolves
+with a copy of the event whose ``evidence`` names every file (relative to the data dir) with its
+SHA-256; only then may the event be published (DESIGN.md §9: written before acknowledged).
+
+Wiring (the camera pipeline): ``writer.capture(event, frame, boxes).add_done_callback(lambda f:
+publisher.publish(f.result()))``, and ``writer.observe(frame, boxes)`` on every analysed frame
+so that the public clip knows where people and vehicles were.
+
+The future always resolves, never with an exception: a full disk, an unwritable folder or a
+failed encode is reported in ``evidence["error"]`` (what failed and where) and counted, and the
+event goes on without the missing files. Below ``min_free_bytes`` of free space, clips are
+skipped (snapshots and events are not) and :attr:`EvidenceWriter.disk_full` says so.
+
+Layout (contract): ``DATA_DIR/evidence/{camera_id}/{YYYY-MM-DD}/{hazard_id}/`` holding
+``clip.mp4``, ``snapshot.jpg``, ``clip_public.mp4``, ``snapshot_public.jpg`` (and ``after.jpg``
+from the recheck). The date is the hazard's start date in UTC. Every file is written under a
+temporary name in the same folder, fsynced and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import hashlib
+import logging
+import math
+import os
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import av.video.frame
+import cv2
+
+from cameras.clips import ClipRecorder
+from cameras.errors import ClipError
+from pipelines.snapshots import (
+    PERSON_LABELS,
+    PLATE_LABELS,
+    LabeledBox,
+    PrivacyTimeline,
+    RegionNorm,
+    ZoneShape,
+    annotate_snapshot,
+    blur_regions,
+    encode_jpeg,
+    privacy_regions_norm,
+    zone_shapes,
+)
+from vision.types import EvidenceClip, Frame, HazardEvent, HazardPhase
+
+logger = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+DEFAULT_MIN_FREE_BYTES = 500 * MB
+EVIDENCE_DIRNAME = "evidence"
+CLIP_NAME = "clip.mp4"
+SNAPSHOT_NAME = "snapshot.jpg"
+CLIP_PUBLIC_NAME = "clip_public.mp4"
+SNAPSHOT_PUBLIC_NAME = "snapshot_public.jpg"
+AFTER_NAME = "after.jpg"
+SNAPSHOT_TIMEOUT_S = 60.0  # a disk that takes longer to write two JPEGs has failed
+EVIDENCE_FILES = {
+    "clip": CLIP_NAME,
+    "snapshot": SNAPSHOT_NAME,
+    "clip_public": CLIP_PUBLIC_NAME,
+    "snapshot_public": SNAPSHOT_PUBLIC_NAME,
+}
+
+# Ids become path components: a conservative slug keeps "..", "/" and friends out of the tree.
+_SAFE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+_DATE_DIR_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class EvidenceError(Exception):
+    """Evidence could not be written: the message names the file and the reason."""
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return "disk full"
+        return exc.strerror or str(exc)
+    return str(exc)
+
+
+def _check_id(name: str, value: str) -> None:
+    if not isinstance(value, str) or not _SAFE_ID_RE.match(value) or ".." in value:
+        raise ValueError(
+            f"{name} {value!r} cannot name a folder: use letters, digits, '_', '-', '.' "
+            "(1-128 characters, starting with a letter or digit, no '..')"
+        )
+
+
+def evidence_dir(data_dir: Path, camera_id: str, started_at: datetime, hazard_id: str) -> Path:
+    """``DATA_DIR/evidence/{camera_id}/{YYYY-MM-DD}/{hazard_id}`` (date of ``started_at`` in UTC).
+
+    Raises:
+        ValueError: an id that is not a safe folder name, or a naive ``started_at``.
+    """
+    _check_id("camera_id", camera_id)
+    _check_id("hazard_id", hazard_id)
+    if started_at.tzinfo is None:
+        raise ValueError(f"started_at must be timezone-aware, got {started_at.isoformat()}")
+    day = started_at.astimezone(UTC).strftime("%Y-%m-%d")
+    return Path(data_dir) / EVIDENCE_DIRNAME / camera_id / day / hazard_id
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable (best effort: some filesystems refuse to open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        logger.debug("fsync of directory %s failed: %s", directory, exc)
+    finally:
+        os.close(fd)
+
+
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.warning("could not remove partial file %s: %s", path, exc)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> str:
+    """Write ``data`` to ``path`` via a temporary file, fsync and rename; return its SHA-256.
+
+    Raises:
+        EvidenceError: the folder cannot be made or the file cannot be written (says where and
+            why; a full disk says "disk full").
+    """
+    path = Path(path)
+    tmp = _temp_name(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        raise EvidenceError(f"cannot write {path}: {_reason(exc)}") from exc
+    _fsync_dir(path.parent)
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's content."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_zone_snapshot(
+    frame: Frame,
+    path: Path,
+    *,
+    privacy_boxes: Sequence[LabeledBox] = (),
+    quality: int = 85,
+    person_labels: frozenset[str] = PERSON_LABELS,
+    plate_labels: frozenset[str] = PLATE_LABELS,
+) -> str:
+    """Write ``frame`` as a JPEG at ``path`` atomically (the "after" or the live snapshot).
+
+    Heads and plates of ``privacy_boxes`` (in the frame's pixels) are pixelated, since these
+    pictures are shown beside the public "before" and on the live view.
+
+    Returns:
+        The SHA-256 of the written file.
+
+    Raises:
+        EvidenceError: the file cannot be written (path and reason in the message).
+        ValueError: a malformed box.
+    """
+    regions = privacy_regions_norm(
+        privacy_boxes,
+        frame.width_px,
+        frame.height_px,
+        person_labels=person_labels,
+        plate_labels=plate_labels,
+    )
+    image = blur_regions(frame.image, regions) if regions else frame.image
+    return write_bytes_atomic(Path(path), encode_jpeg(image, quality))
+
+
+def free_bytes(path: Path) -> int:
+    """Free bytes on the filesystem holding ``path`` (or its nearest existing parent)."""
+    probe = Path(path).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+# ----- the public clip -----------------------------------------------------------------------
+
+
+def public_size(width_px: int, height_px: int, max_width_px: int) -> tuple[int, int]:
+    """Output size at most ``max_width_px`` wide, aspect kept, both sides even."""
+    if width_px <= max_width_px:
+        return width_px // 2 * 2, height_px // 2 * 2
+    height = round(height_px * max_width_px / width_px)
+    return max_width_px // 2 * 2, max(2, height // 2 * 2)
+
+
+def write_public_clip(
+    src: Path,
+    dst: Path,
+    regions_at: Callable[[float], Sequence[RegionNorm]],
+    *,
+    start_pts_s: float,
+    max_width_px: int = 640,
+    crf: int = 28,
+) -> str:
+    """Decode ``src``, pixelate each frame's privacy regions, re-encode small to ``dst``.
+
+    Args:
+        src: the evidence clip (any codec PyAV decodes).
+        dst: the public clip to write (H.264, libx264 ultrafast, yuv420p, faststart).
+        regions_at: stream time (s) -> regions to blur in that frame (normalized).
+        start_pts_s: stream time of the clip's first frame (maps clip time to stream time).
+        max_width_px: the output is at most this wide (aspect kept).
+        crf: x264 constant rate factor.
+
+    Returns:
+        The SHA-256 of the written file.
+
+    Raises:
+        EvidenceError: the source cannot be decoded or the output cannot be written.
+    """
+    tmp = _temp_name(Path(dst)).with_suffix(".mp4")
+    try:
+        frames = _transcode(src, tmp, regions_at, start_pts_s, max_width_px, crf)
+        if frames == 0:
+            raise EvidenceError(f"public clip from {src}: the clip has no decodable frame")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        digest = sha256_file(tmp)
+        os.replace(tmp, dst)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        raise EvidenceError(f"cannot write {dst}: {_reason(exc)}") from exc
+    except av.error.FFmpegError as exc:
+        _remove_quietly(tmp)
+        raise EvidenceError(f"public clip {dst} from {src}: {exc}") from exc
+    except EvidenceError:
+        _remove_quietly(tmp)
+        raise
+    _fsync_dir(Path(dst).parent)
+    return digest
+
+
+def _transcode(
+    src: Path,
+    tmp: Path,
+    regions_at: Callable[[float], Sequence[RegionNorm]],
+    start_pts_s: float,
+    max_width_px: int,
+    crf: int,
+) -> int:
+    with av.open(str(src)) as inp:
+        vin = inp.streams.video[0]
+        vin.codec_context.thread_count = 1  # polite on a shared 2-core box; this is background
+        width, height = public_size(vin.codec_context.width, vin.codec_context.height, max_width_px)
+        time_base = vin.time_base or Fraction(1, 90_000)
+        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
+            vout = out.add_stream("libx264", rate=rate)
+            vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
+            vout.codec_context.time_base = time_base
+            vout.options = {"preset": "ultrafast", "crf": str(crf), "threads": "1"}
+            first_s: float | None = None
+            frames = 0
+            last_pts = -1
+            for frame in inp.decode(vin):
+                clip_s = float(frame.time) if frame.time is not None else frames / float(rate)
+                first_s = clip_s if first_s is None else first_s
+                image = frame.reformat(width, height, "bgr24").to_ndarray()
+                regions = regions_at(start_pts_s + clip_s - first_s)
+                if regions:
+                    image = blur_regions(image, regions)
+                out_frame = av.video.frame.VideoFrame.from_ndarray(image, format="bgr24")
+                pts = frame.pts if frame.pts is not None else round(clip_s / time_base)
+                last_pts = pts = max(pts, last_pts + 1)
+                out_frame.pts, out_frame.time_base = pts, time_base
+                out.mux(vout.encode(out_frame.reformat(format="yuv420p")))
+                frames += 1
+            out.mux(vout.encode(None))
+    return frames
+
+
+# ----- the writer ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceStats:
+    """Counters of one writer, for status and metrics."""
+
+    camera_id: str
+    captures: int
+    resolved: int
+    pending: int
+    errors: int
+    clips_skipped_disk_full: int
+    disk_full: bool
+    last_error: str | None
+
+
+@dataclass(eq=False)
+class _Capture:
+    """One event's evidence in progress; resolved exactly once."""
+
+    event: HazardEvent
+    directory: Path
+    future: Future[HazardEvent] = field(default_factory=Future)
+    paths: dict[str, Path] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    snapshots: Future[None] | None = None
+    timer: threading.Timer | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: bool = False
+
+
+class EvidenceWriter:
+    """Writes the evidence of one camera's hazards (see the module docstring).
+
+    Args:
+        data_dir: the data directory (evidence goes under ``data_dir/evidence``).
+        camera_id: the camera's id (slug; a folder name).
+        camera_name: shown on snapshots (any Unicode).
+        recorder: the camera's clip recorder (its owner feeds it packets and closes it).
+        pre_s: seconds of video before the hazard start in the clip.
+        post_s: seconds after it.
+        zones: zone id -> ``("polygon", points_norm)`` | ``("line", points_norm, inward)`` (or
+            config zone models), drawn on snapshots.
+        person_labels: labels whose box top (head) is blurred in public copies.
+        plate_labels: labels whose box bottom (plate) is blurred in public copies.
+        min_free_bytes: below this much free space on the data dir, clips are skipped.
+        jpeg_quality: JPEG quality of the snapshots.
+        public_max_width_px: the public clip is at most this wide.
+        public_crf: x264 CRF of the public clip.
+        box_hold_s: a public clip frame uses privacy boxes at most this far away in time.
+        clip_timeout_s: wall-clock seconds after which an event whose clip is still not on disk
+            (camera stalled) is resolved without it; default ``post_s + 60``.
+
+    Raises:
+        ValueError: a bad argument, naming it.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        camera_id: str,
+        camera_name: str,
+        recorder: ClipRecorder,
+        *,
+        pre_s: float = 10.0,
+        post_s: float = 10.0,
+        zones: Mapping[str, Any] | None = None,
+        person_labels: frozenset[str] = PERSON_LABELS,
+        plate_labels: frozenset[str] = PLATE_LABELS,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+        jpeg_quality: int = 85,
+        public_max_width_px: int = 640,
+        public_crf: int = 28,
+        box_hold_s: float = 1.0,
+        clip_timeout_s: float | None = None,
+    ) -> None:
+        _check_id("camera_id", camera_id)
+        for name, value in (("pre_s", pre_s), ("post_s", post_s), ("box_hold_s", box_hold_s)):
+            if not (math.isfinite(value) and 0.0 <= value <= 3600.0):
+                raise ValueError(f"EvidenceWriter {name} must be in 0..3600 s, got {value}")
+        if min_free_bytes < 0:
+            raise ValueError(f"EvidenceWriter min_free_bytes must be >= 0, got {min_free_bytes}")
+        if not 1 <= jpeg_quality <= 100:
+            raise ValueError(f"EvidenceWriter jpeg_quality must be 1..100, got {jpeg_quality}")
+        if public_max_width_px < 16:
+            raise ValueError(
+                f"EvidenceWriter public_max_width_px must be >= 16, got {public_max_width_px}"
+            )
+        if not 0 <= public_crf <= 51:
+            raise ValueError(f"EvidenceWriter public_crf must be 0..51, got {public_crf}")
+        timeout = post_s + 60.0 if clip_timeout_s is None else clip_timeout_s
+        if not timeout > 0:
+            raise ValueError(f"EvidenceWriter clip_timeout_s must be > 0, got {clip_timeout_s}")
+        self.data_dir = Path(data_dir)
+        self.camera_id = camera_id
+        self.camera_name = camera_name or camera_id
+        self.recorder = recorder
+        self.pre_s, self.post_s = float(pre_s), float(post_s)
+        self._zones: dict[str, ZoneShape] = zone_shapes(zones)
+        self.person_labels = frozenset(s.lower() for s in person_labels)
+        self.plate_labels = frozenset(s.lower() for s in plate_labels)
+        self.min_free_bytes = int(min_free_bytes)
+        self.jpeg_quality = jpeg_quality
+        self.public_max_width_px = public_max_width_px
+        self.public_crf = public_crf
+        self.box_hold_s = box_hold_s
+        self.clip_timeout_s = timeout
+        self._lock = threading.Lock()
+        self._timeline = PrivacyTimeline(span_s=self.pre_s + self.post_s + 30.0)
+        self._pending: dict[int, _Capture] = {}
+        # Two workers of one thread each: snapshots are written at once (a slow disk never
+        # stalls the caller), public clips are re-encoded behind them without delaying them.
+        self._snapshot_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"snapshots-{camera_id}"
+        )
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"evidence-{camera_id}"
+        )
+        self._closed = False
+        self._captures = 0
+        self._resolved = 0
+        self._errors = 0
+        self._clips_skipped = 0
+        self._disk_full = False
+        self._last_error: str | None = None
+
+    @property
+    def zones(self) -> dict[str, ZoneShape]:
+        """Zone shapes drawn on snapshots, by zone id."""
+        return self._zones
+
+    @zones.setter
+    def zones(self, zones: Mapping[str, Any] | None) -> None:
+        """Replace the zones (after a zone edit); same forms as the constructor's ``zones``.
+
+        Raises:
+            ValueError: a malformed zone, naming it (the old zones stay).
+        """
+        self._zones = zone_shapes(zones)  # one atomic swap: the snapshot thread reads either
+
+    # ----- status -------------------------------------------------------------------------
+
+    @property
+    def disk_full(self) -> bool:
+        """True while free space is below the minimum (or the last write hit a full disk)."""
+        with self._lock:
+            return self._disk_full
+
+    def stats(self) -> EvidenceStats:
+        with self._lock:
+            return EvidenceStats(
+                camera_id=self.camera_id,
+                captures=self._captures,
+                resolved=self._resolved,
+                pending=len(self._pending),
+                errors=self._errors,
+                clips_skipped_disk_full=self._clips_skipped,
+                disk_full=self._disk_full,
+                last_error=self._last_error,
+            )
+
+    # ----- input --------------------------------------------------------------------------
+
+    def observe(self, frame: Frame, boxes: Sequence[LabeledBox]) -> None:
+        """Remember the privacy regions of an analysed frame (boxes in its pixels) so that
+        the public clip blurs people and plates where they were at that moment."""
+        regions = self._regions(frame, boxes)
+        with self._lock:
+            self._timeline.add(frame.pts_s, regions)
+
+    def capture(
+        self, event: HazardEvent, frame: Frame, boxes: Sequence[LabeledBox] = ()
+    ) -> Future[HazardEvent]:
+        """Write the snapshots at once, request the clip, resolve with the evidence filled in.
+
+        Args:
+            event: a ``start`` event of this camera.
+            frame: the analysed frame at (or nearest to) the hazard start.
+            boxes: ``(xyxy_px, label)`` detections in ``frame``'s pixels, drawn on the
+                snapshot and used for the privacy blur.
+
+        Returns:
+            A future resolved (on a worker thread) with a copy of ``event`` whose ``evidence``
+            has ``clip``, ``snapshot``, ``clip_public``, ``snapshot_public`` (paths relative to
+            the data dir), ``sha256`` of each, and ``error`` when something could not be
+            written. It never resolves with an exception.
+
+        Raises:
+            ValueError: not a start event, another camera's event or frame, an id that cannot
+                name a folder, a malformed box; RuntimeError: the writer is closed.
+        """
+        if event.phase is not HazardPhase.START:
+            raise ValueError(
+                f"camera {self.camera_id}: capture takes 'start' events, got {event.phase.value} "
+                f"(event {event.event_id})"
+            )
+        for what, camera in (("event", event.camera_id), ("frame", frame.camera_id)):
+            if camera != self.camera_id:
+                raise ValueError(
+                    f"camera {self.camera_id}: {what} belongs to camera {camera!r} "
+                    f"(event {event.event_id})"
+                )
+        directory = evidence_dir(self.data_dir, self.camera_id, event.started_at, event.hazard_id)
+        regions = self._regions(frame, boxes)
+        job = _Capture(event, directory)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"camera {self.camera_id}: evidence writer is closed")
+            self._timeline.add(frame.pts_s, regions)
+            self._captures += 1
+            self._pending[id(job)] = job
+        job.snapshots = self._snapshot_executor.submit(
+            self._guarded_snapshots, job, frame, boxes, regions
+        )
+        self._request_clip(job)
+        return job.future
+
+    def _regions(self, frame: Frame, boxes: Sequence[LabeledBox]) -> tuple[RegionNorm, ...]:
+        return privacy_regions_norm(
+            boxes,
+            frame.width_px,
+            frame.height_px,
+            person_labels=self.person_labels,
+            plate_labels=self.plate_labels,
+        )
+
+    # ----- steps --------------------------------------------------------------------------
+
+    def _fail(self, job: _Capture, what: str, message: str, exc: BaseException | None) -> None:
+        text = f"{what}: {message}"
+        job.errors.append(text)
+        disk_full = exc is not None and "disk full" in f"{exc} {_reason(exc)}"
+        with self._lock:
+            self._errors += 1
+            self._last_error = text
+            if disk_full:
+                self._disk_full = True
+        logger.error("camera %s: hazard %s: %s", self.camera_id, job.event.hazard_id, text)
+
+    def _guarded_snapshots(
+        self,
+        job: _Capture,
+        frame: Frame,
+        boxes: Sequence[LabeledBox],
+        regions: tuple[RegionNorm, ...],
+    ) -> None:
+        try:
+            self._write_snapshots(job, frame, boxes, regions)
+        except Exception as exc:
+            logger.exception("camera %s: snapshots failed unexpectedly", self.camera_id)
+            self._fail(job, "snapshot", f"internal error: {exc!r}", exc)
+
+    def _write_snapshots(
+        self,
+        job: _Capture,
+        frame: Frame,
+        boxes: Sequence[LabeledBox],
+        regions: tuple[RegionNorm, ...],
+    ) -> None:
+        zone = self._zones.get(job.event.zone)
+        common: dict[str, Any] = {
+            "event": job.event,
+            "camera_name": self.camera_name,
+            "captured_at": frame.captured_at,
+            "zone": zone,
+            "boxes": boxes,
+        }
+        try:
+            private = annotate_snapshot(frame.image, **common)
+            public = annotate_snapshot(blur_regions(frame.image, regions), **common)
+        except (cv2.error, ValueError) as exc:  # e.g. a zone far outside the frame
+            self._fail(job, "snapshot", f"cannot draw the snapshots: {exc}", exc)
+            return
+        for key, image in (("snapshot", private), ("snapshot_public", public)):
+            path = job.directory / EVIDENCE_FILES[key]
+            try:
+                job.sha256[key] = write_bytes_atomic(path, encode_jpeg(image, self.jpeg_quality))
+            except EvidenceError as exc:
+                self._fail(job, key, str(exc), exc)
+                continue
+            job.paths[key] = path
+
+    def _free_space_problem(self) -> str | None:
+        try:
+            free = free_bytes(self.data_dir)
+        except OSError as exc:
+            return f"cannot read free space of {self.data_dir}: {_reason(exc)}"
+        full = free < self.min_free_bytes
+        with self._lock:
+            self._disk_full = full
+            if full:
+                self._clips_skipped += 1
+        if full:
+            return (
+                f"skipped: free space on {self.data_dir} is {free / MB:.0f} MB, below the "
+                f"minimum of {self.min_free_bytes / MB:.0f} MB (disk full)"
+            )
+        return None
+
+    def _request_clip(self, job: _Capture) -> None:
+        problem = self._free_space_problem()
+        if problem is not None:
+            self._fail(job, "clip", problem, None)
+            self._submit_finish(job)
+            return
+        start = job.event.start_pts_s
+        try:
+            clip_future = self.recorder.request(
+                job.directory / CLIP_NAME, start, start, self.pre_s, self.post_s
+            )
+        except ClipError as exc:
+            self._fail(job, "clip", str(exc), exc)
+            self._submit_finish(job)
+            return
+        job.timer = threading.Timer(self.clip_timeout_s, self._on_timeout, (job,))
+        job.timer.daemon = True
+        job.timer.start()
+        clip_future.add_done_callback(lambda f: self._on_clip(job, f))
+
+    def _on_clip(self, job: _Capture, clip_future: Future[EvidenceClip]) -> None:
+        """On the recorder's thread: hand the clip (and the privacy boxes of its window) over."""
+        try:
+            clip = clip_future.result()
+        except Exception as exc:  # a ClipError from the recorder; anything else is reported too
+            self._fail(job, "clip", str(exc), exc)
+            self._submit_finish(job)
+            return
+        with self._lock:
+            timeline = self._timeline.window(clip.start_pts_s - 1.0, clip.end_pts_s + 1.0)
+        self._submit(self._public_clip, job, clip, timeline)
+
+    def _submit(self, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            self._executor.submit(self._guarded, fn, *args)
+        except RuntimeError:  # executor shut down by close(): finish here rather than lose it
+            self._guarded(fn, *args)
+
+    def _submit_finish(self, job: _Capture) -> None:
+        self._submit(self._finish, job)
+
+    def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
+        """One step on the worker; an unexpected failure still resolves the event."""
+        job: _Capture = args[0]
+        try:
+            fn(*args)
+        except Exception as exc:
+            logger.exception("camera %s: evidence step %s failed", self.camera_id, fn.__name__)
+            self._fail(job, "evidence", f"internal error: {exc!r}", exc)
+            self._finish(job)
+
+    def _public_clip(self, job: _Capture, clip: EvidenceClip, timeline: PrivacyTimeline) -> None:
+        with job.lock:
+            late = job.done
+        if late:
+            logger.info(
+                "camera %s: clip %s arrived after hazard %s was published without it",
+                self.camera_id,
+                clip.path,
+                job.event.hazard_id,
+            )
+            return
+        job.paths["clip"] = Path(clip.path)
+        job.sha256["clip"] = clip.sha256
+        problem = self._free_space_problem()
+        if problem is not None:
+            self._fail(job, "clip_public", problem, None)
+            self._finish(job)
+            return
+        path = job.directory / CLIP_PUBLIC_NAME
+        try:
+            job.sha256["clip_public"] = write_public_clip(
+                Path(clip.path),
+                path,
+                lambda t: timeline.regions_at(t, self.box_hold_s),
+                start_pts_s=clip.start_pts_s,
+                max_width_px=self.public_max_width_px,
+                crf=self.public_crf,
+            )
+            job.paths["clip_public"] = path
+        except EvidenceError as exc:
+            self._fail(job, "clip_public", str(exc), exc)
+        self._finish(job)
+
+    def _on_timeout(self, job: _Capture) -> None:
+        with job.lock:
+            if job.done:  # finished while the timer fired
+                return
+        self._fail(
+            job,
+            "clip",
+            f"not on disk {self.clip_timeout_s:g} s after the request (the camera may have "
+            "stalled); the event goes on without it",
+            None,
+        )
+        self._submit_finish(job)
+
+    def _finish(self, job: _Capture) -> None:
+        if job.snapshots is not None:
+            try:  # the event names its snapshots: wait for them (they are quick)
+                job.snapshots.result(timeout=SNAPSHOT_TIMEOUT_S)
+            except FuturesTimeout:
+                self._fail(job, "snapshot", f"not written within {SNAPSHOT_TIMEOUT_S:g} s", None)
+        with job.lock:
+            if job.done:
+                return
+            job.done = True
+        if job.timer is not None:
+            job.timer.cancel()
+        # Copies: close() may finish a job whose public clip is still being made on the worker.
+        paths, digests, errors = dict(job.paths), dict(job.sha256), list(job.errors)
+        evidence: dict[str, Any] = {
+            key: self._relative(path) for key, path in sorted(paths.items())
+        }
+        evidence["sha256"] = {key: digests[key] for key in sorted(paths)}
+        if errors:
+            evidence["error"] = "; ".join(errors)
+        with self._lock:
+            self._pending.pop(id(job), None)
+            self._resolved += 1
+        job.future.set_result(dataclasses.replace(job.event, evidence=evidence))
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.data_dir).as_posix()
+        except ValueError:
+            return str(path.absolute())
+
+    # ----- shutdown -----------------------------------------------------------------------
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Wait up to ``timeout_s`` for pending evidence, resolve what is left without its clip,
+        and stop the worker. Close the recorder first, so that pending clips get written."""
+        with self._lock:
+            self._closed = True
+            jobs = list(self._pending.values())
+        wait_futures([job.future for job in jobs], timeout=timeout_s)
+        for job in jobs:
+            if not job.future.done():
+                self._fail(job, "clip", "the evidence writer closed before it was written", None)
+                self._finish(job)
+        self._snapshot_executor.shutdown(wait=True)
+        self._executor.shutdown(wait=True)
+
+
+# ----- retention -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What :func:`prune_evidence` did."""
+
+    deleted_hazard_ids: tuple[str, ...]
+    freed_bytes: int
+    total_bytes: int
+    over_limit: bool
+
+
+def _tree_bytes(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += (Path(root) / name).lstat().st_size
+    return total
+
+
+def _hazard_folders(data_dir: Path) -> list[tuple[float, Path]]:
+    """``(age key, folder)`` of every evidence folder, oldest first (newest file mtime)."""
+    root = Path(data_dir) / EVIDENCE_DIRNAME
+    found: list[tuple[float, Path]] = []
+    if not root.is_dir():
+        return found
+    for camera_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+        for day_dir in sorted(p for p in camera_dir.iterdir() if _DATE_DIR_RE.match(p.name)):
+            if not day_dir.is_dir() or day_dir.is_symlink():
+                continue
+            for hazard_dir in day_dir.iterdir():
+                if hazard_dir.is_dir() and not hazard_dir.is_symlink():
+                    mtimes = [f.lstat().st_mtime for f in hazard_dir.iterdir() if f.is_file()]
+                    found.append((max(mtimes, default=hazard_dir.lstat().st_mtime), hazard_dir))
+    found.sort(key=lambda item: (item[0], str(item[1])))
+    return found
+
+
+def prune_evidence(data_dir: Path, max_bytes: int, closed_hazard_ids: set[str]) -> PruneResult:
+    """Delete evidence folders of closed tickets, oldest first, until the evidence tree holds
+    at most ``max_bytes``.
+
+    Folders of hazards not in ``closed_hazard_ids`` are never deleted: evidence of an open
+    ticket is kept even over the limit (``over_limit`` then says so, and the free-space guard of
+    the writers stops new clips). Empty date and camera folders are removed.
+
+    Raises:
+        ValueError: a negative ``max_bytes``.
+    """
+    if max_bytes < 0:
+        raise ValueError(f"prune_evidence: max_bytes must be >= 0, got {max_bytes}")
+    root = Path(data_dir) / EVIDENCE_DIRNAME
+    total = _tree_bytes(root) if root.is_dir() else 0
+    deleted: list[str] = []
+    freed = 0
+    for _age, folder in _hazard_folders(Path(data_dir)):
+        if total <= max_bytes:
+            break
+        if folder.name not in closed_hazard_ids:
+            continue
+        size = _tree_bytes(folder)
+        try:
+            shutil.rmtree(folder)
+        except OSError as exc:
+            logger.error("retention: cannot delete %s: %s", folder, _reason(exc))
+            continue
+        total -= size
+        freed += size
+        deleted.append(folder.name)
+        for parent in (folder.parent, folder.parent.parent):
+            with contextlib.suppress(OSError):
+                parent.rmdir()  # only succeeds when empty
+    if deleted:
+        logger.info("retention: deleted %d evidence folders, %d bytes", len(deleted), freed)
+    over = total > max_bytes
+    if over:
+        logger.warning(
+            "retention: evidence holds %d bytes, over the limit of %d, and what is left "
+            "belongs to open tickets",
+            total,
+            max_bytes,
+        )
+    return PruneResult(tuple(deleted), freed, total, over)
+
+
+__all__ = [
+    "AFTER_NAME",
+    "EVIDENCE_FILES",
+    "EvidenceError",
+    "EvidenceStats",
+    "EvidenceWriter",
+    "PruneResult",
+    "evidence_dir",
+    "free_bytes",
+    "prune_evidence",
+    "public_size",
+    "sha256_file",
+    "write_bytes_atomic",
+    "write_public_clip",
+    "write_zone_snapshot",
+]
