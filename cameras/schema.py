@@ -391,6 +391,13 @@ class CameraConfig(IngestSettings):
     name: str | None = Field(
         default=None, min_length=1, max_length=100, description="Display name."
     )
+    area: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description="Area (slug) the camera watches, the AREA of ticket codes "
+        "AREA-KIND-LEVEL-SERIAL; defaults to the site id.",
+    )
     detect: DetectSettings = Field(
         default_factory=DetectSettings, description="Object analysis settings."
     )

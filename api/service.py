@@ -1,0 +1,501 @@
+"""The ticket service: a Redis Streams consumer group feeding the ticket store.
+
+It reads ``hazardwatch:events`` and ``hazardwatch:zone_status`` with ``XREADGROUP``, applies
+each entry to the :class:`api.store.TicketStore` and ``XACK`` s it only after the store
+committed. Why that is enough for "no loss, no duplicates":
+
+- an entry is acknowledged only once the ticket change is durable, so a crash at any point
+  leaves it pending in the group: this consumer re-reads its own pending entries (``0`` id) at
+  start-up and after every failure, and entries of a consumer that died are taken over with
+  ``XAUTOCLAIM`` once idle for ``claim_idle_ms``;
+- the store is idempotent on ``event_id``, so an entry applied before the crash and delivered
+  again is a no-op (counted as a duplicate) and is then acknowledged.
+
+A malformed entry is never retried forever: it is copied, with the reason, to
+``hazardwatch:events:dead`` and acknowledged in one MULTI/EXEC. An entry that keeps failing for
+an unexpected reason is dead-lettered after :data:`MAX_ATTEMPTS`; a database that cannot be
+reached is not the entry's fault, so those entries stay pending and are retried after a backoff.
+Redis going away makes ``healthy`` false; the loop backs off (capped) and carries on when it
+returns, recreating the groups if Redis lost them.
+
+Escalation of overdue tickets runs every ``escalation_interval_s`` in the same thread (it needs
+only the database). Notifications (urgent new tickets, escalations, reopenings, rechecks) are
+appended to ``hazardwatch:notifications``; while Redis is down they wait in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import redis
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from api.errors import InvalidEntry, ServiceError
+from api.store import TicketStore, TicketView
+from api.workflow import RiskLevel
+
+__all__ = [
+    "DEAD_LETTER_STREAM",
+    "EVENTS_STREAM",
+    "MAX_ATTEMPTS",
+    "NOTIFICATIONS_STREAM",
+    "ZONE_STATUS_STREAM",
+    "TicketService",
+]
+
+logger = logging.getLogger(__name__)
+
+EVENTS_STREAM = "hazardwatch:events"
+ZONE_STATUS_STREAM = "hazardwatch:zone_status"
+DEAD_LETTER_STREAM = "hazardwatch:events:dead"
+NOTIFICATIONS_STREAM = "hazardwatch:notifications"
+MAX_ATTEMPTS = 3  # unexpected failures of one entry before it is dead-lettered
+MAX_ENTRY_BYTES = 1_000_000
+_NOTIFICATIONS_MAXLEN = 10_000
+_PENDING_NOTIFICATIONS = 10_000
+_BACKOFF_START_S = 0.5
+_BACKOFF_MAX_S = 10.0
+_STALE_CONSUMER_MS = 3_600_000  # a consumer idle this long with nothing pending is removed
+_URGENT = (RiskLevel.ORANGE.value, RiskLevel.RED.value)
+
+_RedisDown = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+class _RetryLater(Exception):
+    """An entry could not be applied now (database unavailable, unexpected error): it stays
+    pending and is re-read on the next iteration."""
+
+
+def _database_down(exc: DBAPIError) -> bool:
+    """Whether a database error is an outage (retry later) rather than a bug."""
+    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _payload(stream: str, fields: Mapping[bytes, bytes]) -> dict[str, Any]:
+    """The JSON payload of an entry (``event`` or ``status`` field), or InvalidEntry."""
+    name = b"event" if stream == EVENTS_STREAM else b"status"
+    raw = fields.get(name)
+    if raw is None:
+        present = sorted(_text(k) for k in fields)
+        raise InvalidEntry(f"no '{name.decode()}' field (fields: {present})")
+    if len(raw) > MAX_ENTRY_BYTES:
+        raise InvalidEntry(f"'{name.decode()}' is {len(raw)} bytes; at most {MAX_ENTRY_BYTES}")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidEntry(f"'{name.decode()}' is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidEntry(f"'{name.decode()}' must be a JSON object")
+    if stream == EVENTS_STREAM and b"event_id" in fields:
+        declared = _text(fields[b"event_id"])
+        if declared != str(data.get("event_id")):
+            raise InvalidEntry(f"field event_id {declared[:80]!r} differs from the event's")
+    return data
+
+
+class TicketService:
+    """Consumer-group reader of the event and zone-status streams, and periodic escalation.
+
+    Args:
+        redis_url: ``redis://host:port/db``.
+        store: where tickets live.
+        group: consumer group name (shared by every instance of the service).
+        consumer: this consumer's name (default ``hostname-pid``).
+        block_ms: longest ``XREADGROUP`` waits for new entries, 1 to 60000 ms.
+        claim_idle_ms: how long another consumer's entry must have been pending before it is
+            taken over (0: at once).
+        escalation_interval_s: how often overdue tickets are escalated.
+        batch_size: entries read per call.
+
+    Raises:
+        ServiceError: for a bad URL or an out-of-range setting.
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        store: TicketStore,
+        *,
+        group: str = "tickets",
+        consumer: str | None = None,
+        block_ms: int = 500,
+        claim_idle_ms: int = 30000,
+        escalation_interval_s: float = 60.0,
+        batch_size: int = 100,
+    ) -> None:
+        if not 1 <= block_ms <= 60000:
+            raise ServiceError(f"block_ms must be 1 to 60000, got {block_ms}")
+        if claim_idle_ms < 0:
+            raise ServiceError(f"claim_idle_ms must be >= 0, got {claim_idle_ms}")
+        if not escalation_interval_s > 0:
+            raise ServiceError(f"escalation_interval_s must be > 0, got {escalation_interval_s}")
+        if not 1 <= batch_size <= 10000:
+            raise ServiceError(f"batch_size must be 1 to 10000, got {batch_size}")
+        if not group or not (consumer is None or consumer):
+            raise ServiceError("group and consumer names must not be empty")
+        self.store = store
+        self.group = group
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.escalation_interval_s = escalation_interval_s
+        self.batch_size = batch_size
+        try:
+            self._redis = redis.Redis.from_url(
+                redis_url, socket_timeout=block_ms / 1000 + 5.0, socket_connect_timeout=2.0
+            )
+        except ValueError as exc:
+            raise ServiceError(f"bad Redis URL: {exc}") from None
+        self._lock = threading.Lock()  # guards the counters read by other threads
+        self._counters: dict[str, Any] = {
+            "events_applied": 0,
+            "duplicates": 0,
+            "zone_status_applied": 0,
+            "rechecks": 0,
+            "dead_letters": 0,
+            "reclaimed": 0,
+            "escalations": 0,
+            "notifications_sent": 0,
+            "notifications_dropped": 0,
+            "redis_errors": 0,
+            "store_errors": 0,
+            "last_error": None,
+            "last_error_at": None,
+        }
+        self._healthy = False
+        self._groups_ready = False
+        self._own_pending = True  # re-read this consumer's pending entries before new ones
+        self._next_claim = 0.0  # monotonic time of the next XAUTOCLAIM round (0: at once)
+        self._next_escalation = 0.0
+        self._attempts: dict[str, int] = {}
+        self._notifications: deque[dict[str, Any]] = deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failed = False
+
+    # -- public -------------------------------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        """Redis answered and the database worked in the last iteration."""
+        return self._healthy
+
+    def counters(self) -> dict[str, Any]:
+        """A snapshot of the counters for /metrics, plus ``healthy``."""
+        with self._lock:
+            out = dict(self._counters)
+        out["healthy"] = self._healthy
+        out["notifications_pending"] = len(self._notifications)
+        return out
+
+    def start(self) -> None:
+        """Run the loop in a background thread until :meth:`stop`."""
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("TicketService is already running")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="ticket-service", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """Stop the loop, wait for the thread and close the Redis connection."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s if timeout_s is not None else self.block_ms / 1000 + 10)
+            self._thread = None
+        self._redis.close()
+
+    def run_once(self) -> int:
+        """One iteration: groups, recovery of pending entries, new entries, escalation.
+
+        Never raises for Redis or database trouble (it is counted, logged and retried on the
+        next call). Returns the number of entries handled (applied, duplicate or dead-lettered).
+        """
+        handled = 0
+        self._failed = False
+        try:
+            self._flush_notifications()
+            if not self._groups_ready:
+                self._ensure_groups()
+            if self._own_pending:
+                handled += self._recover_own()
+            if time.monotonic() >= self._next_claim:
+                handled += self._reclaim()
+            handled += self._read_new()
+            self._healthy = True
+        except _RedisDown as exc:
+            self._redis_failed(exc)
+        except redis.exceptions.ResponseError as exc:
+            if "NOGROUP" in str(exc):  # Redis lost the group (restarted without persistence)
+                self._groups_ready = False
+            self._redis_failed(exc)
+        except _RetryLater as exc:
+            self._retry_later(exc)
+        self._maybe_escalate()
+        return handled
+
+    # -- loop ---------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        backoff = _BACKOFF_START_S
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a bug: keep the service alive, count it, slow down
+                logger.exception("ticket service iteration failed")
+                self._note_error("internal error (see log)", "store_errors")
+                self._failed = True
+            if self._failed:
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX_S)
+            else:
+                backoff = _BACKOFF_START_S
+
+    def _note_error(self, message: str, counter: str) -> None:
+        with self._lock:
+            self._counters[counter] += 1
+            self._counters["last_error"] = message[:500]
+            self._counters["last_error_at"] = datetime.now(UTC).isoformat()
+
+    def _count(self, counter: str, n: int = 1) -> None:
+        with self._lock:
+            self._counters[counter] += n
+
+    def _redis_failed(self, exc: Exception) -> None:
+        was_healthy = self._healthy
+        self._healthy, self._failed, self._own_pending = False, True, True
+        self._note_error(f"redis: {type(exc).__name__}: {exc}", "redis_errors")
+        if was_healthy:
+            logger.warning("ticket service lost Redis: %s; retrying with backoff", exc)
+        else:
+            logger.debug("Redis still unavailable: %s", exc)
+
+    def _retry_later(self, exc: Exception) -> None:
+        self._healthy, self._failed, self._own_pending = False, True, True
+        self._note_error(str(exc), "store_errors")
+        logger.warning("entries stay pending and are retried: %s", exc)
+
+    # -- groups and reading -------------------------------------------------------------------
+
+    def _ensure_groups(self) -> None:
+        for stream in (EVENTS_STREAM, ZONE_STATUS_STREAM):
+            try:
+                self._redis.xgroup_create(stream, self.group, id="0", mkstream=True)
+                logger.info("created consumer group %s on %s", self.group, stream)
+            except redis.exceptions.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        self._groups_ready = True
+        self._own_pending = True
+
+    def _read(self, ids: Mapping[str, str], block: int | None) -> list[Any]:
+        streams: dict[Any, Any] = dict(ids)
+        reply = self._redis.xreadgroup(
+            self.group, self.consumer, streams, count=self.batch_size, block=block
+        )
+        return cast(list[Any], reply or [])
+
+    def _read_new(self) -> int:
+        ids = {EVENTS_STREAM: ">", ZONE_STATUS_STREAM: ">"}
+        handled = 0
+        for stream_name, entries in self._read(ids, self.block_ms):
+            handled += self._handle_all(_text(stream_name), entries)
+        return handled
+
+    def _recover_own(self) -> int:
+        """Entries delivered to this consumer and never acknowledged (a crash, an error)."""
+        handled = 0
+        for stream in (EVENTS_STREAM, ZONE_STATUS_STREAM):
+            while True:
+                reply = self._read({stream: "0"}, None)
+                entries = reply[0][1] if reply else []
+                if not entries:
+                    break
+                handled += self._handle_all(stream, entries)
+                if len(entries) < self.batch_size:
+                    break
+        self._own_pending = False
+        return handled
+
+    def _reclaim(self) -> int:
+        """Take over entries left pending by other consumers (``XAUTOCLAIM``)."""
+        handled = 0
+        for stream in (EVENTS_STREAM, ZONE_STATUS_STREAM):
+            start = "0-0"
+            while True:
+                reply = cast(
+                    list[Any],
+                    self._redis.xautoclaim(
+                        stream,
+                        self.group,
+                        self.consumer,
+                        min_idle_time=self.claim_idle_ms,
+                        start_id=start,
+                        count=self.batch_size,
+                    ),
+                )
+                start, entries = _text(reply[0]), reply[1]
+                if entries:
+                    logger.warning(
+                        "reclaimed %d pending entries of %s from a stopped consumer",
+                        len(entries),
+                        stream,
+                    )
+                    self._count("reclaimed", len(entries))
+                    handled += self._handle_all(stream, entries)
+                if start == "0-0":
+                    break
+        self._drop_stale_consumers()
+        self._next_claim = time.monotonic() + max(self.claim_idle_ms / 1000, 1.0)
+        return handled
+
+    def _drop_stale_consumers(self) -> None:
+        for stream in (EVENTS_STREAM, ZONE_STATUS_STREAM):
+            for info in cast(list[Any], self._redis.xinfo_consumers(stream, self.group)):
+                name = _text(info["name"])
+                if (
+                    name != self.consumer
+                    and info["pending"] == 0
+                    and info["idle"] > _STALE_CONSUMER_MS
+                ):
+                    self._redis.xgroup_delconsumer(stream, self.group, name)
+
+    # -- entries ------------------------------------------------------------------------------
+
+    def _handle_all(self, stream: str, entries: list[Any]) -> int:
+        for entry_id, fields in entries:
+            self._handle(stream, _text(entry_id), fields or {})
+        return len(entries)
+
+    def _handle(self, stream: str, entry_id: str, fields: Mapping[bytes, bytes]) -> None:
+        """Apply one entry and acknowledge it; only a database outage leaves it pending."""
+        if not fields:  # trimmed away while pending: nothing left to apply
+            logger.warning("%s entry %s has no data (trimmed); acknowledging it", stream, entry_id)
+            self._redis.xack(stream, self.group, entry_id)
+            return
+        try:
+            self._apply(stream, fields)
+        except InvalidEntry as exc:
+            self._dead_letter(stream, entry_id, fields, str(exc))
+            return
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and _database_down(exc):
+                reason = exc.orig if exc.orig is not None else exc
+                raise _RetryLater(f"database unavailable: {reason}") from exc
+            attempts = self._attempts.get(entry_id, 0) + 1
+            logger.exception("%s entry %s failed (attempt %d)", stream, entry_id, attempts)
+            if attempts < MAX_ATTEMPTS:
+                self._attempts[entry_id] = attempts
+                raise _RetryLater(f"entry {entry_id}: {type(exc).__name__}: {exc}") from exc
+            self._attempts.pop(entry_id, None)
+            self._dead_letter(
+                stream, entry_id, fields, f"failed {attempts} times: {type(exc).__name__}: {exc}"
+            )
+            return
+        self._attempts.pop(entry_id, None)
+        self._redis.xack(stream, self.group, entry_id)
+
+    def _apply(self, stream: str, fields: Mapping[bytes, bytes]) -> None:
+        data = _payload(stream, fields)
+        if stream == EVENTS_STREAM:
+            view = self.store.apply_event(data)
+            if view is None:
+                self._count("duplicates")
+                return
+            self._count("events_applied")
+            last = view.history[-1]["action"] if view.history else None
+            if last == "created" and view.level in _URGENT:
+                self._notify("urgent_ticket", view)
+            elif last in ("reopened", "level_raised"):
+                self._notify(str(last), view)
+            return
+        changed = self.store.apply_zone_status(data)
+        self._count("zone_status_applied")
+        for view in changed:
+            self._count("rechecks")
+            self._notify("rechecked", view)
+
+    def _dead_letter(
+        self, stream: str, entry_id: str, fields: Mapping[bytes, bytes], error: str
+    ) -> None:
+        logger.error(
+            "%s entry %s is malformed, moved to %s: %s", stream, entry_id, DEAD_LETTER_STREAM, error
+        )
+        record: dict[Any, Any] = {k: v for k, v in fields.items() if k not in (b"stream", b"id")}
+        record.update({"stream": stream, "id": entry_id, "error": error[:2000]})
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.xadd(DEAD_LETTER_STREAM, record)
+        pipe.xack(stream, self.group, entry_id)
+        pipe.execute()
+        self._note_error(f"dead letter {entry_id}: {error}", "dead_letters")
+
+    # -- escalation and notifications -----------------------------------------------------
+
+    def _maybe_escalate(self) -> None:
+        if time.monotonic() < self._next_escalation:
+            return
+        self._next_escalation = time.monotonic() + self.escalation_interval_s
+        try:
+            changed = self.store.escalate_overdue(datetime.now(UTC))
+        except DBAPIError as exc:
+            if not _database_down(exc):
+                raise
+            self._retry_later(exc)
+            return
+        for view in changed:
+            action = str(view.history[-1]["action"]) if view.history else "escalated"
+            self._count("escalations")
+            self._notify(action, view)
+        if changed:
+            logger.info("escalated %d overdue tickets", len(changed))
+        try:
+            self._flush_notifications()
+        except _RedisDown as exc:
+            self._redis_failed(exc)
+
+    def _notify(self, kind: str, view: TicketView) -> None:
+        last = view.history[-1] if view.history else {}
+        note = last.get("note")
+        self._notifications.append(
+            {
+                "type": kind,
+                "ticket_id": view.id,
+                "code": view.code,
+                "kind": view.kind,
+                "status": view.status,
+                "level": view.level,
+                "camera_id": view.camera_id,
+                "zone": view.zone,
+                "deadline_at": None if view.deadline_at is None else view.deadline_at.isoformat(),
+                "escalations": view.escalations,
+                "note": note,
+                "at": datetime.now(UTC).isoformat(),
+            }
+        )
+        while len(self._notifications) > _PENDING_NOTIFICATIONS:
+            self._notifications.popleft()
+            self._count("notifications_dropped")
+
+    def _flush_notifications(self) -> None:
+        while self._notifications:
+            item = self._notifications[0]
+            self._redis.xadd(
+                NOTIFICATIONS_STREAM,
+                {"notification": json.dumps(item)},
+                maxlen=_NOTIFICATIONS_MAXLEN,
+                approximate=True,
+            )
+            self._notifications.popleft()
+            self._count("notifications_sent")

@@ -1,0 +1,1037 @@
+"""The ticket store: SQLAlchemy 2 models and :class:`TicketStore`.
+
+SQLite (the default, ``sqlite:///DATA_DIR/tickets.sqlite3``) and PostgreSQL
+(``postgresql+psycopg://...``; extra ``postgres``) are supported. Every method runs in one
+transaction and commits before it returns, so a caller that acknowledges a stream entry after
+``apply_event`` returned never acknowledges something the database could lose.
+
+Why the schema looks as it does:
+
+- ``applied_events`` holds every applied event id: a re-delivered entry is a no-op.
+- ``tickets.open_key`` is ``camera/zone/kind`` while a ticket is open and NULL once it is closed
+  or rejected, under a UNIQUE constraint: two consumers racing on the same hazard can never make
+  two open tickets (the loser's insert fails and it retries, then attaches).
+- ``serial_counters`` gives each (area, kind) its serial by an atomic upsert in the same
+  transaction as the ticket insert, so codes are unique under concurrent inserts.
+- SQLite writes take the write lock at ``BEGIN IMMEDIATE`` (no lock upgrade deadlocks between
+  threads); reads use their own engine with a plain ``BEGIN`` and, in WAL mode, never wait for a
+  writer. ``synchronous=FULL`` makes a commit survive a power cut, not only a crash.
+- Times are stored in UTC and always come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import uuid4
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Select
+
+from api.entries import EVIDENCE_KEYS, ParsedEvent, ZoneStatus, parse_event, parse_zone_status
+from api.errors import (
+    InvalidQuery,
+    OpenTicketExists,
+    StoreError,
+    TicketNotFound,
+)
+from api.workflow import (
+    SYSTEM_ACTOR,
+    RiskLevel,
+    TicketPolicy,
+    TicketStatus,
+    allowed_targets,
+    check_transition,
+    escalation_for,
+    format_code,
+    is_open,
+    level_for_duration,
+    level_rank,
+    mask_actor,
+    recheck_due,
+    step_deadline,
+    step_of,
+)
+from vision.types import HazardEvent, HazardKind, HazardPhase
+
+__all__ = ["TicketStore", "TicketView"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_NOTE = 2000
+_MAX_LIMIT = 1000
+_RETRIES = 5  # attempts of a write that lost a race on a unique key
+
+T = TypeVar("T")
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _check_aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise InvalidQuery(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+# --- schema ------------------------------------------------------------------------------------
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored: give UTC")
+        value = value.astimezone(UTC)
+        # SQLite has no time zones: store naive UTC text, which also sorts correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# JSONB on PostgreSQL (comparable, indexable), JSON text elsewhere.
+JsonColumn = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    level: Mapped[str] = mapped_column(String(8))
+    camera_id: Mapped[str] = mapped_column(String(63), index=True)
+    zone: Mapped[str] = mapped_column(String(63))
+    area: Mapped[str] = mapped_column(String(63))
+    open_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    labels: Mapped[list[str]] = mapped_column(JsonColumn, default=list)
+    details: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+
+    hazards: Mapped[list[HazardRow]] = relationship(
+        back_populates="ticket", order_by="HazardRow.started_at", lazy="selectin"
+    )
+    history: Mapped[list[HistoryRow]] = relationship(
+        back_populates="ticket", order_by="HistoryRow.seq", lazy="selectin"
+    )
+
+
+class HazardRow(Base):
+    __tablename__ = "ticket_hazards"
+
+    hazard_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+
+    ticket: Mapped[TicketRow] = relationship(back_populates="hazards")
+
+
+class HistoryRow(Base):
+    __tablename__ = "ticket_history"
+    __table_args__ = (UniqueConstraint("ticket_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(63))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
+
+    ticket: Mapped[TicketRow] = relationship(back_populates="history")
+
+
+class AppliedEventRow(Base):
+    __tablename__ = "applied_events"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    hazard_id: Mapped[str] = mapped_column(String(128))
+    phase: Mapped[str] = mapped_column(String(8))
+    ticket_id: Mapped[str] = mapped_column(String(36))
+    applied_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SerialCounterRow(Base):
+    __tablename__ = "serial_counters"
+
+    area: Mapped[str] = mapped_column(String(63), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+# --- the view the API serializes ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """A ticket as the API shows it (fields are only ever added, never removed).
+
+    ``evidence`` has every key of :data:`EVIDENCE_KEYS` (None when absent): the clip, the
+    snapshot, their blurred public copies, the "after" snapshot of the recheck, each with its
+    SHA-256, and ``error`` when the evidence writer could not write something. ``history``
+    entries are ``{"at", "actor", "from", "to", "note", "action", ...}`` oldest first.
+    """
+
+    id: str
+    code: str
+    kind: str
+    status: str
+    level: str
+    camera_id: str
+    zone: str
+    area: str
+    created_at: datetime
+    updated_at: datetime
+    deadline_at: datetime | None
+    hazard_ids: list[str]
+    evidence: dict[str, Any]
+    history: list[dict[str, Any]]
+    details: dict[str, Any]
+    labels: list[str]
+    score: float
+    started_at: datetime
+    ended_at: datetime | None
+    escalations: int
+    allowed_transitions: list[str] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return is_open(self.status)
+
+    def to_dict(self, *, public: bool = False) -> dict[str, Any]:
+        """JSON-ready dict.
+
+        ``public=True`` is what residents see: the blurred media only (their SHA-256 under
+        ``clip_sha256`` / ``snapshot_sha256``, since that is what they download), no file
+        paths, masked actor names and no free-text notes (they may name people).
+        """
+        out: dict[str, Any] = {
+            "id": self.id,
+            "code": self.code,
+            "kind": self.kind,
+            "status": self.status,
+            "level": self.level,
+            "camera_id": self.camera_id,
+            "zone": self.zone,
+            "area": self.area,
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+            "deadline_at": _iso(self.deadline_at),
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "hazard_ids": list(self.hazard_ids),
+            "details": dict(self.details),
+            "labels": list(self.labels),
+            "score": self.score,
+            "escalations": self.escalations,
+        }
+        if public:
+            out["evidence"] = {
+                "clip_sha256": self.evidence.get("clip_public_sha256"),
+                "snapshot_sha256": self.evidence.get("snapshot_public_sha256"),
+                "has_clip": self.evidence.get("clip_public") is not None,
+                "has_snapshot": self.evidence.get("snapshot_public") is not None,
+                "blurred": True,
+            }
+            out["history"] = [
+                {**_history_json(entry), "actor": mask_actor(entry["actor"]), "note": None}
+                for entry in self.history
+            ]
+            return out
+        out["evidence"] = dict(self.evidence)
+        out["history"] = [_history_json(entry) for entry in self.history]
+        out["allowed_transitions"] = list(self.allowed_transitions)
+        return out
+
+
+def _history_json(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {**entry, "at": _iso(entry["at"])}
+
+
+def _view(row: TicketRow) -> TicketView:
+    evidence = {key: row.evidence.get(key) for key in EVIDENCE_KEYS}
+    history = [
+        {
+            "at": h.at,
+            "actor": h.actor,
+            "from": h.from_status,
+            "to": h.to_status,
+            "note": h.note,
+            "action": h.action,
+            **h.extra,
+        }
+        for h in row.history
+    ]
+    return TicketView(
+        id=row.id,
+        code=row.code,
+        kind=row.kind,
+        status=row.status,
+        level=row.level,
+        camera_id=row.camera_id,
+        zone=row.zone,
+        area=row.area,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        deadline_at=row.deadline_at,
+        hazard_ids=[h.hazard_id for h in row.hazards],
+        evidence=evidence,
+        history=history,
+        details=dict(row.details),
+        labels=list(row.labels),
+        score=row.score,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        escalations=row.escalations,
+        allowed_transitions=allowed_targets(row.status),
+    )
+
+
+# --- engines ---------------------------------------------------------------------------------
+
+
+def _setup_sqlite(engine: Engine, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _make_engines(url: str) -> tuple[Engine, Engine]:
+    """(write engine, read engine) for ``url``; the same engine twice except for SQLite files."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            "database URL is not valid: expected sqlite:///PATH or postgresql+psycopg://..."
+        ) from None
+    backend = parsed.get_backend_name()
+    try:
+        if backend == "sqlite":
+            database = parsed.database
+            memory = database in (None, "", ":memory:")
+            args: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+            if memory:
+                write = create_engine(parsed, poolclass=StaticPool, **args)
+                _setup_sqlite(write, immediate=True)
+                return write, write
+            Path(str(database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            write, read = create_engine(parsed, **args), create_engine(parsed, **args)
+            _setup_sqlite(write, immediate=True)
+            _setup_sqlite(read, immediate=False)
+            return write, read
+        if backend == "postgresql":
+            if parsed.drivername == "postgresql":
+                parsed = parsed.set(drivername="postgresql+psycopg")
+            engine = create_engine(parsed, pool_pre_ping=True)
+            return engine, engine
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise StoreError(
+            f"no database driver for {parsed.drivername}: {exc} (PostgreSQL: pip install "
+            "'hazardwatch[postgres]')"
+        ) from None
+    except OSError as exc:
+        raise StoreError(f"cannot create the database directory: {exc}") from None
+    raise StoreError(f"unsupported database '{backend}': use sqlite:/// or postgresql+psycopg://")
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+def _open_key(camera_id: str, zone: str, kind: str) -> str:
+    return f"{camera_id}/{zone}/{kind}"
+
+
+class TicketStore:
+    """Tickets in SQLite or PostgreSQL: events in, workflow, queries out.
+
+    Args:
+        url: ``sqlite:///path/db.sqlite3`` (parent directory created) or
+            ``postgresql+psycopg://user@host/db`` (``postgresql://`` uses psycopg too).
+        policy: levels, deadlines, recheck and areas; defaults to the config defaults.
+
+    Raises:
+        StoreError: the URL is invalid, its driver is missing or the database cannot be used.
+    """
+
+    def __init__(self, url: str, *, policy: TicketPolicy | None = None) -> None:
+        self.policy = policy or TicketPolicy()
+        self._write_engine, self._read_engine = _make_engines(url)
+        self._dialect = self._write_engine.dialect.name
+        try:
+            Base.metadata.create_all(self._write_engine)
+        except Exception as exc:
+            self.close()
+            raise StoreError(f"cannot open the ticket database: {type(exc).__name__}") from exc
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._read = sessionmaker(self._read_engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        """Release every database connection."""
+        self._write_engine.dispose()
+        if self._read_engine is not self._write_engine:
+            self._read_engine.dispose()
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with self._read() as session, session.begin():
+            yield session
+
+    def _writing(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one write transaction; retry when it lost a race on a unique key."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._write() as session, session.begin():
+                    return work(session)
+            except IntegrityError:
+                if attempt == _RETRIES - 1:
+                    raise
+                logger.info("ticket write lost a race on a unique key; retrying")
+        raise AssertionError("unreachable")
+
+    def _locked(self, stmt: SelectT) -> SelectT:
+        return stmt.with_for_update() if self._dialect == "postgresql" else stmt
+
+    # -- events -------------------------------------------------------------------------------
+
+    def apply_event(
+        self, event: dict[str, Any], *, received_at: datetime | None = None
+    ) -> TicketView | None:
+        """Apply one hazard event; idempotent on ``event_id``.
+
+        ``start`` makes a ticket (``discovered``) or attaches the hazard to the open ticket of
+        the same camera, zone and kind (a ``rechecked`` one is reopened); ``update`` and
+        ``end`` are recorded on the ticket of their hazard. An ``update``/``end`` of a hazard
+        never seen (its start was lost) makes or finds the ticket as a start would.
+
+        Returns:
+            The ticket after the change, or None when the event was applied before.
+
+        Raises:
+            InvalidEntry: the event is malformed (its message names the field).
+        """
+        parsed = parse_event(event)
+        _check_aware("received_at", received_at)
+        now = received_at or _utcnow()
+        return self._writing(lambda session: self._apply(session, parsed, now))
+
+    def _apply(self, session: Session, parsed: ParsedEvent, now: datetime) -> TicketView | None:
+        hz = parsed.event
+        if session.get(AppliedEventRow, hz.event_id) is not None:
+            return None
+        hazard = session.get(HazardRow, hz.hazard_id)
+        if hazard is None:
+            ticket = self._ticket_for_new_hazard(session, parsed, now)
+            hazard = HazardRow(
+                hazard_id=hz.hazard_id,
+                started_at=hz.started_at,
+                received_at=now,
+                evidence=parsed.evidence,
+            )
+            ticket.hazards.append(hazard)
+        else:
+            ticket = hazard.ticket
+            _merge_missing(ticket, hazard, parsed.evidence)
+        self._record_phase(ticket, hazard, hz, now)
+        session.add(
+            AppliedEventRow(
+                event_id=hz.event_id,
+                hazard_id=hz.hazard_id,
+                phase=hz.phase.value,
+                ticket_id=ticket.id,
+                applied_at=now,
+            )
+        )
+        ticket.updated_at = now
+        session.flush()
+        return _view(ticket)
+
+    def _ticket_for_new_hazard(
+        self, session: Session, parsed: ParsedEvent, now: datetime
+    ) -> TicketRow:
+        hz = parsed.event
+        key = _open_key(hz.camera_id, hz.zone, hz.kind.value)
+        stmt = self._locked(select(TicketRow).where(TicketRow.open_key == key))
+        ticket = session.scalars(stmt).one_or_none()
+        if ticket is None:
+            return self._create(session, parsed, key, now)
+        note = f"hazard {hz.hazard_id} at {_iso(hz.started_at)}"
+        if hz.phase is not HazardPhase.START:
+            note += f" (first seen in its '{hz.phase}' event: its start never arrived)"
+        if ticket.status == TicketStatus.RECHECKED:
+            self._move(
+                ticket,
+                TicketStatus.REOPENED,
+                SYSTEM_ACTOR,
+                now,
+                "reopened",
+                f"the hazard recurred after the recheck: {note}",
+            )
+            for name in ("after_snapshot", "after_snapshot_sha256"):
+                ticket.evidence = {k: v for k, v in ticket.evidence.items() if k != name}
+        else:
+            _add_history(
+                ticket, now, SYSTEM_ACTOR, "repeat", ticket.status, ticket.status, f"repeat: {note}"
+            )
+        ticket.labels = _union(ticket.labels, hz.labels)
+        ticket.score = max(ticket.score, hz.score)
+        ticket.ended_at = None
+        return ticket
+
+    def _create(self, session: Session, parsed: ParsedEvent, key: str, now: datetime) -> TicketRow:
+        hz = parsed.event
+        area = self.policy.area_of(hz.camera_id)
+        level = self.policy.starting_level(hz.kind)
+        serial = self._next_serial(session, area, hz.kind.value)
+        ticket = TicketRow(
+            id=str(uuid4()),
+            code=format_code(area, hz.kind, level, serial),
+            kind=hz.kind.value,
+            status=TicketStatus.DISCOVERED.value,
+            level=level.value,
+            camera_id=hz.camera_id,
+            zone=hz.zone,
+            area=area,
+            open_key=key,
+            created_at=now,
+            updated_at=now,
+            deadline_at=step_deadline(
+                self.policy, to_status=TicketStatus.DISCOVERED, level=level, now=now
+            ),
+            started_at=hz.started_at,
+            ended_at=None,
+            score=hz.score,
+            labels=list(hz.labels),
+            details=dict(hz.details),
+            evidence=dict(parsed.evidence),
+            escalations=0,
+            hazards=[],
+            history=[],
+        )
+        session.add(ticket)
+        note = f"{hz.kind} at {hz.camera_id}/{hz.zone}, hazard {hz.hazard_id}"
+        if hz.phase is not HazardPhase.START:
+            note += f" (first seen in its '{hz.phase}' event: its start never arrived)"
+        _add_history(
+            ticket, now, SYSTEM_ACTOR, "created", None, ticket.status, note, level=level.value
+        )
+        return ticket
+
+    def _next_serial(self, session: Session, area: str, kind: str) -> int:
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(SerialCounterRow)
+            .values(area=area, kind=kind, value=1)
+            .on_conflict_do_update(
+                index_elements=[SerialCounterRow.area, SerialCounterRow.kind],
+                set_={"value": SerialCounterRow.value + 1},
+            )
+            .returning(SerialCounterRow.value)
+        )
+        return int(session.execute(stmt).scalar_one())
+
+    def _record_phase(
+        self, ticket: TicketRow, hazard: HazardRow, hz: HazardEvent, now: datetime
+    ) -> None:
+        if hz.phase is HazardPhase.START:
+            return
+        ticket.details = {**ticket.details, **dict(hz.details)}
+        ticket.labels = _union(ticket.labels, hz.labels)
+        ticket.score = max(ticket.score, hz.score)
+        if hz.phase is HazardPhase.END and hazard.ended_at is None:
+            hazard.ended_at = hz.ended_at
+            if all(h.ended_at is not None for h in ticket.hazards):
+                ticket.ended_at = max(h.ended_at for h in ticket.hazards if h.ended_at)
+            lasted = (hz.ended_at - hazard.started_at).total_seconds() if hz.ended_at else 0.0
+            _add_history(
+                ticket,
+                now,
+                SYSTEM_ACTOR,
+                "hazard_ended",
+                ticket.status,
+                ticket.status,
+                f"hazard {hz.hazard_id} ended after {lasted:.0f} s",
+            )
+        end = hz.ended_at if hz.ended_at is not None else now
+        self._raise_by_duration(ticket, hazard, end, now)
+
+    def _raise_by_duration(
+        self, ticket: TicketRow, hazard: HazardRow, until: datetime, now: datetime
+    ) -> bool:
+        if not is_open(ticket.status):
+            return False
+        duration_s = (until - hazard.started_at).total_seconds()
+        reached = level_for_duration(self.policy, HazardKind(ticket.kind), duration_s)
+        if reached is None or level_rank(reached) <= level_rank(ticket.level):
+            return False
+        old = ticket.level
+        ticket.level = reached.value
+        step = step_of(ticket.status)
+        if step is not None and ticket.deadline_at is not None:
+            shorter = step_deadline(
+                self.policy, to_status=TicketStatus(ticket.status), level=reached, now=now
+            )
+            if shorter is not None and shorter < ticket.deadline_at:
+                ticket.deadline_at = shorter
+        _add_history(
+            ticket,
+            now,
+            SYSTEM_ACTOR,
+            "level_raised",
+            ticket.status,
+            ticket.status,
+            f"hazard {hazard.hazard_id} has lasted {duration_s / 60:.0f} min: level "
+            f"{old} → {reached}",
+            level_from=old,
+            level_to=reached.value,
+        )
+        ticket.updated_at = now
+        return True
+
+    # -- zone status: the automatic recheck ---------------------------------------------------
+
+    def apply_zone_status(self, status: dict[str, Any]) -> list[TicketView]:
+        """Apply a ``hazardwatch:zone_status`` entry; returns the tickets it changed.
+
+        A ``rectifying`` ticket of the same camera, zone and kind moves to ``rechecked`` when
+        the zone has stayed clear for ``recheck_clear_s`` since after its latest hazard
+        started; the status's snapshot becomes the "after" picture.
+
+        Raises:
+            InvalidEntry: the status is malformed.
+        """
+        parsed = parse_zone_status(status)
+        if not parsed.clear or parsed.clear_for_s < self.policy.levels.recheck_clear_s:
+            return []  # the common case, about once a second per zone: no database work
+        return self._writing(lambda session: self._recheck(session, parsed))
+
+    def _recheck(self, session: Session, zs: ZoneStatus) -> list[TicketView]:
+        key = _open_key(zs.camera_id, zs.zone, zs.kind.value)
+        stmt = self._locked(select(TicketRow).where(TicketRow.open_key == key))
+        ticket = session.scalars(stmt).one_or_none()
+        if ticket is None or not ticket.hazards:
+            return []
+        latest = max(h.started_at for h in ticket.hazards)
+        if not recheck_due(
+            self.policy,
+            status=ticket.status,
+            zone_clear=zs.clear,
+            clear_for_s=zs.clear_for_s,
+            at=zs.at,
+            hazard_started_at=latest,
+        ):
+            return []
+        note = (
+            f"automatic recheck: zone clear for {zs.clear_for_s:.0f} s "
+            f"(needs {self.policy.levels.recheck_clear_s:.0f} s) at {_iso(zs.at)}"
+        )
+        if zs.snapshot is None:
+            note += "; no after snapshot was available"
+        now = _utcnow()
+        self._move(ticket, TicketStatus.RECHECKED, SYSTEM_ACTOR, now, "rechecked", note)
+        ticket.evidence = {
+            **ticket.evidence,
+            "after_snapshot": zs.snapshot,
+            "after_snapshot_sha256": zs.snapshot_sha256,
+        }
+        session.flush()
+        return [_view(ticket)]
+
+    # -- transitions and escalation -----------------------------------------------------------
+
+    def _move(
+        self,
+        ticket: TicketRow,
+        to: TicketStatus,
+        actor: str,
+        now: datetime,
+        action: str,
+        note: str | None,
+    ) -> None:
+        """Change the status (already checked against the table), deadline and open key."""
+        previous = TicketStatus(ticket.status)
+        ticket.deadline_at = step_deadline(
+            self.policy,
+            to_status=to,
+            level=RiskLevel(ticket.level),
+            now=now,
+            from_status=previous,
+            current_deadline=ticket.deadline_at,
+        )
+        ticket.status = to.value
+        ticket.open_key = (
+            _open_key(ticket.camera_id, ticket.zone, ticket.kind) if is_open(to) else None
+        )
+        ticket.updated_at = now
+        _add_history(ticket, now, actor, action, previous.value, to.value, note)
+
+    def transition(
+        self,
+        ticket_id: str,
+        to: str,
+        *,
+        actor: str,
+        note: str | None = None,
+        now: datetime | None = None,
+    ) -> TicketView:
+        """Move a ticket to ``to`` as ``actor``.
+
+        Raises:
+            TicketNotFound: no ticket has this id or code.
+            InvalidTransition: the workflow does not allow it (``allowed`` lists what it does;
+                also when reopening while another ticket is open for the same hazard).
+            InvalidQuery: an empty actor or an over-long note.
+        """
+        if not actor or len(actor) > 63:
+            raise InvalidQuery("actor must be 1 to 63 characters")
+        if note is not None and len(note) > _MAX_NOTE:
+            raise InvalidQuery(f"note must be at most {_MAX_NOTE} characters, got {len(note)}")
+        _check_aware("now", now)
+        when = now or _utcnow()
+
+        def work(session: Session) -> TicketView:
+            ticket = self._find(session, ticket_id, lock=True)
+            target = check_transition(ticket.status, to)
+            if is_open(target) and not is_open(ticket.status):
+                self._check_no_other_open(session, ticket, target)
+            self._move(ticket, target, actor, when, "transition", note)
+            session.flush()
+            return _view(ticket)
+
+        return self._writing(work)
+
+    def _check_no_other_open(self, session: Session, ticket: TicketRow, to: TicketStatus) -> None:
+        key = _open_key(ticket.camera_id, ticket.zone, ticket.kind)
+        other = session.scalars(select(TicketRow.code).where(TicketRow.open_key == key)).first()
+        if other is not None:
+            raise OpenTicketExists(ticket.status, to.value, other)
+
+    def escalate_overdue(self, now: datetime) -> list[TicketView]:
+        """Escalate every open ticket whose step is overdue at ``now``, and raise the level of
+        tickets whose hazard has lasted long enough; returns the tickets changed.
+
+        Escalation: one level up (red stays red), ``escalations`` + 1, a new deadline for the
+        same step at the new level, a history entry ``escalated``.
+        """
+        _check_aware("now", now)
+
+        def work(session: Session) -> list[TicketView]:
+            changed: dict[str, TicketRow] = {}
+            overdue = select(TicketRow).where(
+                TicketRow.open_key.is_not(None), TicketRow.deadline_at < now
+            )
+            for ticket in session.scalars(self._locked(overdue)).all():
+                if self._escalate(ticket, now):
+                    changed[ticket.id] = ticket
+            ongoing = select(HazardRow.ticket_id).where(HazardRow.ended_at.is_(None))
+            active = select(TicketRow).where(
+                TicketRow.open_key.is_not(None), TicketRow.id.in_(ongoing)
+            )
+            for ticket in session.scalars(active).all():
+                for hazard in ticket.hazards:
+                    if hazard.ended_at is None and self._raise_by_duration(
+                        ticket, hazard, now, now
+                    ):
+                        changed[ticket.id] = ticket
+            session.flush()
+            return [_view(t) for t in changed.values()]
+
+        return self._writing(work)
+
+    def _escalate(self, ticket: TicketRow, now: datetime) -> bool:
+        decision = escalation_for(
+            self.policy,
+            status=ticket.status,
+            level=ticket.level,
+            deadline_at=ticket.deadline_at,
+            now=now,
+        )
+        if decision is None:
+            return False
+        ticket.level = decision.level_to.value
+        ticket.deadline_at = decision.deadline_at
+        ticket.escalations += 1
+        ticket.updated_at = now
+        _add_history(
+            ticket,
+            now,
+            SYSTEM_ACTOR,
+            "escalated",
+            ticket.status,
+            ticket.status,
+            decision.note,
+            level_from=decision.level_from.value,
+            level_to=decision.level_to.value,
+        )
+        return True
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def _find(self, session: Session, ticket_id: str, *, lock: bool = False) -> TicketRow:
+        if not isinstance(ticket_id, str) or not ticket_id or len(ticket_id) > 200:
+            raise TicketNotFound(str(ticket_id))
+        for column in (TicketRow.id, TicketRow.code):
+            stmt = select(TicketRow).where(column == ticket_id)
+            ticket = session.scalars(self._locked(stmt) if lock else stmt).one_or_none()
+            if ticket is not None:
+                return ticket
+        raise TicketNotFound(ticket_id)
+
+    def get_ticket(self, ticket_id: str) -> TicketView | None:
+        """The ticket with this id (or code), or None."""
+        with self._reading() as session:
+            try:
+                return _view(self._find(session, ticket_id))
+            except TicketNotFound:
+                return None
+
+    def list_tickets(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        camera: str | None = None,
+        since: datetime | None = None,
+        cameras: frozenset[str] | None = None,
+        public: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[TicketView], int]:
+        """Tickets newest first, and how many match in all.
+
+        Args:
+            status, kind, camera: exact filters; ``since``: created at or after (aware).
+            cameras: a grid_worker's cameras (None: all cameras).
+            public: only closed tickets (what residents may see).
+            limit: 0 to 1000 tickets; offset: how many to skip.
+
+        Raises:
+            InvalidQuery: an unknown status or kind, a naive ``since``, a bad limit or offset.
+        """
+        stmt = select(TicketRow)
+        stmt = _filtered(stmt, status, kind, camera, since, cameras, public)
+        if isinstance(limit, bool) or not 0 <= limit <= _MAX_LIMIT:
+            raise InvalidQuery(f"limit must be 0 to {_MAX_LIMIT}, got {limit}")
+        if isinstance(offset, bool) or offset < 0:
+            raise InvalidQuery(f"offset must be >= 0, got {offset}")
+        with self._reading() as session:
+            total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+            page = stmt.order_by(TicketRow.created_at.desc(), TicketRow.id.desc())
+            rows = session.scalars(page.limit(limit).offset(offset)).all() if limit else []
+            return [_view(row) for row in rows], int(total)
+
+    def counts_by_status(self) -> dict[str, int]:
+        """Number of tickets in each status (every status, zeros included)."""
+        counts = {status.value: 0 for status in TicketStatus}
+        with self._reading() as session:
+            stmt = select(TicketRow.status, func.count()).group_by(TicketRow.status)
+            for status, count in session.execute(stmt).all():
+                counts[status] = int(count)
+        return counts
+
+    def stats(
+        self,
+        *,
+        cameras: frozenset[str] | None = None,
+        public: bool = False,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Counts by status, kind, level and camera; overdue open tickets; rates.
+
+        ``rectification_rate`` is closed / (all − rejected); ``repeat_rate`` is the share of
+        non-rejected tickets with more than one hazard attached (DOMAIN.md targets: ≥ 95 % and
+        ≤ 5 %). Rates are None when there is nothing to divide by.
+        """
+        _check_aware("now", now)
+        when = now or _utcnow()
+        base = _filtered(select(TicketRow.id), None, None, None, None, cameras, public)
+        ids = base.subquery()
+        out: dict[str, Any] = {}
+        with self._reading() as session:
+            for name, column in (
+                ("by_status", TicketRow.status),
+                ("by_kind", TicketRow.kind),
+                ("by_level", TicketRow.level),
+                ("by_camera", TicketRow.camera_id),
+            ):
+                stmt = (
+                    select(column, func.count())
+                    .where(TicketRow.id.in_(select(ids.c.id)))
+                    .group_by(column)
+                )
+                out[name] = {str(k): int(v) for k, v in session.execute(stmt).all()}
+            overdue = select(func.count()).where(
+                TicketRow.id.in_(select(ids.c.id)),
+                TicketRow.open_key.is_not(None),
+                TicketRow.deadline_at < when,
+            )
+            out["overdue"] = int(session.scalar(overdue) or 0)
+            repeated = (
+                select(HazardRow.ticket_id)
+                .where(HazardRow.ticket_id.in_(select(ids.c.id)))
+                .group_by(HazardRow.ticket_id)
+                .having(func.count() > 1)
+            )
+            rejected_ids = select(TicketRow.id).where(TicketRow.status == TicketStatus.REJECTED)
+            repeats = select(func.count()).select_from(
+                repeated.where(HazardRow.ticket_id.not_in(rejected_ids)).subquery()
+            )
+            n_repeats = int(session.scalar(repeats) or 0)
+        by_status = out["by_status"]
+        total = sum(by_status.values())
+        considered = total - by_status.get(TicketStatus.REJECTED.value, 0)
+        closed = by_status.get(TicketStatus.CLOSED.value, 0)
+        out["total"] = total
+        out["rectification_rate"] = closed / considered if considered else None
+        out["repeat_rate"] = n_repeats / considered if considered else None
+        return out
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _filtered(
+    stmt: Select[Any],
+    status: str | None,
+    kind: str | None,
+    camera: str | None,
+    since: datetime | None,
+    cameras: frozenset[str] | None,
+    public: bool,
+) -> Select[Any]:
+    if status is not None:
+        try:
+            TicketStatus(status)
+        except ValueError:
+            known = ", ".join(s.value for s in TicketStatus)
+            raise InvalidQuery(f"unknown status {str(status)[:40]!r}; one of: {known}") from None
+        stmt = stmt.where(TicketRow.status == status)
+    if kind is not None:
+        try:
+            HazardKind(kind)
+        except ValueError:
+            known = ", ".join(k.value for k in HazardKind)
+            raise InvalidQuery(f"unknown kind {str(kind)[:40]!r}; one of: {known}") from None
+        stmt = stmt.where(TicketRow.kind == kind)
+    if camera is not None:
+        stmt = stmt.where(TicketRow.camera_id == camera)
+    if since is not None:
+        _check_aware("since", since)
+        stmt = stmt.where(TicketRow.created_at >= since)
+    if cameras is not None:
+        stmt = stmt.where(TicketRow.camera_id.in_(sorted(cameras)))
+    if public:
+        stmt = stmt.where(TicketRow.status == TicketStatus.CLOSED.value)
+    return stmt
+
+
+def _add_history(
+    ticket: TicketRow,
+    at: datetime,
+    actor: str,
+    action: str,
+    from_status: str | None,
+    to_status: str | None,
+    note: str | None,
+    **extra: Any,
+) -> None:
+    seq = max((h.seq for h in ticket.history), default=0) + 1
+    ticket.history.append(
+        HistoryRow(
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            note=note,
+            extra=extra,
+        )
+    )
+
+
+def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys([*first, *second]))
+
+
+def _merge_missing(ticket: TicketRow, hazard: HazardRow, evidence: Mapping[str, Any]) -> None:
+    """Evidence that arrives in a later event fills what the earlier ones lacked."""
+    if not evidence:
+        return
+    hazard.evidence = {**evidence, **hazard.evidence}
+    ticket.evidence = {**evidence, **ticket.evidence}
