@@ -6,13 +6,13 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES := ffmpeg redis-server gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools postgresql
 PYTEST_ARGS ?=
 # ultralytics (and torch) live in their own venv: they pull the non-headless OpenCV and are needed
 # only to export models, never to run. Tests that export call this interpreter.
 EXPORT_VENV := .venv-export
 
-.PHONY: demo test lint typecheck unit deps venv export-venv clean bench
+.PHONY: demo test lint typecheck unit deps venv export-venv clean bench baseline
 
 deps: .stamp-deb
 .stamp-deb:
@@ -30,7 +30,7 @@ venv: .stamp-venv
 .stamp-venv: pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,postgres]'
 	@touch $@
 
 export-venv: .stamp-export
@@ -55,6 +55,15 @@ unit: venv
 
 bench: deps venv
 	$(PY) benchmarks/decode.py
+	$(PY) benchmarks/detector.py
+
+# The accuracy gate's committed baseline (tests/benchmarks/test_accuracy_gate.py): refresh it
+# after a deliberate change, look at the diff, commit it.
+SUITE_DIR := .cache/scenarios-seed1234
+baseline: deps venv
+	$(PY) -m benchmarks.scenarios.generate --out $(SUITE_DIR) --seed 1234
+	$(VENV)/bin/hazardwatch eval $(SUITE_DIR) benchmarks/scenarios/real_clips.yaml \
+		--json benchmarks/scenarios/baseline.json
 
 demo: deps venv
 	$(VENV)/bin/hazardwatch demo

@@ -155,6 +155,7 @@ class ClipRecorder:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clips-{camera_id}")
         self.clips_written = 0
         self.clip_errors = 0
+        self._ended = False
 
     def feed(self, packet: EncodedPacket) -> None:
         with self._lock:
@@ -191,7 +192,7 @@ class ClipRecorder:
         with self._lock:
             job = _ClipJob(Path(path), until, self.ring.snapshot(start_pts_s - pre_s))
             newest = self.ring.newest_pts_s
-            if newest is not None and newest >= until:
+            if self._ended or (newest is not None and newest >= until):
                 job.packets = [p for p in job.packets if p.dts_s <= until + 1e-9]
                 self._submit(job)
             else:
@@ -205,8 +206,14 @@ class ClipRecorder:
         for job in jobs:
             self._submit(job)
 
-    def close(self) -> None:
+    def end_of_stream(self) -> None:
+        """The source is done for good: write pending clips, and later requests at once."""
+        with self._lock:
+            self._ended = True
         self.flush()
+
+    def close(self) -> None:
+        self.end_of_stream()
         self._writer.shutdown(wait=True)
 
     @property

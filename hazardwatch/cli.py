@@ -17,6 +17,9 @@ COMMAND_MODULES = (
     "pipelines.cli_config",  # check-config
     "cameras.cli_probe",  # probe
     "models.cli",  # models list|pull|import|validate
+    "pipelines.cli_analysis",  # replay, eval
+    "hazardwatch.services",  # run, serve, up
+    "hazardwatch.demo",  # demo
 )
 
 EXIT_OK = 0

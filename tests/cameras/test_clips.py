@@ -142,3 +142,15 @@ def test_unwritable_target_is_a_clip_error(clip_10s: Path, tmp_path: Path) -> No
     blocker.write_text("x")
     with pytest.raises(ClipError, match="cannot write"):
         write_clip(packets[:30], blocker / "clip.mp4")
+
+
+def test_request_after_end_of_stream_is_written_at_once(clip_10s: Path, tmp_path: Path) -> None:
+    recorder = ClipRecorder(PacketRing(max_duration_s=15.0), camera_id="cam")
+    settings = SourceSettings(camera_id="cam", url=str(clip_10s), fps=1.0)
+    for _ in VideoSource(settings, on_packet=recorder.feed).frames():
+        pass
+    recorder.end_of_stream()
+    clip = recorder.request(tmp_path / "late.mp4", 9.5, 9.5, 1.0, 10.0).result(timeout=10)
+    assert clip.start_pts_s == pytest.approx(8.0)
+    assert clip.end_pts_s == pytest.approx(10.0, abs=0.05)
+    recorder.close()

@@ -1,0 +1,276 @@
+"""``hazardwatch run|serve|up``: the long-running parts, started together or apart.
+
+``run`` starts every camera's pipeline and publishes events; ``serve`` runs the ticket service and
+the web API; ``up`` runs both in one process and starts a local ``redis-server`` when none answers
+at ``--redis-url`` (only at start-up: an outage later is the spool's job, never a second server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import redis
+
+from cameras.errors import SourceError
+from models.batching import BatchingDetector
+from models.detector import Detector
+from models.errors import ModelError
+from pipelines.builders import BuildError, detector_spec
+from pipelines.config import ConfigError, HazardwatchConfig, load_config
+from pipelines.publish import EventPublisher
+from pipelines.runner import CameraRunner, RunnerOptions, run_cameras
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from api.service import TicketService
+    from api.store import TicketStore
+
+logger = logging.getLogger("hazardwatch")
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class StartupError(Exception):
+    """Something the user must fix before the service can start (exit code 2)."""
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, http: bool) -> None:
+    parser.add_argument("--config", required=True, type=Path, help="hazardwatch YAML config")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="database, spool, evidence (./data)"
+    )
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis for the event bus")
+    if http:
+        parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address")
+        parser.add_argument("--port", type=int, default=8080, help="HTTP port (8080)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser("run", help="run every camera's pipeline and publish events")
+    add_common_arguments(run, http=False)
+    run.set_defaults(func=cmd_run)
+    serve = subparsers.add_parser("serve", help="the ticket service and the web UI/API")
+    add_common_arguments(serve, http=True)
+    serve.set_defaults(func=cmd_serve)
+    up = subparsers.add_parser("up", help="pipelines + ticket service + API (+ redis if needed)")
+    add_common_arguments(up, http=True)
+    up.set_defaults(func=cmd_up)
+
+
+# ----- pieces --------------------------------------------------------------------------------
+
+
+def load(path: Path) -> HazardwatchConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def make_detector_factory(
+    config: HazardwatchConfig, base_dir: Path
+) -> Callable[[], Detector | None]:
+    def factory() -> Detector | None:
+        if config.detector is None:
+            return None
+        try:
+            return BatchingDetector.from_spec(detector_spec(config.detector, base_dir))
+        except (BuildError, ModelError) as exc:
+            raise StartupError(f"detector: {exc}") from None
+
+    return factory
+
+
+def redis_reachable(url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+        )
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+@contextmanager
+def local_redis(url: str, data_dir: Path) -> Iterator[subprocess.Popen[bytes] | None]:
+    """Start ``redis-server`` for ``url`` if nothing answers there; stop it on exit."""
+    if redis_reachable(url):
+        yield None
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise StartupError(
+            f"no Redis answers at {parts.hostname}:{parts.port}, and it is not local"
+        )
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise StartupError("no Redis reachable and redis-server is not installed (make deps)")
+    redis_dir = data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    port = parts.port or 6379
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", host, "--dir", str(redis_dir),
+         "--appendonly", "yes", "--save", ""],
+        stdout=(redis_dir / "redis.log").open("ab"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not redis_reachable(url, 0.2):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise StartupError(
+                f"redis-server did not start on port {port}: see {redis_dir}/redis.log"
+            )
+        time.sleep(0.05)
+    logger.info("started redis-server on %s:%s (data in %s)", host, port, redis_dir)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def start_pipelines(
+    config: HazardwatchConfig, args: argparse.Namespace
+) -> tuple[EventPublisher, list[CameraRunner]]:
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    publisher = EventPublisher(args.redis_url, args.data_dir / "spool.sqlite3")
+    options = RunnerOptions(
+        data_dir=args.data_dir,
+        loop_files=os.environ.get("HAZARDWATCH_LOOP_FILES") == "1",
+    )
+    try:
+        runners = run_cameras(
+            config, make_detector_factory(config, args.config.parent), publisher, options
+        )
+    except BaseException:
+        publisher.close()
+        raise
+    return publisher, runners
+
+
+def stop_pipelines(publisher: EventPublisher, runners: list[CameraRunner]) -> None:
+    for runner in runners:
+        runner.stop()
+    publisher.flush(timeout_s=10)
+    publisher.close()
+
+
+def wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def build_api(
+    config: HazardwatchConfig, args: argparse.Namespace
+) -> tuple[TicketStore, TicketService, FastAPI]:
+    from api.app import create_app
+    from api.service import TicketService
+    from api.store import TicketStore
+    from api.workflow import TicketPolicy
+
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{(args.data_dir / 'tickets.sqlite3').resolve()}"
+    store = TicketStore(url, policy=TicketPolicy.from_config(config))
+    levels = config.api.levels if config.api is not None else None
+    service = (
+        TicketService(args.redis_url, store, escalation_interval_s=levels.escalation_interval_s)
+        if levels is not None
+        else TicketService(args.redis_url, store)
+    )
+    app = create_app(
+        config,
+        store,
+        data_dir=args.data_dir,
+        redis_url=args.redis_url,
+        service_health=service.counters,
+    )
+    return store, service, app
+
+
+def serve_http(app: FastAPI, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+# ----- commands --------------------------------------------------------------------------------
+
+
+def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def wrapper(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args))
+        except StartupError as exc:
+            print(f"hazardwatch {args.command}: {exc}", file=sys.stderr)
+            return 2
+        except (SourceError, BuildError, ModelError) as exc:
+            print(f"hazardwatch {args.command}: {exc}", file=sys.stderr)
+            return 2
+
+    return wrapper
+
+
+@_guard
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    publisher, runners = start_pipelines(config, args)
+    print(f"running {len(runners)} camera(s); Ctrl-C stops", flush=True)
+    try:
+        wait_for_signal()
+    finally:
+        stop_pipelines(publisher, runners)
+    return 0
+
+
+@_guard
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    store, service, app = build_api(config, args)
+    service.start()
+    print(f"serving on http://{args.host}:{args.port}/ui/review", flush=True)
+    try:
+        serve_http(app, args.host, args.port)
+    finally:
+        service.stop()
+        store.close()
+    return 0
+
+
+@_guard
+def cmd_up(args: argparse.Namespace) -> int:
+    config = load(args.config)
+    with local_redis(args.redis_url, args.data_dir):
+        store, service, app = build_api(config, args)
+        service.start()
+        publisher, runners = start_pipelines(config, args)
+        print(
+            f"up: {len(runners)} camera(s), web UI http://{args.host}:{args.port}/ui/review",
+            flush=True,
+        )
+        try:
+            serve_http(app, args.host, args.port)
+        finally:
+            stop_pipelines(publisher, runners)
+            service.stop()
+            store.close()
+    return 0

@@ -1,0 +1,398 @@
+"""Live per-camera pipelines: source → analysis → evidence → publish, one set of threads each.
+
+Each camera has its own source thread (decode, packets to its clip recorder), an analysis thread
+fed through a drop-oldest frame queue (frames are perishable; every drop is counted), and a
+publishing thread that keeps the camera's events in order: a hazard's ``start`` is published only
+once its evidence is on disk, and its later ``update``/``end`` events wait behind it. A camera that
+fails never stops another. Status, live snapshots and zone states go to Redis for the API.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cameras.clips import ClipRecorder
+from cameras.queues import FrameQueue
+from cameras.ring import PacketRing
+from cameras.schema import CameraConfig, LineZone, PolygonZone
+from cameras.source import VideoSource
+from models.detector import Detector
+from pipelines.actions import ActionHook
+from pipelines.analysis import CameraAnalysis
+from pipelines.builders import build_rules, source_settings
+from pipelines.config import HazardwatchConfig
+from pipelines.evidence import EvidenceWriter, write_zone_snapshot
+from pipelines.publish import EventPublisher
+from vision.types import Frame, HazardEvent, HazardKind, HazardPhase
+
+logger = logging.getLogger(__name__)
+
+STATUS_INTERVAL_S = 1.0
+LIVE_SNAPSHOT_INTERVAL_S = 5.0
+ZONE_RELOAD_INTERVAL_S = 5.0
+EVIDENCE_TIMEOUT_S = 180.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerOptions:
+    data_dir: Path
+    realtime_files: bool = True  # play file sources like a camera (demo, tests)
+    loop_files: bool = False
+    frame_queue_size: int = 4
+
+
+def zones_overlay(camera: CameraConfig) -> dict[str, tuple]:
+    out: dict[str, tuple] = {}
+    for zone_id, zone in camera.zones.items():
+        if isinstance(zone, PolygonZone):
+            out[zone_id] = ("polygon", [tuple(p) for p in zone.polygon])
+        elif isinstance(zone, LineZone):
+            out[zone_id] = ("line", [tuple(p) for p in zone.line], tuple(zone.inward))
+    return out
+
+
+class CameraRunner:
+    """Everything live for one camera."""
+
+    def __init__(
+        self,
+        camera_id: str,
+        camera: CameraConfig,
+        config: HazardwatchConfig,
+        detector: Detector | None,
+        publisher: EventPublisher,
+        options: RunnerOptions,
+    ) -> None:
+        self.camera_id = camera_id
+        self.camera = camera
+        self.config = config
+        self.detector = detector
+        self.publisher = publisher
+        self.options = options
+        self._stop = threading.Event()
+        self._queue = FrameQueue(max_size=options.frame_queue_size)
+        ring = PacketRing(max_duration_s=camera.preroll_s + 10.0)
+        self.recorder = ClipRecorder(ring, camera_id)
+        self.analysis = self._build_analysis(camera)
+        url = camera.source or ""
+        file_source = "://" not in url
+        self.source = VideoSource(
+            source_settings(
+                camera_id,
+                camera,
+                self.analysis.rules,
+                url,
+                realtime=file_source and options.realtime_files,
+                loop_file=file_source and options.loop_files,
+                live=True if file_source and options.loop_files else None,
+            ),
+            on_packet=None if camera.evidence_source else self.recorder.feed,
+        )
+        self.source.set_reconnect_hook(ring.mark_discontinuity)
+        self.evidence_source: VideoSource | None = None
+        if camera.evidence_source:
+            self.evidence_source = VideoSource(
+                source_settings(
+                    camera_id, camera, self.analysis.rules, camera.evidence_source, decode=False
+                ),
+                on_packet=self.recorder.feed,
+            )
+            self.evidence_source.set_reconnect_hook(ring.mark_discontinuity)
+        self.evidence = EvidenceWriter(
+            options.data_dir,
+            camera_id,
+            camera.name or camera_id,
+            self.recorder,
+            pre_s=camera.preroll_s,
+            post_s=camera.postroll_s,
+            zones=zones_overlay(camera),
+        )
+        self._publish_queue: queue.Queue[tuple[Future[HazardEvent] | None, HazardEvent] | None]
+        self._publish_queue = queue.Queue()
+        self._hooks = self._build_hooks(camera)
+        self._threads: list[threading.Thread] = []
+        self.events_total = 0
+        self._last_frame: Frame | None = None
+        self._clear_since: dict[tuple[str, str], float | None] = {}
+        self._after_written: dict[tuple[str, str], tuple[float, str]] = {}
+        self._zones_mtime: float | None = None
+
+    # ----- construction -------------------------------------------------------------------------
+
+    def _build_analysis(self, camera: CameraConfig) -> CameraAnalysis:
+        rules = build_rules(self.camera_id, camera)
+        roles = (
+            {label: role.value for label, role in self.config.detector.classes.items()}
+            if self.config.detector
+            else {}
+        )
+        return CameraAnalysis(
+            self.camera_id,
+            rules,
+            self.detector if rules.needs_detector else None,
+            roles,
+            detect_fps=camera.detect.fps,
+            motion_fps=camera.motion.fps,
+            motion_width_px=camera.motion.width,
+        )
+
+    def _build_hooks(self, camera: CameraConfig) -> dict[str, ActionHook]:
+        hooks = {}
+        for hazard in camera.hazards:
+            action = getattr(hazard, "action", None)
+            if action is not None:
+                hooks[hazard.zone] = ActionHook(
+                    command=list(action.command) if action.command else None,
+                    url=action.url,
+                    timeout_s=action.timeout_s,
+                    name=f"{self.camera_id}/{hazard.zone}",
+                )
+        return hooks
+
+    # ----- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.source.start(self._queue.put)
+        if self.evidence_source is not None:
+            self.evidence_source.start(lambda frame: None)
+        for target, name in (
+            (self._analyse_loop, "analysis"),
+            (self._publish_loop, "publish"),
+            (self._status_loop, "status"),
+        ):
+            thread = threading.Thread(target=target, name=f"{name}-{self.camera_id}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.source.stop()
+        if self.evidence_source is not None:
+            self.evidence_source.stop()
+        self._queue.close()
+        self.recorder.end_of_stream()  # pending clips are cut with what they have
+        for event in self.analysis.close():
+            self._route(event, None)
+        self._publish_queue.put(None)
+        for thread in self._threads:
+            thread.join(EVIDENCE_TIMEOUT_S if thread.name.startswith("publish") else 10)
+        self.recorder.close()
+        for hook in self._hooks.values():
+            hook.close()
+
+    # ----- loops --------------------------------------------------------------------------------
+
+    def _analyse_loop(self) -> None:
+        while not self._stop.is_set():
+            frame = self._queue.get(timeout_s=0.5)
+            if frame is None:
+                continue
+            self._last_frame = frame
+            try:
+                events = self.analysis.process(frame)
+                if self.analysis.last_tracks is not None:
+                    self.evidence.observe(frame, self._boxes_for_snapshot(frame))
+            except Exception:
+                logger.exception(
+                    "camera %s: analysis failed on frame %d", self.camera_id, frame.seq
+                )
+                continue
+            for event in events:
+                self._route(event, frame)
+
+    def _route(self, event: HazardEvent, frame: Frame | None) -> None:
+        """Keep a camera's events in order; a start waits for its evidence."""
+        self.events_total += 1
+        hook = self._hooks.get(event.zone)
+        if hook is not None and event.phase is not HazardPhase.UPDATE:
+            hook.fire(event)
+        if event.phase is HazardPhase.START and frame is not None:
+            boxes = self._boxes_for_snapshot(frame)
+            self._publish_queue.put((self.evidence.capture(event, frame, boxes), event))
+        else:
+            self._publish_queue.put((None, event))
+
+    def _boxes_for_snapshot(self, frame: Frame) -> list[tuple[Sequence[float], str]]:
+        tracks = self.analysis.last_tracks
+        if tracks is None:
+            return []
+        labels = self.analysis.labels
+        return [
+            (tuple(float(v) for v in box), labels[int(c)] if int(c) < len(labels) else "")
+            for box, c in zip(tracks.detections.xyxy, tracks.detections.class_id, strict=True)
+        ]
+
+    def _publish_loop(self) -> None:
+        while True:
+            item = self._publish_queue.get()
+            if item is None:
+                return
+            future, event = item
+            if future is not None:
+                try:
+                    event = future.result(timeout=EVIDENCE_TIMEOUT_S)
+                except Exception as exc:  # the event is published anyway: never lost
+                    logger.error(
+                        "camera %s: evidence for hazard %s failed: %s",
+                        self.camera_id,
+                        event.hazard_id,
+                        exc,
+                    )
+            try:
+                self.publisher.publish(event)
+            except Exception:
+                logger.exception(
+                    "camera %s: publishing event %s failed", self.camera_id, event.event_id
+                )
+
+    def _status_loop(self) -> None:
+        last_snapshot = 0.0
+        last_reload = 0.0
+        while not self._stop.wait(STATUS_INTERVAL_S):
+            now = time.monotonic()
+            try:
+                if self.source.status().state.value == "stopped":
+                    self.recorder.end_of_stream()  # a file ended: no more post-roll will come
+                self._publish_camera_status()
+                self._publish_zone_states()
+                if now - last_snapshot >= LIVE_SNAPSHOT_INTERVAL_S and self._last_frame is not None:
+                    last_snapshot = now
+                    live = self.options.data_dir / "live" / f"{self.camera_id}.jpg"
+                    write_zone_snapshot(
+                        self._last_frame,
+                        live,
+                        privacy_boxes=self._boxes_for_snapshot(self._last_frame),
+                    )
+                if now - last_reload >= ZONE_RELOAD_INTERVAL_S:
+                    last_reload = now
+                    self._reload_zones()
+            except Exception:
+                logger.exception("camera %s: status update failed", self.camera_id)
+
+    # ----- status, zones --------------------------------------------------------------------------
+
+    def _publish_camera_status(self) -> None:
+        status = self.source.status()
+        runs = max(self.analysis.clock.calls.get("inference", 0), 1)
+        self.publisher.set_camera_status(
+            self.camera_id,
+            {
+                "state": status.state.value,
+                "fps_in": status.fps_in,
+                "fps_out": round(status.frames_out / max(self.analysis.last_pts_s, 1e-6), 2)
+                if self.analysis.last_pts_s
+                else 0.0,
+                "frames_in": status.frames_in,
+                "frames_out": status.frames_out,
+                "dropped": status.frames_dropped + self._queue.dropped,
+                "reconnects": status.reconnects,
+                "last_error": status.last_error,
+                "inference_ms_avg": round(
+                    self.analysis.clock.total_ms.get("inference", 0.0) / runs, 2
+                ),
+                "events": self.events_total,
+                "disk_full": bool(getattr(self.evidence, "disk_full", False)),
+                "updated_at": datetime.now(UTC).isoformat(),
+            },
+        )
+
+    def _publish_zone_states(self) -> None:
+        frame = self._last_frame
+        if frame is None:
+            return
+        for rule in (*self.analysis.rules.object_rules, *self.analysis.rules.falling_rules):
+            key = (rule.zone_id, rule.kind.value)
+            if rule.active:
+                self._clear_since[key] = None
+                state, clear_for = "occupied", 0.0
+            else:
+                since = self._clear_since.get(key)
+                if since is None:
+                    since = self._clear_since[key] = frame.pts_s
+                state, clear_for = "clear", frame.pts_s - since
+            snapshot = digest = None
+            if state == "clear":
+                # The "after" picture for a recheck: refreshed at most every 10 s.
+                name = f"{self.camera_id}__{rule.zone_id}_after.jpg"
+                path = self.options.data_dir / "live" / name
+                written = self._after_written.get(key)
+                if written is None or time.monotonic() - written[0] >= 10.0:
+                    digest = write_zone_snapshot(
+                        frame, path, privacy_boxes=self._boxes_for_snapshot(frame)
+                    )
+                    self._after_written[key] = (time.monotonic(), digest)
+                else:
+                    digest = written[1]
+                snapshot = str(path)
+            self.publisher.publish_status(
+                "hazardwatch:zone_status",
+                {
+                    "status": json.dumps(
+                        {
+                            "camera_id": self.camera_id,
+                            "zone": rule.zone_id,
+                            "kind": rule.kind.value,
+                            "state": state,
+                            "clear_for_s": round(clear_for, 2),
+                            "at": frame.captured_at.isoformat(),
+                            "snapshot": snapshot,
+                            "snapshot_sha256": digest,
+                        }
+                    )
+                },
+            )
+
+    def _reload_zones(self) -> None:
+        path = self.options.data_dir / "zones" / f"{self.camera_id}.json"
+        if not path.is_file():
+            return
+        mtime = path.stat().st_mtime
+        if mtime == self._zones_mtime:
+            return
+        self._zones_mtime = mtime
+        try:
+            zones = json.loads(path.read_text())["zones"]
+            camera = CameraConfig.model_validate(
+                {**self.camera.model_dump(mode="json"), "zones": zones}
+            )
+            analysis = self._build_analysis(camera)
+        except Exception as exc:
+            logger.error("camera %s: zones in %s not applied: %s", self.camera_id, path, exc)
+            return
+        for event in self.analysis.close():
+            self._route(event, None)
+        self.camera = camera
+        self.analysis = analysis
+        self.evidence.zones = zones_overlay(camera)
+        logger.info("camera %s: zones reloaded from %s", self.camera_id, path)
+
+
+def run_cameras(
+    config: HazardwatchConfig,
+    detector_factory: Callable[[], Detector | None],
+    publisher: EventPublisher,
+    options: RunnerOptions,
+) -> list[CameraRunner]:
+    """Start a runner for every enabled camera with a source; returns them (call ``stop``)."""
+    detector: Detector | None = None
+    runners = []
+    for camera_id, camera in config.cameras.items():
+        if not camera.enabled or not camera.source:
+            logger.info("camera %s: not started (disabled or no source)", camera_id)
+            continue
+        needs = any(h.kind is not HazardKind.FALLING_OBJECT for h in camera.hazards)
+        if needs and detector is None:
+            detector = detector_factory()
+        runner = CameraRunner(camera_id, camera, config, detector, publisher, options)
+        runner.start()
+        runners.append(runner)
+    return runners
