@@ -1,0 +1,208 @@
+"""The FastAPI application: :func:`create_app` wires the store, tokens, routes and pages.
+
+Bad input never becomes a 500: request models reject unknown fields and wrong types, query
+values are bounded, bodies over the limit are refused before parsing (:mod:`api.limits`), unknown
+query parameters are refused, and every error the ticket store raises on purpose maps to its 4xx.
+Anything else is a bug: it is logged with an opaque id and answered 500 with that id only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import Forbidden, SessionSigner, TokenRegistry, Unauthenticated
+from api.context import AppContext, UnknownQueryParameter, reject_unknown_query
+from api.errors import InvalidQuery, TicketNotFound
+from api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
+from api.routes import cameras, system, tickets, ui
+from api.status import StatusReader
+from pipelines.config import HazardwatchConfig
+
+if TYPE_CHECKING:
+    from api.store import TicketStore
+
+logger = logging.getLogger(__name__)
+
+_MAX_SHOWN_INPUT = 60
+
+
+def create_app(
+    config: HazardwatchConfig,
+    store: TicketStore,
+    *,
+    data_dir: Path,
+    redis_url: str | None,
+    service_health: Callable[[], dict[str, Any]] | None = None,
+    session_secret: bytes | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    environ: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """Build the API and web pages.
+
+    Args:
+        config: the validated configuration (cameras, ``api.tokens``).
+        store: the ticket store; the app does not close it.
+        data_dir: the data directory; media are served only from inside it.
+        redis_url: where the pipelines' camera status is read; ``None``: no Redis (degraded).
+        service_health: returns the ticket service's health record (shown in ``/health`` and
+            as ``hazardwatch_service_*`` metrics).
+        session_secret: HMAC key of page sessions (>= 16 bytes); random per process if None.
+        max_body_bytes: request bodies larger than this are refused with 413.
+        environ: where ``HAZARDWATCH_ADMIN_TOKEN`` is read (``os.environ`` by default).
+    """
+    registry = TokenRegistry(config, environ)
+    if not len(registry):
+        logger.warning(
+            "no API tokens configured (api.tokens, HAZARDWATCH_ADMIN_TOKEN): only /health works"
+        )
+    status = StatusReader(redis_url)
+    context = AppContext(
+        config=config,
+        store=store,
+        data_dir=Path(data_dir).resolve(),
+        registry=registry,
+        signer=SessionSigner(registry, session_secret),
+        status=status,
+        service_health=service_health,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        status.close()
+
+    app = FastAPI(
+        title="hazardwatch",
+        summary="Community safety hazards from cameras: tickets, evidence, zones.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load their assets from a CDN: nothing offline
+        redoc_url=None,
+    )
+    app.state.hazardwatch = context
+    strict_query = [Depends(reject_unknown_query)]
+    app.include_router(system.router, dependencies=strict_query)
+    app.include_router(tickets.router, dependencies=strict_query)
+    app.include_router(cameras.router, dependencies=strict_query)
+    app.include_router(ui.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> Response:
+        return RedirectResponse("/ui/review", status_code=303)
+
+    _add_exception_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    return app
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN_INPUT else text[: _MAX_SHOWN_INPUT - 3] + "..."
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    """pydantic's errors as ``{"loc": "body.to", "msg": ...}``, echoing short inputs only."""
+    out = []
+    for error in exc.errors():
+        loc = ".".join(str(part) for part in error.get("loc", ()))
+        msg = str(error.get("msg", "invalid value"))
+        if error.get("type") == "extra_forbidden":
+            msg = f"unknown field '{loc.rsplit('.', 1)[-1]}'"
+        elif error.get("type") == "json_invalid":
+            msg = f"the body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})"
+        elif error.get("type") != "missing" and "input" in error:
+            msg = f"{msg}, got {_shown(error['input'])}"
+        out.append({"loc": loc, "msg": msg})
+    return out
+
+
+def _allowed_methods(request: Request, starlette_allow: str) -> list[str]:
+    """Every method some route answers at this request's path.
+
+    Starlette's own ``Allow`` names only the first route of a path; the OpenAPI paths name all
+    (pages, outside the schema, keep Starlette's answer).
+    """
+    methods = {m.strip().upper() for m in starlette_allow.split(",") if m.strip()}
+    path = request.url.path
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
+
+
+def _json(status_code: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status_code)
+
+
+def _add_exception_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc) or [{"loc": "request", "msg": "invalid request"}]
+        shown = "; ".join(f"{error['loc']}: {error['msg']}" for error in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        return _json(422, shown + more, errors=errors)
+
+    @app.exception_handler(UnknownQueryParameter)
+    async def on_unknown_query(_request: Request, exc: UnknownQueryParameter) -> JSONResponse:
+        errors = [
+            {"loc": f"query.{name[:40]}", "msg": "unknown query parameter"} for name in exc.unknown
+        ]
+        return _json(422, str(exc), errors=errors)
+
+    @app.exception_handler(Unauthenticated)
+    async def on_unauthenticated(_request: Request, exc: Unauthenticated) -> JSONResponse:
+        response = _json(401, str(exc))
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(Forbidden)
+    async def on_forbidden(_request: Request, exc: Forbidden) -> JSONResponse:
+        return _json(403, str(exc))
+
+    @app.exception_handler(TicketNotFound)
+    async def on_not_found(_request: Request, exc: TicketNotFound) -> JSONResponse:
+        return _json(404, str(exc))
+
+    @app.exception_handler(InvalidQuery)
+    async def on_invalid_query(_request: Request, exc: InvalidQuery) -> JSONResponse:
+        return _json(422, str(exc), errors=[{"loc": "query", "msg": str(exc)}])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 404 and detail == "Not Found":  # no route matched
+            detail = f"no such endpoint: {request.method} {request.url.path[:200]}"
+        if exc.status_code == 405:  # Starlette names only the first route of the path
+            allowed = _allowed_methods(request, headers.get("Allow", ""))
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"method {request.method} not allowed here; allowed: {', '.join(allowed)}"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        error_id = uuid.uuid4().hex[:12]
+        logger.error(
+            "internal error %s on %s %s",
+            error_id,
+            request.method,
+            request.url.path,
+            exc_info=exc,
+        )
+        return _json(
+            500,
+            f"internal error (id {error_id}); the details are in the server log",
+            error_id=error_id,
+        )

@@ -1,0 +1,1 @@
+"""The web pages: HTML and vanilla JS as Python strings (no CDN, no network, no templates)."""

@@ -1,0 +1,122 @@
+"""``/cameras``: the cameras a caller may see, their zones, and their live snapshot.
+
+Camera sources are never shown (they carry passwords): a camera is its id, name, area, enabled
+flag and hazard kinds. A camera a grid_worker may not see answers 404, like an unknown one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.auth import Forbidden, Principal, require_role
+from api.context import AppContext, Caller, Ctx
+from api.media import MediaNotFound, file_response, resolve_inside
+from api.schemas import (
+    CAMERA_ID_PATTERN,
+    ErrorResponse,
+    ZonesResponse,
+    ZonesUpdate,
+    common_responses,
+    media_responses,
+)
+from api.zone_overrides import ZoneEditError, read_zones, validate_zones, write_zones
+from pipelines.config import TokenRole, camera_area
+
+router = APIRouter(
+    tags=["cameras"],
+    responses={
+        **common_responses(),
+        403: {"model": ErrorResponse, "description": "The role may not do this."},
+        404: {"model": ErrorResponse, "description": "No such camera (or not visible)."},
+    },
+)
+
+CameraId = Annotated[
+    str, Path(pattern=CAMERA_ID_PATTERN, max_length=63, description="Camera id (slug).")
+]
+LIVE_DIR = "live"
+
+
+def visible_camera(context: AppContext, caller: Principal, camera_id: str) -> str:
+    """The camera id if it is configured and ``caller`` may see it; else 404 (or 403 public)."""
+    if caller.is_public:
+        raise Forbidden("public tokens cannot see cameras")
+    if camera_id not in context.config.cameras or not caller.sees_camera(camera_id):
+        raise HTTPException(status_code=404, detail=f"no camera '{camera_id}'")
+    return camera_id
+
+
+def camera_summary(context: AppContext, camera_id: str) -> dict[str, Any]:
+    """What the API shows of a camera: never its source URLs."""
+    camera = context.config.cameras[camera_id]
+    return {
+        "id": camera_id,
+        "name": camera.name,
+        "area": camera_area(context.config, camera_id),
+        "enabled": camera.enabled,
+        "hazards": sorted({hazard.kind.value for hazard in camera.hazards}),
+    }
+
+
+@router.get("/cameras", summary="Cameras this token may see (no sources)")
+def list_cameras(context: Ctx, caller: Caller) -> dict[str, Any]:
+    if caller.is_public:
+        raise Forbidden("public tokens cannot see cameras")
+    ids = [cid for cid in sorted(context.config.cameras) if caller.sees_camera(cid)]
+    return {"items": [camera_summary(context, cid) for cid in ids]}
+
+
+@router.get("/cameras/{camera_id}/zones", response_model=ZonesResponse, summary="A camera's zones")
+def get_zones(context: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, Any]:
+    visible_camera(context, caller, camera_id)
+    return read_zones(context.config, context.data_dir, camera_id).to_dict()
+
+
+@router.put(
+    "/cameras/{camera_id}/zones",
+    response_model=ZonesResponse,
+    summary="Replace a camera's zones (admin); validated like the config file",
+)
+def put_zones(context: Ctx, caller: Caller, camera_id: CameraId, body: ZonesUpdate) -> Any:
+    visible_camera(context, caller, camera_id)
+    require_role(caller, (TokenRole.ADMIN,), "editing zones")
+    try:
+        zones = validate_zones(context.config, camera_id, body.zones)
+    except ZoneEditError as exc:
+        errors = [{"loc": issue.path, "msg": issue.message} for issue in exc.issues]
+        first = exc.issues[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return JSONResponse(
+            {"detail": f"{first.path}: {first.message}{more}", "errors": errors},
+            status_code=422,
+        )
+    return write_zones(context.data_dir, camera_id, zones, by=caller.name).to_dict()
+
+
+@router.get(
+    "/cameras/{camera_id}/snapshot.jpg",
+    summary="The camera's live snapshot (refreshed by the pipeline every few seconds)",
+    response_class=Response,
+    responses=media_responses("image/jpeg"),
+)
+@router.head(
+    "/cameras/{camera_id}/snapshot.jpg",
+    summary="The camera's live snapshot (refreshed by the pipeline every few seconds)",
+    response_class=Response,
+    responses=media_responses("image/jpeg"),
+    operation_id="get_live_snapshot_head",
+)
+def get_live_snapshot(
+    request: Request, context: Ctx, caller: Caller, camera_id: CameraId
+) -> Response:
+    visible_camera(context, caller, camera_id)
+    try:
+        path = resolve_inside(context.data_dir, f"{LIVE_DIR}/{camera_id}.jpg")
+        return file_response(request, path, "image/jpeg", cache_control="no-store")
+    except MediaNotFound:
+        raise HTTPException(
+            status_code=404, detail=f"no live snapshot of camera '{camera_id}' yet"
+        ) from None

@@ -1,0 +1,145 @@
+"""``/health``, ``/metrics`` and ``/stats``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+
+from api import metrics
+from api.auth import AuthError, Principal, require_role
+from api.context import AppContext, Caller, Ctx, authenticate
+from api.schemas import ErrorResponse, HealthResponse, common_responses
+from api.status import RedisState, merge_disabled
+from api.tickets_view import TICKET_STATUSES
+from pipelines.config import TokenRole
+from vision.types import HazardKind
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["system"], responses=common_responses())
+
+_STAFF = (TokenRole.ADMIN, TokenRole.REVIEWER)
+_DEGRADED_SERVICE_STATES = frozenset({"degraded", "down", "error", "stopped"})
+
+
+def _service_health(context: AppContext) -> dict[str, Any] | None:
+    """The ticket service's health record; a failing callback is reported, not raised."""
+    if context.service_health is None:
+        return None
+    try:
+        record = context.service_health()
+    except Exception as exc:  # a broken callback must not break /health itself
+        logger.exception("service_health callback failed")
+        return {"status": "error", "error": type(exc).__name__}
+    return dict(record) if isinstance(record, dict) else {"status": "error", "error": "not a dict"}
+
+
+def _camera_states(context: AppContext) -> tuple[dict[str, dict[str, Any]], RedisState]:
+    enabled = [cid for cid, camera in context.config.cameras.items() if camera.enabled]
+    disabled = [cid for cid, camera in context.config.cameras.items() if not camera.enabled]
+    records, redis_state = context.status.read(enabled)
+    return merge_disabled(records, disabled), redis_state
+
+
+def _optional_principal(request: Request) -> Principal | None:
+    try:
+        return authenticate(request)
+    except AuthError:
+        return None
+
+
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    summary="Health of Redis, every camera and the ticket service (no token needed)",
+)
+def health(request: Request, context: Ctx) -> dict[str, Any]:
+    cameras, redis_state = _camera_states(context)
+    reasons: list[str] = []
+    if redis_state.state != "up":
+        reasons.append(f"redis is {redis_state.state.replace('_', ' ')}")
+    for camera_id, record in sorted(cameras.items()):
+        if record["state"] not in ("streaming", "disabled"):
+            reasons.append(f"camera {camera_id} is {record['state']}")
+    service = _service_health(context)
+    if service is not None and str(service.get("status", "ok")) in _DEGRADED_SERVICE_STATES:
+        reasons.append(f"ticket service is {service['status']}")
+    elif service is not None and service.get("healthy") is False:
+        reasons.append("ticket service is unhealthy")
+    caller = _optional_principal(request)
+    if caller is None or not caller.is_staff:  # errors may name hosts: staff only
+        for record in cameras.values():
+            record.pop("last_error", None)
+        redis_info = {"state": redis_state.state}
+    else:
+        redis_info = redis_state.to_dict()
+    return {
+        "status": "degraded" if reasons else "ok",
+        "cameras": cameras,
+        "redis": redis_info,
+        "reasons": reasons,
+        "service": service,
+    }
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (admin or reviewer)",
+    response_model=None,
+    responses={
+        200: {
+            "content": {metrics.CONTENT_TYPE: {"schema": {"type": "string"}}},
+            "description": "Prometheus text exposition format 0.0.4.",
+        },
+        403: {"model": ErrorResponse},
+    },
+)
+def get_metrics(context: Ctx, caller: Caller) -> PlainTextResponse:
+    require_role(caller, _STAFF, "/metrics")
+    cameras, redis_state = _camera_states(context)
+    redis_up = metrics.MetricFamily(
+        "hazardwatch_redis_up", "gauge", "1 when the API can reach Redis, else 0."
+    )
+    redis_up.add(1.0 if redis_state.state == "up" else 0.0)
+    families = [
+        *metrics.camera_families(cameras),
+        metrics.ticket_families(context.store.counts_by_status(), TICKET_STATUSES),
+        redis_up,
+    ]
+    service = _service_health(context)
+    if service is not None:
+        families += metrics.service_families(service)
+    return PlainTextResponse(metrics.render(families), media_type=metrics.CONTENT_TYPE)
+
+
+@router.get(
+    "/stats",
+    summary="Ticket statistics (counts by status, kind, level; overdue; rates)",
+)
+def get_stats(context: Ctx, caller: Caller) -> dict[str, Any]:
+    stats = dict(context.store.stats(cameras=caller.cameras, public=caller.is_public))
+    stats["by_camera_kind"] = _camera_kind_counts(context, caller)
+    return stats
+
+
+def _camera_kind_counts(context: AppContext, caller: Principal) -> dict[str, dict[str, int]]:
+    """Tickets per camera and kind (the dashboard's heat table), as the caller may see them."""
+    counts: dict[str, dict[str, int]] = {}
+    for camera_id in sorted(context.config.cameras):
+        if caller.cameras is not None and camera_id not in caller.cameras:
+            continue
+        row: dict[str, int] = {}
+        for kind in HazardKind:
+            _, total = context.store.list_tickets(
+                camera=camera_id,
+                kind=kind.value,
+                cameras=caller.cameras,
+                public=caller.is_public,
+                limit=0,
+            )
+            row[kind.value] = total
+        counts[camera_id] = row
+    return counts

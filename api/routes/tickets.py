@@ -1,0 +1,237 @@
+"""``/tickets``: list, read, move through the workflow, and fetch the evidence media."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from api.auth import Principal, require_role
+from api.context import AppContext, Caller, Ctx
+from api.errors import InvalidTransition, TicketNotFound, UnknownStatus
+from api.media import MediaNotFound, file_response, resolve_inside
+from api.schemas import (
+    CAMERA_ID_PATTERN,
+    TICKET_ID_PATTERN,
+    ConflictResponse,
+    ErrorResponse,
+    TicketList,
+    TransitionRequest,
+    common_responses,
+    media_responses,
+)
+from api.store import TicketView
+from api.tickets_view import can_see, evidence_value, ticket_json
+from api.workflow import TicketStatus
+from pipelines.config import TokenRole
+from vision.types import HazardKind
+
+router = APIRouter(tags=["tickets"], responses=common_responses())
+
+TicketId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=TICKET_ID_PATTERN,
+        description="Ticket id or code.",
+    ),
+]
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such ticket (or not visible)."}
+}
+_WRITERS = (TokenRole.ADMIN, TokenRole.REVIEWER, TokenRole.GRID_WORKER)
+
+
+def visible_ticket(context: AppContext, caller: Principal, ticket_id: str) -> TicketView:
+    """The ticket if it exists and ``caller`` may see it; else 404, the same for both cases."""
+    ticket = context.store.get_ticket(ticket_id)
+    if ticket is None or not can_see(caller, ticket):
+        raise HTTPException(status_code=404, detail=str(TicketNotFound(ticket_id)))
+    return ticket
+
+
+def parse_since(value: str) -> datetime:
+    """An ISO-8601 time (``Z`` or an offset; none means UTC); 422 for anything else.
+
+    Only ISO-8601 is taken: a bare number would otherwise be read as a Unix time.
+    """
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        raise RequestValidationError(
+            [
+                {
+                    "type": "datetime_parsing",
+                    "loc": ("query", "since"),
+                    "msg": "expected an ISO-8601 time such as 2026-11-20T08:00:00Z",
+                    "input": shown,
+                }
+            ]
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+@router.get("/tickets", response_model=TicketList, summary="Tickets, newest first")
+def list_tickets(
+    context: Ctx,
+    caller: Caller,
+    status: Annotated[TicketStatus | None, Query(description="Only this status.")] = None,
+    kind: Annotated[HazardKind | None, Query(description="Only this hazard kind.")] = None,
+    camera: Annotated[
+        str | None, Query(pattern=CAMERA_ID_PATTERN, description="Only this camera id.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Only tickets created at or after this ISO-8601 time (UTC if no offset).",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9, description="Tickets to skip.")] = 0,
+) -> dict[str, Any]:
+    items, total = context.store.list_tickets(
+        status=None if status is None else status.value,
+        kind=None if kind is None else kind.value,
+        camera=camera,
+        since=None if since is None else parse_since(since),
+        cameras=caller.cameras,
+        public=caller.is_public,
+        limit=limit,
+        offset=offset,
+    )
+    return {
+        "items": [ticket_json(ticket, caller) for ticket in items],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get("/tickets/{ticket_id}", summary="One ticket", responses=_NOT_FOUND)
+def get_ticket(context: Ctx, caller: Caller, ticket_id: TicketId) -> dict[str, Any]:
+    return ticket_json(visible_ticket(context, caller, ticket_id), caller)
+
+
+@router.post(
+    "/tickets/{ticket_id}/transition",
+    summary="Move a ticket to another status",
+    responses={
+        **_NOT_FOUND,
+        403: {"model": ErrorResponse, "description": "The role may not change tickets."},
+        409: {"model": ConflictResponse, "description": "Not allowed from the current status."},
+    },
+)
+def transition(context: Ctx, caller: Caller, ticket_id: TicketId, body: TransitionRequest) -> Any:
+    require_role(caller, _WRITERS, "changing a ticket")
+    ticket = visible_ticket(context, caller, ticket_id)
+    try:
+        updated = context.store.transition(ticket.id, body.to, actor=caller.name, note=body.note)
+    except UnknownStatus as exc:
+        return JSONResponse(
+            {
+                "detail": str(exc),
+                "errors": [{"loc": "body.to", "msg": str(exc)}],
+                "current": exc.current,
+                "allowed": exc.allowed,
+            },
+            status_code=422,
+        )
+    except InvalidTransition as exc:
+        return JSONResponse(
+            {"detail": str(exc), "current": exc.current, "allowed": exc.allowed},
+            status_code=409,
+        )
+    except TicketNotFound as exc:  # deleted between the two calls
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return ticket_json(updated, caller)
+
+
+def _serve_evidence(
+    request: Request,
+    context: AppContext,
+    ticket: TicketView,
+    key: str,
+    media_type: str,
+    what: str,
+) -> Response:
+    stored = evidence_value(ticket, key)
+    if stored is None:
+        error = evidence_value(ticket, "error")
+        reason = f" (evidence error: {error})" if error else ""
+        raise HTTPException(status_code=404, detail=f"ticket '{ticket.id}' has no {what}{reason}")
+    try:
+        path = resolve_inside(context.data_dir, stored)
+    except MediaNotFound as exc:
+        raise HTTPException(
+            status_code=404, detail=f"the {what} of ticket '{ticket.id}' is not available: {exc}"
+        ) from None
+    suffix = ".mp4" if media_type == "video/mp4" else ".jpg"
+    try:
+        return file_response(
+            request,
+            path,
+            media_type,
+            etag=evidence_value(ticket, f"{key}_sha256"),
+            filename=f"{ticket.code or ticket.id}-{key}{suffix}",
+        )
+    except MediaNotFound as exc:
+        raise HTTPException(status_code=404, detail=f"the {what} disappeared: {exc}") from None
+
+
+@router.get(
+    "/tickets/{ticket_id}/clip.mp4",
+    summary="The evidence clip (HTTP Range supported; the public get the blurred copy)",
+    response_class=Response,
+    responses=media_responses("video/mp4"),
+)
+@router.head(
+    "/tickets/{ticket_id}/clip.mp4",
+    summary="The evidence clip (HTTP Range supported; the public get the blurred copy)",
+    response_class=Response,
+    responses=media_responses("video/mp4"),
+    operation_id="get_clip_head",
+)
+def get_clip(request: Request, context: Ctx, caller: Caller, ticket_id: TicketId) -> Response:
+    ticket = visible_ticket(context, caller, ticket_id)
+    key = "clip_public" if caller.is_public else "clip"
+    return _serve_evidence(request, context, ticket, key, "video/mp4", "clip")
+
+
+@router.get(
+    "/tickets/{ticket_id}/snapshot.jpg",
+    summary="The snapshot (?after=1: the after-rectification picture; public: blurred copy)",
+    response_class=Response,
+    responses=media_responses("image/jpeg"),
+)
+@router.head(
+    "/tickets/{ticket_id}/snapshot.jpg",
+    summary="The snapshot (?after=1: the after-rectification picture; public: blurred copy)",
+    response_class=Response,
+    responses=media_responses("image/jpeg"),
+    operation_id="get_snapshot_head",
+)
+def get_snapshot(
+    request: Request,
+    context: Ctx,
+    caller: Caller,
+    ticket_id: TicketId,
+    after: Annotated[bool, Query(description="The 'after' picture of the recheck.")] = False,
+) -> Response:
+    ticket = visible_ticket(context, caller, ticket_id)
+    if after:
+        if caller.is_public:  # the after picture is not privacy-blurred
+            raise HTTPException(
+                status_code=404, detail="the after-snapshot is not published to the public"
+            )
+        return _serve_evidence(
+            request, context, ticket, "after_snapshot", "image/jpeg", "after-snapshot"
+        )
+    key = "snapshot_public" if caller.is_public else "snapshot"
+    return _serve_evidence(request, context, ticket, key, "image/jpeg", "snapshot")

@@ -1,0 +1,166 @@
+"""The web pages: login, review queue, dashboard, zone editor.
+
+A page takes a token once — from the login form or from ``?token=`` (then redirected to the same
+address without it, so the token does not stay in the address bar or the history) — and sets a
+session cookie (HttpOnly, SameSite=Lax, signed; see :mod:`api.auth`). Without a session a page
+redirects to the login form, remembering where to come back to (only ever a ``/ui/`` path: no
+open redirect).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.auth import SESSION_COOKIE, AuthError, Principal
+from api.context import AppContext, Ctx, authenticate
+from api.pages.common import new_nonce, security_headers
+from api.pages.dashboard import render_dashboard
+from api.pages.login import render_login
+from api.pages.review import render_review
+from api.pages.zones import render_zones
+from api.routes.cameras import camera_summary
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+DEFAULT_PAGE = "/ui/review"
+_MAX_FORM_FIELDS = 10
+
+
+def safe_next(value: str | None) -> str:
+    """A path to return to after login: only this app's pages, never another site."""
+    if (
+        not value
+        or not value.startswith("/ui/")
+        or value.startswith("/ui//")
+        or "\\" in value
+        or any(ord(ch) < 0x20 for ch in value)
+        or len(value) > 200
+    ):
+        return DEFAULT_PAGE
+    return value
+
+
+def _set_session(response: Response, request: Request, context: AppContext, who: Principal) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        context.signer.issue(who),
+        max_age=context.signer.ttl_s,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def _login_page(next_path: str, error: str | None, status_code: int = 200) -> HTMLResponse:
+    nonce = new_nonce()
+    return HTMLResponse(
+        render_login(next_path=next_path, error=error, nonce=nonce),
+        status_code=status_code,
+        headers=security_headers(nonce),
+    )
+
+
+def _token_redirect(request: Request, context: AppContext, token: str) -> Response:
+    """``?token=``: set the session and reload the same page without the token."""
+    who = context.registry.authenticate(token)
+    if who is None:
+        return _login_page(request.url.path, "令牌无效 The token is not valid.", 401)
+    rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+    target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+    response = RedirectResponse(target, status_code=303)
+    _set_session(response, request, context, who)
+    return response
+
+
+def _page(
+    request: Request, context: AppContext, render: Callable[[Principal, str], str]
+) -> Response:
+    token = request.query_params.get("token")
+    if token is not None:
+        return _token_redirect(request, context, token)
+    try:
+        who = authenticate(request)
+    except AuthError:
+        query = urlencode({"next": request.url.path})
+        return RedirectResponse(f"/ui/login?{query}", status_code=303)
+    nonce = new_nonce()
+    return HTMLResponse(render(who, nonce), headers=security_headers(nonce))
+
+
+@router.get("", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse)
+def ui_root() -> Response:
+    return RedirectResponse(DEFAULT_PAGE, status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, context: Ctx) -> Response:
+    token = request.query_params.get("token")
+    next_path = safe_next(request.query_params.get("next"))
+    if token is not None:
+        who = context.registry.authenticate(token)
+        if who is None:
+            return _login_page(next_path, "令牌无效 The token is not valid.", 401)
+        response = RedirectResponse(next_path, status_code=303)
+        _set_session(response, request, context, who)
+        return response
+    return _login_page(next_path, None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(request: Request, context: Ctx) -> Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return _login_page(
+            DEFAULT_PAGE, "表单格式错误 Send the login form (x-www-form-urlencoded).", 415
+        )
+    raw = await request.body()
+    try:
+        form = parse_qs(
+            raw.decode("utf-8"), keep_blank_values=True, max_num_fields=_MAX_FORM_FIELDS
+        )
+    except (UnicodeDecodeError, ValueError):
+        return _login_page(DEFAULT_PAGE, "表单格式错误 The form could not be read.", 400)
+    next_path = safe_next((form.get("next") or [""])[0])
+    token = (form.get("token") or [""])[0]
+    who = context.registry.authenticate(token) if token else None
+    if who is None:
+        return _login_page(next_path, "令牌无效 The token is not valid.", 401)
+    response = RedirectResponse(next_path, status_code=303)
+    _set_session(response, request, context, who)
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_page(request: Request, context: Ctx) -> Response:
+    return _page(request, context, render_review)
+
+
+@router.get("/dashboard", response_class=HTMLResponse)
+def dashboard_page(request: Request, context: Ctx) -> Response:
+    return _page(request, context, render_dashboard)
+
+
+@router.get("/zones", response_class=HTMLResponse)
+def zones_page(request: Request, context: Ctx) -> Response:
+    def render(who: Principal, nonce: str) -> str:
+        cameras = [
+            camera_summary(context, cid)
+            for cid in sorted(context.config.cameras)
+            if who.sees_camera(cid)
+        ]
+        return render_zones(who, cameras, nonce)
+
+    return _page(request, context, render)
