@@ -62,7 +62,8 @@ bench: deps venv
 SUITE_DIR := .cache/scenarios-seed1234
 baseline: deps venv
 	$(PY) -m benchmarks.scenarios.generate --out $(SUITE_DIR) --seed 1234
-	$(VENV)/bin/hazardwatch eval $(SUITE_DIR) benchmarks/scenarios/real_clips.yaml \
+	$(PY) -m benchmarks.scenarios.hd $(SUITE_DIR)
+	$(VENV)/bin/hazardwatch eval $(SUITE_DIR) $(SUITE_DIR)/suite_720p.yaml benchmarks/scenarios/real_clips.yaml \
 		--json benchmarks/scenarios/baseline.json
 
 demo: deps venv

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from benchmarks.scenarios.generate import generate_suite
+from benchmarks.scenarios.hd import make_hd_suite
 from pipelines.evaluate import SuiteReport, evaluate_suite, format_report
 from pipelines.suite import assets_dir
 
@@ -37,7 +38,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> SuiteReport:
     root = Path(cache) if cache else tmp_path_factory.mktemp("suite")
     suite_dir = root / f"scenarios-seed{SEED}"
     generate_suite(suite_dir, seed=SEED)
-    suites = [suite_dir]
+    suites = [suite_dir, make_hd_suite(suite_dir)]
     if (assets_dir() / "clips").is_dir():
         suites.append(REAL_CLIPS)
     result = evaluate_suite(suites, progress=print)
