@@ -105,18 +105,25 @@ def redis_reachable(url: str, timeout_s: float = 1.0) -> bool:
         return False
 
 
+def check_startable(url: str) -> None:
+    """A redis-server can be started for ``url`` only on this machine's loopback."""
+    parts = urlsplit(url)
+    if (parts.hostname or "127.0.0.1") not in ("127.0.0.1", "localhost", "::1"):
+        raise StartupError(
+            f"no Redis answers at {parts.hostname}:{parts.port}, and it is not local: "
+            "start it there, or point --redis-url at a local one"
+        )
+
+
 @contextmanager
 def local_redis(url: str, data_dir: Path) -> Iterator[subprocess.Popen[bytes] | None]:
     """Start ``redis-server`` for ``url`` if nothing answers there; stop it on exit."""
     if redis_reachable(url):
         yield None
         return
+    check_startable(url)
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise StartupError(
-            f"no Redis answers at {parts.hostname}:{parts.port}, and it is not local"
-        )
     binary = shutil.which("redis-server")
     if binary is None:
         raise StartupError("no Redis reachable and redis-server is not installed (make deps)")

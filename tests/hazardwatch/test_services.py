@@ -1,0 +1,57 @@
+"""``hazardwatch up``'s own redis-server: started only when none answers, stopped with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from hazardwatch.cli import main
+from hazardwatch.services import StartupError, check_startable, local_redis, redis_reachable
+from tests.support.servers import RedisServerProcess, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_starts_a_local_redis_when_none_answers(tmp_path: Path) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    assert not redis_reachable(url, 0.2)
+    with local_redis(url, tmp_path) as proc:
+        assert proc is not None
+        assert redis.Redis.from_url(url).ping()
+    assert not redis_reachable(url, 0.2)  # stopped with us
+
+
+def test_uses_the_running_redis(redis_server: RedisServerProcess, tmp_path: Path) -> None:
+    with local_redis(redis_server.url, tmp_path) as proc:
+        assert proc is None  # nothing started: one was there
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("redis://127.0.0.1:6379/0", True),
+        ("redis://localhost/0", True),
+        ("redis://[::1]:6380/0", True),
+        ("redis://cache.example:6379/0", False),
+    ],
+    ids=["ipv4-loopback", "localhost", "ipv6-loopback", "remote"],
+)
+def test_only_a_local_url_gets_its_own_redis(url: str, local: bool) -> None:
+    # Decided on the URL alone: no traffic to any address but loopback in tests.
+    if local:
+        check_startable(url)
+    else:
+        with pytest.raises(StartupError, match="not local"):
+            check_startable(url)
+
+
+def test_up_with_a_broken_config_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "broken.yaml"
+    config.write_text("site: {id: a, name: A}\ncameras:\n  cam: {sourse: x}\n")
+    assert main(["up", "--config", str(config), "--data-dir", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "cameras.cam" in err and "sourse" in err
