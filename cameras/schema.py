@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from cameras.redact import redact_url
 from vision.types import HazardKind
+from vision.zones import Anchor
 
 SOURCE_URL_SCHEMES = ("rtsp", "rtsps", "http", "https")
 ACTION_URL_SCHEMES = ("http", "https")
@@ -39,14 +40,6 @@ class ConfigModel(BaseModel):
     """Base of every configuration model: unknown keys rejected, frozen, finite floats only."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Anchor(StrEnum):
-    """Point of a tracked box that is tested against a zone."""
-
-    BOTTOM_CENTER = "bottom_center"
-    CENTER = "center"
-    TOP_CENTER = "top_center"
 
 
 class RtspTransport(StrEnum):

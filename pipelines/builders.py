@@ -14,13 +14,13 @@ from cameras.schema import CameraConfig, FallingObjectHazard, FireLaneBlockedHaz
 from cameras.schema import LineZone as LineZoneConfig
 from cameras.schema import PolygonZone as PolygonZoneConfig
 from cameras.source import SourceSettings
-from models.spec import DetectorSpec, ModelFamily, ProviderChoice
+from models.spec import DetectorSpec
 from pipelines.config import DetectorConfig, HazardwatchConfig
 from vision.rules.ebike_entry import EbikeEntryRule
 from vision.rules.falling_object import FallingObjectRule
 from vision.rules.fire_lane import FireLaneRule
 from vision.types import HazardKind
-from vision.zones import Anchor, LineZone, PolygonZone
+from vision.zones import LineZone, PolygonZone
 
 ObjectRule = FireLaneRule | EbikeEntryRule
 
@@ -47,11 +47,11 @@ def detector_spec(config: DetectorConfig, base_dir: Path | None) -> DetectorSpec
     return DetectorSpec(
         model=model,
         input_size=config.input_size,
-        providers=tuple(ProviderChoice(p.value) for p in config.providers),
+        providers=config.providers,
         classes={label: role.value for label, role in config.classes.items()},
         labels=tuple(config.labels) if config.labels else None,
         labels_file=labels_file,
-        family=ModelFamily(config.family.value),
+        family=config.family,
         score_threshold=config.score_threshold,
         iou_threshold=config.iou_threshold,
         batch_max_size=config.batch_max_size,
@@ -91,7 +91,7 @@ def build_rules(camera_id: str, camera: CameraConfig) -> CameraRules:
                     min_occupancy=hazard.min_occupancy,
                     clear_s=hazard.clear_s,
                     width_m=zone_cfg.width_m,
-                    anchor=Anchor(zone_cfg.anchor.value),
+                    anchor=zone_cfg.anchor,
                 )
             )
         elif isinstance(hazard, FallingObjectHazard):
@@ -117,13 +117,13 @@ def build_rules(camera_id: str, camera: CameraConfig) -> CameraRules:
                     hazard.zone,
                     [tuple(p) for p in zone_cfg.line],
                     tuple(zone_cfg.inward),
-                    anchor=Anchor(zone_cfg.anchor.value),
+                    anchor=zone_cfg.anchor,
                 )
             else:
                 zone = PolygonZone(
                     hazard.zone,
                     [tuple(p) for p in zone_cfg.polygon],
-                    anchor=Anchor(zone_cfg.anchor.value),
+                    anchor=zone_cfg.anchor,
                 )
             object_rules.append(
                 EbikeEntryRule(

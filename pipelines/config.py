@@ -46,6 +46,7 @@ from cameras.schema_checks import (
     verify_hazard_zones,
     verify_zones,
 )
+from models.spec import ModelFamily, ProviderChoice
 from pipelines.config_yaml import DuplicateKeyError, load_yaml
 from vision.types import HazardKind
 
@@ -80,16 +81,6 @@ __all__ = [
 ]
 
 
-class ProviderChoice(StrEnum):
-    """onnxruntime execution providers; ``auto`` picks the best one onnxruntime reports."""
-
-    AUTO = "auto"
-    TENSORRT = "tensorrt"
-    CUDA = "cuda"
-    OPENVINO = "openvino"
-    CPU = "cpu"
-
-
 class ClassRole(StrEnum):
     """What a model class means to the hazard rules."""
 
@@ -98,14 +89,6 @@ class ClassRole(StrEnum):
     BICYCLE = "bicycle"
     PERSON = "person"
     CLUTTER = "clutter"
-
-
-class ModelFamily(StrEnum):
-    """Output layout of the detector; ``auto`` infers it from the output shape."""
-
-    AUTO = "auto"
-    YOLOV8 = "yolov8"
-    YOLOX = "yolox"
 
 
 class TokenRole(StrEnum):
@@ -174,7 +157,8 @@ class DetectorConfig(ConfigModel):
         description="File with one class name per line, when the model has no 'names' metadata.",
     )
     family: ModelFamily = Field(
-        default=ModelFamily.AUTO, description="Output layout: auto, yolov8 or yolox."
+        default=ModelFamily.AUTO,
+        description="Output layout: auto, yolov8 (Ultralytics), yolox or fastestdet.",
     )
     score_threshold: float = Field(
         default=0.3, ge=0.01, le=1.0, description="Detections scoring below this are dropped."
