@@ -1,16 +1,37 @@
-"""Labelled scenario suites: loading ``suite.yaml`` and scoring events against ground truth.
+"""Labelled scenario suites: the ``suite.yaml`` format, its parser, and scoring against it.
 
-A suite directory holds clips, configs and ``suite.yaml`` (format in ``benchmarks/scenarios``):
-each clip names its video, config, camera, tags and the expected hazards with their true onset,
-allowed latency and, for falls, the origin floor. ``${ASSETS}`` in a path stands for the shared
-assets folder (``<repo>/../shared/assets`` unless ``HAZARDWATCH_ASSETS`` says otherwise).
+A suite directory holds clips, configs and ``suite.yaml``::
+
+    suite: generated
+    seed: 1234
+    clips:
+      - id: lane_park_long_01                 # unique slug
+        video: clips/lane_park_long_01.mp4    # relative to the suite dir (or ${ASSETS}/...)
+        config: configs/lane.yaml             # relative to the suite dir
+        camera: lane_cam                      # camera id in that config
+        tags: [fire_lane, positive]
+        expected:                             # ground-truth hazards, [] for negatives
+          - {kind: fire_lane_blocked, zone: lane, onset_s: 4.0, end_s: 40.0, max_latency_s: 15.0}
+
+``origin_floor`` is given for falling objects only (and must be). ``end_s`` is null when the
+hazard lasts to the end of the clip. Latency is ``start_pts_s - onset_s`` of the matching event.
+``${ASSETS}`` at the start of a path stands for the shared assets folder
+(``<repo>/../shared/assets`` unless ``HAZARDWATCH_ASSETS`` says otherwise).
+
+:func:`parse_suite_text` is the one parser of the format: ``hazardwatch eval`` reads suites with
+it through :func:`load_suite`, the scenario generator (``benchmarks.scenarios.suite``) with
+``strict=True``, which also requires ``suite``, ``tags``, ``expected`` and ``max_latency_s``
+(the keys the generator always writes); otherwise they default to no name, no tags, no hazards
+and :data:`DEFAULT_LATENCY_S`.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +41,19 @@ import yaml
 from vision.types import HazardEvent, HazardKind, HazardPhase
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SUITE_FILE = "suite.yaml"
+ASSETS_PLACEHOLDER = "${ASSETS}"
 DEFAULT_LATENCY_S = {
     HazardKind.FIRE_LANE_BLOCKED: 65.0,
     HazardKind.EBIKE_ENTRY: 1.5,
     HazardKind.FALLING_OBJECT: 2.0,
 }
 EARLY_TOLERANCE_S = 0.5  # a start a little before the labelled onset still matches
+
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_CLIP_KEYS = ("id", "video", "config", "camera", "tags", "expected")
+_EXPECTED_KEYS = ("kind", "zone", "onset_s", "end_s", "max_latency_s", "origin_floor")
+_NUMBER = (int, float)
 
 
 class SuiteError(Exception):
@@ -61,65 +89,244 @@ class SuiteClip:
         return bool({"report_only", "ambiguous"} & set(self.tags))
 
 
-def _path(value: str, base: Path) -> Path:
-    text = str(value).replace("${ASSETS}", str(assets_dir()))
-    path = Path(text)
+@dataclass(frozen=True, slots=True)
+class SuiteEntry:
+    """One clip of a suite as written: ``video`` and ``config`` not yet resolved."""
+
+    clip_id: str
+    video: str
+    config: str
+    camera: str
+    tags: tuple[str, ...]
+    expected: tuple[ExpectedHazard, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedSuite:
+    """The content of a suite file: its name and seed (None when not given) and its clips."""
+
+    name: str | None
+    seed: int | None
+    clips: tuple[SuiteEntry, ...]
+
+
+def resolve_suite_path(value: str, base: Path, assets: Path | None = None) -> Path:
+    """The file a clip's ``video`` or ``config`` names: ``${ASSETS}`` replaced by ``assets``
+    (default :func:`assets_dir`), else an absolute path, else relative to ``base``."""
+    if value.startswith(ASSETS_PLACEHOLDER):
+        folder = assets_dir() if assets is None else assets
+        return folder / value[len(ASSETS_PLACEHOLDER) :].lstrip("/")
+    path = Path(value)
     return path if path.is_absolute() else base / path
 
 
+def check_expected(hazard: ExpectedHazard) -> None:
+    """Check the values of one ground-truth hazard.
+
+    Raises:
+        ValueError: ``"<field>: <what is wrong>"`` for the first bad value.
+    """
+    if not _SLUG_RE.match(hazard.zone):
+        raise ValueError(f"zone: must be a slug, got {hazard.zone!r}")
+    if not math.isfinite(hazard.onset_s) or hazard.onset_s < 0:
+        raise ValueError(f"onset_s: must be >= 0, got {hazard.onset_s}")
+    if not math.isfinite(hazard.max_latency_s) or hazard.max_latency_s <= 0:
+        raise ValueError(f"max_latency_s: must be > 0, got {hazard.max_latency_s}")
+    end = hazard.end_s
+    if end is not None and not (math.isfinite(end) and end > hazard.onset_s):
+        raise ValueError(f"end_s: must be after onset_s ({hazard.onset_s}), got {end}")
+    falling = hazard.kind is HazardKind.FALLING_OBJECT
+    if falling and hazard.origin_floor is None:
+        raise ValueError("origin_floor: needed for kind falling_object")
+    if not falling and hazard.origin_floor is not None:
+        raise ValueError(f"origin_floor: for falling_object only, not {hazard.kind.value}")
+    if hazard.origin_floor is not None and hazard.origin_floor < 1:
+        raise ValueError(
+            f"origin_floor: must be >= 1 (the ground floor is 1), got {hazard.origin_floor}"
+        )
+
+
+def check_entry(entry: SuiteEntry) -> None:
+    """Check the values of one clip entry (not its expected hazards: see :func:`check_expected`).
+
+    Raises:
+        ValueError: ``"<key>: <what is wrong>"`` for the first bad value.
+    """
+    for key, value in (("id", entry.clip_id), ("camera", entry.camera)):
+        if not _SLUG_RE.match(value):
+            raise ValueError(f"{key}: must be a slug, got {value!r}")
+    for key, value in (("video", entry.video), ("config", entry.config)):
+        if not value:
+            raise ValueError(f"{key}: must not be empty")
+
+
+def _describe(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", list: "a list", int: "an integer", _NUMBER: "a number"}
+    return names.get(kind, str(kind))
+
+
+def _where(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _need(mapping: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in mapping:
+        raise SuiteError(f"{where}: missing '{key}'" if where else f"missing '{key}'")
+    value = mapping[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise SuiteError(
+            f"{_where(where, key)}: expected {_describe(kind)}, got {type(value).__name__}"
+        )
+    return value
+
+
+def _optional(
+    mapping: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...]
+) -> Any:
+    value = mapping.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise SuiteError(f"{_where(where, key)}: expected {_describe(kind)} or null, got {value!r}")
+    return value
+
+
+def _get(
+    mapping: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...], required: bool
+) -> Any:
+    """``mapping[key]`` checked: missing is an error if ``required``, else None (as is null)."""
+    return (_need if required else _optional)(mapping, key, where, kind)
+
+
+def _mapping(item: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise SuiteError(f"{where}: expected a mapping, got {type(item).__name__}")
+    unknown = sorted(set(item) - set(allowed), key=str)
+    if unknown:
+        raise SuiteError(f"{where}: unknown keys {unknown}; allowed: {list(allowed)}")
+    return item
+
+
+def _parse_expected(item: Any, where: str, strict: bool) -> ExpectedHazard:
+    item = _mapping(item, where, _EXPECTED_KEYS)
+    kind = _need(item, "kind", where, str)
+    try:
+        hazard_kind = HazardKind(kind)
+    except ValueError:
+        allowed = [k.value for k in HazardKind]
+        raise SuiteError(f"{where}.kind: unknown kind {kind!r}; allowed: {allowed}") from None
+    zone = _need(item, "zone", where, str)
+    onset_s = _need(item, "onset_s", where, _NUMBER)
+    latency = _get(item, "max_latency_s", where, _NUMBER, strict)
+    end_s = _optional(item, "end_s", where, _NUMBER)
+    hazard = ExpectedHazard(
+        kind=hazard_kind,
+        zone=zone,
+        onset_s=float(onset_s),
+        max_latency_s=DEFAULT_LATENCY_S[hazard_kind] if latency is None else float(latency),
+        end_s=None if end_s is None else float(end_s),
+        origin_floor=_optional(item, "origin_floor", where, int),
+    )
+    try:
+        check_expected(hazard)
+    except ValueError as exc:
+        raise SuiteError(f"{where}.{exc}") from None
+    return hazard
+
+
+def _parse_entry(item: Any, where: str, strict: bool) -> SuiteEntry:
+    item = _mapping(item, where, _CLIP_KEYS)
+    clip_id = _need(item, "id", where, str)
+    video = _need(item, "video", where, str)
+    config = _need(item, "config", where, str)
+    camera = _need(item, "camera", where, str)
+    tags = _get(item, "tags", where, list, strict)
+    expected = _get(item, "expected", where, list, strict)
+    entry = SuiteEntry(
+        clip_id=clip_id,
+        video=video,
+        config=config,
+        camera=camera,
+        tags=tuple(str(t) for t in tags or ()),
+        expected=tuple(
+            _parse_expected(e, f"{where}.expected[{i}]", strict)
+            for i, e in enumerate(expected or ())
+        ),
+    )
+    try:
+        check_entry(entry)
+    except ValueError as exc:
+        raise SuiteError(f"{where}.{exc}") from None
+    return entry
+
+
+def parse_suite_text(text: str, source_name: str, *, strict: bool = False) -> ParsedSuite:
+    """Parse and check the text of a suite file.
+
+    Args:
+        text: the YAML text.
+        source_name: the file name to put at the start of error messages.
+        strict: also require ``suite``, ``tags``, ``expected`` and ``max_latency_s``.
+
+    Raises:
+        SuiteError: naming the file and the path of the first bad value
+            (``suite.yaml: clips[3].expected[0].onset_s: ...``).
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"{source_name}: not valid YAML: {exc}") from None
+    try:
+        if not isinstance(data, dict):
+            raise SuiteError("the top level must be a mapping with a 'clips' list")
+        name = _get(data, "suite", "", str, strict)
+        seed = _optional(data, "seed", "", int)
+        clips_raw = _need(data, "clips", "", list)
+        clips = tuple(_parse_entry(c, f"clips[{i}]", strict) for i, c in enumerate(clips_raw))
+        ids = [c.clip_id for c in clips]
+        doubled = sorted({i for i in ids if ids.count(i) > 1})
+        if doubled:
+            raise SuiteError(f"clips: ids must be unique, repeated: {doubled}")
+    except SuiteError as exc:
+        raise SuiteError(f"{source_name}: {exc}") from None
+    return ParsedSuite(name=name, seed=seed, clips=clips)
+
+
+def read_suite_file(path: Path, *, strict: bool = False) -> ParsedSuite:
+    """Read and check a ``suite.yaml`` (or a directory holding one); see :func:`parse_suite_text`.
+
+    Raises:
+        SuiteError: missing or unreadable file, bad YAML, or a missing or bad value.
+    """
+    file = path / SUITE_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise SuiteError(f"{file}: suite file not found")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"{file}: cannot read: {exc}") from None
+    return parse_suite_text(text, str(file), strict=strict)
+
+
 def load_suite(path: Path) -> list[SuiteClip]:
-    """Read a ``suite.yaml`` (or a directory holding one).
+    """Read a ``suite.yaml`` (or a directory holding one), with ``video`` and ``config`` resolved.
 
     Raises:
         SuiteError: missing file, bad YAML, or an entry with a missing or bad field.
     """
-    file = path / "suite.yaml" if path.is_dir() else path
-    if not file.is_file():
-        raise SuiteError(f"{file}: suite file not found")
-    try:
-        data = yaml.safe_load(file.read_text())
-    except yaml.YAMLError as exc:
-        raise SuiteError(f"{file}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("clips"), list):
-        raise SuiteError(f"{file}: expected a mapping with a 'clips' list")
-    clips = []
-    for i, entry in enumerate(data["clips"]):
-        where = f"{file}: clips[{i}]"
-        try:
-            clips.append(_clip(entry, file.parent))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SuiteError(f"{where}: {exc}") from None
-    ids = [c.clip_id for c in clips]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise SuiteError(f"{file}: duplicate clip ids {duplicates}")
-    return clips
-
-
-def _clip(entry: dict[str, Any], base: Path) -> SuiteClip:
-    expected = []
-    for item in entry.get("expected") or []:
-        kind = HazardKind(item["kind"])
-        expected.append(
-            ExpectedHazard(
-                kind=kind,
-                zone=str(item["zone"]),
-                onset_s=float(item["onset_s"]),
-                max_latency_s=float(item.get("max_latency_s") or DEFAULT_LATENCY_S[kind]),
-                end_s=None if item.get("end_s") is None else float(item["end_s"]),
-                origin_floor=None
-                if item.get("origin_floor") is None
-                else int(item["origin_floor"]),
-            )
+    file = path / SUITE_FILE if path.is_dir() else path
+    base, assets = file.parent, assets_dir()
+    return [
+        SuiteClip(
+            clip_id=entry.clip_id,
+            video=resolve_suite_path(entry.video, base, assets),
+            config=resolve_suite_path(entry.config, base, assets),
+            camera=entry.camera,
+            tags=entry.tags,
+            expected=entry.expected,
         )
-    return SuiteClip(
-        clip_id=str(entry["id"]),
-        video=_path(entry["video"], base),
-        config=_path(entry["config"], base),
-        camera=str(entry["camera"]),
-        tags=tuple(str(t) for t in entry.get("tags") or ()),
-        expected=tuple(expected),
-    )
+        for entry in read_suite_file(file).clips
+    ]
 
 
 # ----- scoring -------------------------------------------------------------------------------

@@ -277,12 +277,12 @@ _GOOD_CLIP = (
         (
             "suite: s\nclips: [" + _GOOD_CLIP + "[{kind: falling_object, zone: z, onset_s: 1, "
             "max_latency_s: 2}]}]\n",
-            "clips[0].expected[0]: ExpectedHazard of kind falling_object needs origin_floor",
+            "clips[0].expected[0].origin_floor: needed for kind falling_object",
         ),
         (
             "suite: s\nclips: [" + _GOOD_CLIP + "[{kind: ebike_entry, zone: z, onset_s: 3, "
             "end_s: 2, max_latency_s: 2}]}]\n",
-            "clips[0].expected[0]: ExpectedHazard.end_s (2.0) must be after onset_s (3.0)",
+            "clips[0].expected[0].end_s: must be after onset_s (3.0), got 2.0",
         ),
         (
             "suite: s\nclips: [" + _GOOD_CLIP + "[]}, " + _GOOD_CLIP + "[]}]\n",
@@ -291,7 +291,7 @@ _GOOD_CLIP = (
         (
             "suite: s\nclips: [{id: A, video: v, config: c, camera: cam, tags: [], "
             "expected: []}]\n",
-            "clips[0]: ClipLabel.clip_id must be a slug",
+            "clips[0].id: must be a slug, got 'A'",
         ),
     ],
     ids=[

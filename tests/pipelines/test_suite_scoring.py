@@ -104,8 +104,11 @@ def test_summary_metrics() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("clips: 3", "expected a mapping with a 'clips' list"),
-        ("clips: [{video: a.mp4, config: c.yaml, camera: x}]", "clips\\[0\\]: 'id'"),
+        ("clips: 3", "suite.yaml: clips: expected a list, got int"),
+        (
+            "clips: [{video: a.mp4, config: c.yaml, camera: x}]",
+            "suite.yaml: clips\\[0\\]: missing 'id'",
+        ),
         (
             "clips:\n  - {id: a, video: a, config: c, camera: x,\n"
             "     expected: [{kind: flood, zone: z, onset_s: 1}]}",
@@ -114,7 +117,7 @@ def test_summary_metrics() -> None:
         (
             "clips:\n  - {id: a, video: a, config: c, camera: x}\n"
             "  - {id: a, video: b, config: c, camera: x}",
-            "duplicate clip ids \\['a'\\]",
+            "suite.yaml: clips: ids must be unique, repeated: \\['a'\\]",
         ),
         ("clips: [", "not valid YAML"),
     ],
