@@ -19,9 +19,11 @@ from datetime import datetime
 import cv2
 import numpy as np
 
+from cameras.schema import CameraConfig
 from cameras.source import FpsSampler
 from models.detector import Detector
-from pipelines.builders import CameraRules
+from pipelines.builders import CameraRules, build_rules
+from pipelines.config import HazardwatchConfig
 from vision.motion import MotionGate
 from vision.tracker import Tracker
 from vision.types import Detections, Frame, HazardEvent, Observation, Tracks
@@ -202,3 +204,27 @@ class CameraAnalysis:
         keep = np.zeros(len(ids), bool)
         keep[in_range] = self._keep_class[ids[in_range]]
         return detections[keep]
+
+
+def build_camera_analysis(
+    camera_id: str,
+    camera: CameraConfig,
+    config: HazardwatchConfig,
+    detector: Detector | None,
+) -> CameraAnalysis:
+    """One camera's analysis from the config (its rules, rates and the detector's class roles)."""
+    rules = build_rules(camera_id, camera)
+    class_roles = (
+        {label: role.value for label, role in config.detector.classes.items()}
+        if config.detector
+        else {}
+    )
+    return CameraAnalysis(
+        camera_id,
+        rules,
+        detector if rules.needs_detector else None,
+        class_roles,
+        detect_fps=camera.detect.fps,
+        motion_fps=camera.motion.fps,
+        motion_width_px=camera.motion.width,
+    )

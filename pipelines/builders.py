@@ -72,6 +72,11 @@ class CameraRules:
         return bool(self.object_rules)
 
 
+def camera_needs_detector(camera: CameraConfig) -> bool:
+    """Fire-lane and e-bike rules need the detector; falling objects are motion analysis only."""
+    return any(h.kind is not HazardKind.FALLING_OBJECT for h in camera.hazards)
+
+
 def build_rules(camera_id: str, camera: CameraConfig) -> CameraRules:
     object_rules: list[ObjectRule] = []
     falling_rules: list[FallingObjectRule] = []

@@ -21,9 +21,9 @@ from pathlib import Path
 from cameras.errors import SourceError
 from cameras.source import VideoSource
 from models.detector import Detector, OnnxDetector
-from pipelines.analysis import CameraAnalysis
+from pipelines.analysis import build_camera_analysis
 from pipelines.builders import (
-    build_rules,
+    camera_needs_detector,
     camera_or_error,
     detector_spec,
     source_settings,
@@ -110,24 +110,13 @@ def replay(
         cameras.errors.SourceError: the video cannot be read.
     """
     camera = camera_or_error(config, camera_id)
-    rules = build_rules(camera_id, camera)
     detector = (
-        (detectors or DetectorCache()).get(config, base_dir) if rules.needs_detector else None
+        (detectors or DetectorCache()).get(config, base_dir)
+        if camera_needs_detector(camera)
+        else None
     )
-    class_roles = (
-        {label: role.value for label, role in config.detector.classes.items()}
-        if config.detector
-        else {}
-    )
-    analysis = CameraAnalysis(
-        camera_id,
-        rules,
-        detector,
-        class_roles,
-        detect_fps=camera.detect.fps,
-        motion_fps=camera.motion.fps,
-        motion_width_px=camera.motion.width,
-    )
+    analysis = build_camera_analysis(camera_id, camera, config, detector)
+    rules = analysis.rules
     # Two frame threads: a replay wants one stream decoded fast, not many cheaply.
     settings = source_settings(camera_id, camera, rules, str(video), live=False, decode_threads=2)
     result = ReplayResult(camera_id=camera_id, video=str(video))

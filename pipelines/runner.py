@@ -27,12 +27,12 @@ from cameras.schema import CameraConfig, LineZone, PolygonZone
 from cameras.source import VideoSource
 from models.detector import Detector
 from pipelines.actions import ActionHook
-from pipelines.analysis import CameraAnalysis
-from pipelines.builders import build_rules, source_settings
+from pipelines.analysis import CameraAnalysis, build_camera_analysis
+from pipelines.builders import camera_needs_detector, source_settings
 from pipelines.config import HazardwatchConfig
 from pipelines.evidence import EvidenceWriter, write_zone_snapshot
 from pipelines.publish import EventPublisher
-from vision.types import Frame, HazardEvent, HazardKind, HazardPhase
+from vision.types import Frame, HazardEvent, HazardPhase
 
 logger = logging.getLogger(__name__)
 
@@ -129,21 +129,7 @@ class CameraRunner:
     # ----- construction -------------------------------------------------------------------------
 
     def _build_analysis(self, camera: CameraConfig) -> CameraAnalysis:
-        rules = build_rules(self.camera_id, camera)
-        roles = (
-            {label: role.value for label, role in self.config.detector.classes.items()}
-            if self.config.detector
-            else {}
-        )
-        return CameraAnalysis(
-            self.camera_id,
-            rules,
-            self.detector if rules.needs_detector else None,
-            roles,
-            detect_fps=camera.detect.fps,
-            motion_fps=camera.motion.fps,
-            motion_width_px=camera.motion.width,
-        )
+        return build_camera_analysis(self.camera_id, camera, self.config, self.detector)
 
     def _build_hooks(self, camera: CameraConfig) -> dict[str, ActionHook]:
         hooks = {}
@@ -389,8 +375,7 @@ def run_cameras(
         if not camera.enabled or not camera.source:
             logger.info("camera %s: not started (disabled or no source)", camera_id)
             continue
-        needs = any(h.kind is not HazardKind.FALLING_OBJECT for h in camera.hazards)
-        if needs and detector is None:
+        if camera_needs_detector(camera) and detector is None:
             detector = detector_factory()
         runner = CameraRunner(camera_id, camera, config, detector, publisher, options)
         runner.start()
