@@ -34,6 +34,7 @@ from hazardwatch.services import (
     stop_pipelines,
 )
 from pipelines.config import load_config
+from pipelines.suite import assets_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SEED = 2026
@@ -43,6 +44,31 @@ WANTED = {
     "ebike_entry": "lift",
     "falling_object": "facade",
 }
+ALL_SCENES = ("facade", "lane", "lift")
+# what the generator needs from the shared assets for the lane and lift scenes
+MODEL_FILE = Path("models/yolox_nano_coco_416.onnx")
+
+
+def plan_media(assets: Path) -> tuple[tuple[str, ...], str | None]:
+    """The scene types the demo media can have with these shared assets, and why not all.
+
+    All three when the assets directory and the detector model in it are there; otherwise only
+    the facade (falling objects need no detector and no photos), with a plain message saying so.
+    """
+    left_out = "fire-lane and e-bike demos need them and are left out; showing falling objects only"
+    if not assets.is_dir():
+        reason = f"the shared assets (real photos and the detector model) are not at {assets}"
+    elif not (assets / MODEL_FILE).is_file():
+        reason = f"the detector model {assets / MODEL_FILE} is missing from the shared assets"
+    else:
+        return ALL_SCENES, None
+    return ("facade",), f"{reason}: {left_out}"
+
+
+def media_dir_for(data_dir: Path, scenes: tuple[str, ...]) -> Path:
+    """Where the demo media of these scene types go: one folder per scene set, so that a
+    falling-objects-only run and a later full run never share (or mistake) their media."""
+    return data_dir / ("media" if scenes == ALL_SCENES else "media-" + "-".join(scenes))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,8 +88,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def make_media(media_dir: Path) -> Path:
-    """Generate the quick scenario suite with the repository's generator; returns suite.yaml."""
+def make_media(
+    media_dir: Path, scenes: tuple[str, ...] = ALL_SCENES, assets: Path | None = None
+) -> Path:
+    """Generate the quick scenario suite (of these scene types, with these shared assets) with
+    the repository's generator; returns suite.yaml."""
     generator = REPO_ROOT / "benchmarks" / "scenarios" / "generate.py"
     if not generator.is_file():
         raise StartupError(
@@ -71,11 +100,11 @@ def make_media(media_dir: Path) -> Path:
             "checkout of the repository (make demo)"
         )
     print(f"demo: making demo media in {media_dir} (about a minute the first time)", flush=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.scenarios.generate", "--out", str(media_dir),
-         "--seed", str(DEMO_SEED), "--quick"],
-        cwd=REPO_ROOT, capture_output=True, text=True,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "benchmarks.scenarios.generate", "--out", str(media_dir)]
+    command += ["--seed", str(DEMO_SEED), "--quick", "--scenes", ",".join(scenes)]
+    if assets is not None:
+        command += ["--assets", str(assets)]
+    proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
         raise StartupError(f"demo media could not be made:\n{proc.stderr.strip()[-2000:]}")
     return media_dir / "suite.yaml"
@@ -138,7 +167,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    suite_file = make_media(args.data_dir / "media")
+    assets = assets_dir()
+    scenes, message = plan_media(assets)
+    if message is not None:
+        print(f"demo: {message}", flush=True)
+    suite_file = make_media(
+        media_dir_for(args.data_dir, scenes), scenes, assets if message is None else None
+    )
     config_path, notes = demo_config(suite_file, args.data_dir)
     for note in notes:
         print(f"demo: {note}", flush=True)

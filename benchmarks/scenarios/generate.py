@@ -1,13 +1,15 @@
 """Generate the labelled scenario suite.
 
     python -m benchmarks.scenarios.generate --out DIR [--seed N] [--quick] [--jobs N]
-        [--assets DIR] [--force]
+        [--assets DIR] [--scenes facade,lane,lift] [--force]
 
 Writes ``DIR/clips/*.mp4``, ``DIR/configs/{facade,lane,lift}.yaml``, ``DIR/manifest.yaml`` and,
 last, ``DIR/suite.yaml`` (see :mod:`benchmarks.scenarios`). The same seed gives the same clips
 and labels (not necessarily the same bytes). When ``DIR`` already holds a complete suite of the
-same seed, mode and generator version, nothing is done. ``--quick`` makes a handful of clips of
-each scene type, for smoke tests.
+same seed, mode, scene types and generator version, nothing is done. ``--quick`` makes a handful
+of clips of each scene type, for smoke tests. ``--scenes`` limits the suite to some scene types
+(default all three): the facade scenes need neither the shared assets nor the detector, the lane
+and lift scenes need both.
 
 Exit codes: 0 done, 2 bad input (arguments, missing assets, an unwritable directory).
 """
@@ -20,7 +22,7 @@ import shutil
 import sys
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +62,35 @@ DEFAULT_SEED = 1234
 SITE = {"id": "scenario-suite", "name": "Generated scenario suite"}
 
 Builder = Callable[[np.random.Generator], ClipPlan]
+ALL_SCENES: tuple[SceneKind, ...] = tuple(SceneKind)
+# the scene types that composite real photos checked with the real detector
+DETECTOR_SCENES = frozenset({SceneKind.LANE, SceneKind.LIFT})
+
+
+def scene_kinds(scenes: Iterable[SceneKind | str]) -> tuple[SceneKind, ...]:
+    """The scene types asked for (or a comma list of them), without repeats, in catalogue order
+    (facade, lane, lift).
+
+    Raises:
+        ValueError: an unknown scene type, or none at all.
+    """
+    if isinstance(scenes, str):
+        scenes = [s for s in scenes.split(",") if s.strip()]
+    asked: set[SceneKind] = set()
+    for item in scenes:
+        try:
+            asked.add(SceneKind(item.strip() if isinstance(item, str) else item))
+        except ValueError:
+            known = ", ".join(k.value for k in SceneKind)
+            raise ValueError(f"unknown scene type {item!r} (known: {known})") from None
+    if not asked:
+        raise ValueError("no scene type asked for")
+    return tuple(k for k in SceneKind if k in asked)
+
+
+def needs_assets(scenes: Iterable[SceneKind]) -> bool:
+    """Whether these scene types need the shared assets (real photos and the detector)."""
+    return any(kind in DETECTOR_SCENES for kind in scenes)
 
 
 def clip_rng(seed: int, key: str) -> np.random.Generator:
@@ -79,12 +110,26 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Scenes:
-    """Fixed views of the four cameras and the checked sprites."""
+    """Fixed views of the four cameras and the checked sprites.
+
+    ``backgrounds`` and ``bank`` are None when the lane and lift scenes were not asked for (the
+    facade scenes need no photos and no detector).
+    """
 
     geometry: facade.FacadeGeometry
     facade: np.ndarray
-    backgrounds: Backgrounds
-    bank: SpriteBank
+    backgrounds: Backgrounds | None = None
+    bank: SpriteBank | None = None
+
+    def detector_scenes(self) -> tuple[Backgrounds, SpriteBank]:
+        """The backgrounds and sprites of the lane and lift scenes.
+
+        Raises:
+            ScenarioError: if they were not made (:func:`make_scenes` without lane or lift).
+        """
+        if self.backgrounds is None or self.bank is None:
+            raise ScenarioError("the lane and lift scenes were not prepared (no sprites)")
+        return self.backgrounds, self.bank
 
 
 def facade_catalogue(scenes: Scenes) -> list[Entry]:
@@ -107,7 +152,8 @@ def facade_catalogue(scenes: Scenes) -> list[Entry]:
 
 def lane_catalogue(scenes: Scenes) -> list[Entry]:
     """7 positives and 6 negatives of the fire lane."""
-    sprites, image = scenes.bank.lane, scenes.backgrounds.lane
+    backgrounds, bank = scenes.detector_scenes()
+    sprites, image = bank.lane, backgrounds.lane
 
     def park(clip_id: str, **kw: Any) -> Builder:
         return lambda rng: lane.plan_park(rng, sprites, image, clip_id, **kw)
@@ -175,7 +221,7 @@ def lane_catalogue(scenes: Scenes) -> list[Entry]:
 
 def lift_catalogue(scenes: Scenes) -> list[Entry]:
     """5 positives and 5 negatives of the lift car and the stairwell door."""
-    bank, bg = scenes.bank, scenes.backgrounds
+    bg, bank = scenes.detector_scenes()
 
     def nth(pool: tuple[Any, ...], k: int) -> Any:
         return pool[k % len(pool)]
@@ -285,9 +331,28 @@ def load_detector(assets_dir: Path) -> OnnxDetector:
         raise AssetError(f"cannot load the detector {model}: {exc}") from exc
 
 
-def make_scenes(seed: int, assets_dir: Path, log: Callable[[str], None]) -> Scenes:
-    """Backgrounds of the four cameras (from the seed) and the sprites checked on them."""
+def make_scenes(
+    seed: int,
+    assets_dir: Path,
+    log: Callable[[str], None],
+    scenes: Iterable[SceneKind | str] = ALL_SCENES,
+) -> Scenes:
+    """Backgrounds of the four cameras (from the seed) and the sprites checked on them.
+
+    With only the facade scenes asked for, neither the assets nor the detector are touched.
+
+    Raises:
+        AssetError: lane or lift asked for and the assets, the model or photos are missing.
+    """
     geometry = facade.FacadeGeometry.standard()
+    facade_image = facade.background(clip_rng(seed, "facade_background"), geometry)
+    if not needs_assets(scene_kinds(scenes)):
+        return Scenes(geometry, facade_image)
+    if not assets_dir.is_dir():
+        raise AssetError(
+            f"{assets_dir} is not a directory: the lane and lift scenes need the shared assets "
+            "(real photos and the detector model)"
+        )
     backgrounds = Backgrounds(
         lane=lane.background(clip_rng(seed, "lane_background")),
         lift=lift.lift_background(clip_rng(seed, "lift_background")),
@@ -296,22 +361,28 @@ def make_scenes(seed: int, assets_dir: Path, log: Callable[[str], None]) -> Scen
     log("checking sprites with the real detector (kept only if found as their own class):")
     checker = SpriteChecker(load_detector(assets_dir))
     bank = build_sprite_bank(assets_dir, checker, backgrounds, log)
-    return Scenes(
-        geometry,
-        facade.background(clip_rng(seed, "facade_background"), geometry),
-        backgrounds,
-        bank,
-    )
+    return Scenes(geometry, facade_image, backgrounds, bank)
 
 
-def build_plans(scenes: Scenes, seed: int, quick: bool) -> list[ClipPlan]:
-    """Every clip plan of the suite, in catalogue order, with its labels."""
-    catalogue = facade_catalogue(scenes) + lane_catalogue(scenes) + lift_catalogue(scenes)
+CATALOGUES: dict[SceneKind, Callable[[Scenes], list[Entry]]] = {
+    SceneKind.FACADE: facade_catalogue,
+    SceneKind.LANE: lane_catalogue,
+    SceneKind.LIFT: lift_catalogue,
+}
+
+
+def build_plans(
+    scenes: Scenes, seed: int, quick: bool, kinds: Iterable[SceneKind | str] = ALL_SCENES
+) -> list[ClipPlan]:
+    """Every clip plan of the suite's scene types, in catalogue order, with its labels."""
+    catalogue = [e for kind in scene_kinds(kinds) for e in CATALOGUES[kind](scenes)]
     return [e.build(clip_rng(seed, e.key)) for e in catalogue if e.quick or not quick]
 
 
-def config_texts(scenes: Scenes, assets_dir: Path) -> dict[SceneKind, str]:
-    """The config file of each scene type, checked with the project's own config loader.
+def config_texts(
+    scenes: Scenes, assets_dir: Path, kinds: Iterable[SceneKind | str] = ALL_SCENES
+) -> dict[SceneKind, str]:
+    """The config file of each scene type asked for, checked with the project's config loader.
 
     Raises:
         ScenarioError: if a generated config does not validate (a generator bug).
@@ -343,7 +414,8 @@ def config_texts(scenes: Scenes, assets_dir: Path) -> dict[SceneKind, str]:
         },
     }
     texts: dict[SceneKind, str] = {}
-    for kind, body in configs.items():
+    for kind in scene_kinds(kinds):
+        body = configs[kind]
         text = (
             f"# Generated by benchmarks.scenarios.generate (v{GENERATOR_VERSION}): {kind} scenes.\n"
         )
@@ -356,8 +428,11 @@ def config_texts(scenes: Scenes, assets_dir: Path) -> dict[SceneKind, str]:
     return texts
 
 
-def is_up_to_date(out_dir: Path, seed: int, quick: bool) -> bool:
-    """Whether ``out_dir`` holds a complete suite of this seed, mode and generator version."""
+def is_up_to_date(
+    out_dir: Path, seed: int, quick: bool, scenes: Iterable[SceneKind | str] = ALL_SCENES
+) -> bool:
+    """Whether ``out_dir`` holds a complete suite of this seed, mode, scene types and generator
+    version (a manifest that names no scene types was made with all of them)."""
     suite_path, manifest_path = out_dir / SUITE_FILE, out_dir / MANIFEST_FILE
     if not suite_path.is_file() or not manifest_path.is_file():
         return False
@@ -368,11 +443,13 @@ def is_up_to_date(out_dir: Path, seed: int, quick: bool) -> bool:
         return False
     if not isinstance(manifest, dict):
         return False
+    wanted = [k.value for k in scene_kinds(scenes)]
     same = (
         suite.seed == seed
         and manifest.get("seed") == seed
         and manifest.get("generator_version") == GENERATOR_VERSION
         and manifest.get("mode") == ("quick" if quick else "full")
+        and manifest.get("scenes", [k.value for k in ALL_SCENES]) == wanted
     )
     return same and all((out_dir / clip.video).is_file() for clip in suite.clips)
 
@@ -417,15 +494,21 @@ def manifest(
     results: Sequence[RenderResult],
     scenes: Scenes,
     timings: dict[str, float],
+    kinds: Iterable[SceneKind | str] = ALL_SCENES,
 ) -> dict[str, Any]:
-    """What the generator made: the cache key, every clip's size and content, sprite checks."""
+    """What the generator made: the cache key, every clip's size and content, sprite checks.
+
+    ``assets`` is null when the scene types asked for need no assets (facade only).
+    """
     by_id = {r.clip_id: r for r in results}
+    wanted = scene_kinds(kinds)
     return {
         "generator": "benchmarks.scenarios.generate",
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "mode": "quick" if quick else "full",
-        "assets": str(assets_dir.resolve()),
+        "scenes": [k.value for k in wanted],
+        "assets": str(assets_dir.resolve()) if needs_assets(wanted) else None,
         "fps": FPS,
         "clips": {
             plan.label.clip_id: {
@@ -448,16 +531,16 @@ def manifest(
                 "kept": c.kept,
                 "scores": [round(s, 3) for s in c.scores],
             }
-            for c in scenes.bank.checks
+            for c in (scenes.bank.checks if scenes.bank is not None else ())
         ],
         "timing_s": {k: round(v, 2) for k, v in timings.items()},
     }
 
 
-def summary(plans: Sequence[ClipPlan]) -> str:
+def summary(plans: Sequence[ClipPlan], kinds: Iterable[SceneKind | str] = ALL_SCENES) -> str:
     """One line per scene type: clips, positives, negatives, seconds of video."""
     lines = []
-    for kind in SceneKind:
+    for kind in scene_kinds(kinds):
         mine = [p for p in plans if p.scene is kind]
         positives = sum(1 for p in mine if p.label.expected)
         seconds = sum(p.duration_s for p in mine)
@@ -477,25 +560,32 @@ def generate(
     jobs: int = 1,
     force: bool = False,
     log: Callable[[str], None] = print,
+    scenes: Iterable[SceneKind | str] = ALL_SCENES,
 ) -> bool:
     """Write the suite to ``out_dir``; False when it was already up to date (nothing done).
 
+    ``scenes`` limits the suite to some scene types (default all three); the facade scenes need
+    no assets and no detector.
+
     Raises:
-        AssetError: missing assets or model.
+        ValueError: an unknown scene type in ``scenes``, or none.
+        AssetError: missing assets or model (lane or lift scenes only).
         ScenarioError: a sprite use left empty, a config that does not validate.
         OSError: the directory cannot be written.
     """
-    if not force and is_up_to_date(out_dir, seed, quick):
+    kinds = scene_kinds(scenes)
+    partial = "" if kinds == ALL_SCENES else ", " + "+".join(k.value for k in kinds)
+    if not force and is_up_to_date(out_dir, seed, quick, kinds):
         log(
-            f"{out_dir}: suite (seed {seed}, {'quick' if quick else 'full'}, "
+            f"{out_dir}: suite (seed {seed}, {'quick' if quick else 'full'}{partial}, "
             f"v{GENERATOR_VERSION}) is up to date; nothing to do"
         )
         return False
     started = time.perf_counter()
-    scenes = make_scenes(seed, assets_dir, log)
+    made = make_scenes(seed, assets_dir, log, kinds)
     sprites_s = time.perf_counter() - started
-    plans = build_plans(scenes, seed, quick)
-    texts = config_texts(scenes, assets_dir)
+    plans = build_plans(made, seed, quick, kinds)
+    texts = config_texts(made, assets_dir, kinds)
     (out_dir / SUITE_FILE).unlink(missing_ok=True)  # the suite is valid again only when complete
     for sub in ("clips", "configs"):
         shutil.rmtree(out_dir / sub, ignore_errors=True)
@@ -507,23 +597,24 @@ def generate(
     results = render_all(plans, out_dir / "clips", jobs, log)
     render_s = time.perf_counter() - render_started
     timings = {"sprites": sprites_s, "render": render_s, "total": time.perf_counter() - started}
-    body = manifest(seed, quick, assets_dir, plans, results, scenes, timings)
+    body = manifest(seed, quick, assets_dir, plans, results, made, timings, kinds)
     (out_dir / MANIFEST_FILE).write_text(
         yaml.safe_dump(body, sort_keys=False, width=100), encoding="utf-8"
     )
     header = (
         f"Generated by benchmarks.scenarios.generate v{GENERATOR_VERSION}, seed {seed}"
-        f"{' (quick)' if quick else ''}. Ground truth written by the generator; see "
+        f"{' (quick)' if quick else ''}{f' ({partial[2:]} scenes only)' if partial else ''}. "
+        "Ground truth written by the generator; see "
         "benchmarks/scenarios/__init__.py for the format and the scene modules for what "
         "onset_s means in each."
     )
-    (out_dir / SUITE_FILE).write_text(
-        suite_to_yaml(
-            "generated-quick" if quick else "generated", seed, [p.label for p in plans], header
-        ),
-        encoding="utf-8",
+    name = ("generated-quick" if quick else "generated") + (
+        "" if not partial else "-" + "-".join(k.value for k in kinds)
     )
-    log(summary(plans))
+    (out_dir / SUITE_FILE).write_text(
+        suite_to_yaml(name, seed, [p.label for p in plans], header), encoding="utf-8"
+    )
+    log(summary(plans, kinds))
     log(
         f"done in {timings['total']:.1f} s (sprites {sprites_s:.1f} s, "
         f"render + encode {render_s:.1f} s)"
@@ -540,16 +631,27 @@ def generate_suite(
     jobs: int = 1,
     force: bool = False,
     log: Callable[[str], None] = print,
+    scenes: Iterable[SceneKind | str] = ALL_SCENES,
 ) -> Path:
-    """Make sure ``out_dir`` holds the suite of ``seed`` (generating it unless it is up to date,
-    see :func:`generate`); returns ``out_dir``, ready for ``evaluate_suite``.
+    """Make sure ``out_dir`` holds the suite of ``seed`` and ``scenes`` (generating it unless it
+    is up to date, see :func:`generate`); returns ``out_dir``, ready for ``evaluate_suite``.
 
     Raises:
-        AssetError, ScenarioError, OSError: as :func:`generate`.
+        ValueError, AssetError, ScenarioError, OSError: as :func:`generate`.
     """
+    kinds = scene_kinds(scenes)  # a bad scene type is refused before anything is made
     directory = Path(out_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    generate(directory, seed, quick, assets_dir=assets_dir, jobs=jobs, force=force, log=log)
+    generate(
+        directory,
+        seed,
+        quick,
+        assets_dir=assets_dir,
+        jobs=jobs,
+        force=force,
+        log=log,
+        scenes=kinds,
+    )
     return directory
 
 
@@ -568,6 +670,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=DEFAULT_ASSETS,
         help=f"shared assets directory (default {DEFAULT_ASSETS})",
     )
+    parser.add_argument(
+        "--scenes",
+        default=",".join(k.value for k in ALL_SCENES),
+        help="comma list of scene types to make (default all: facade,lane,lift); "
+        "facade alone needs no assets and no detector",
+    )
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
     return parser.parse_args(argv)
 
@@ -584,10 +692,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out.exists() and not args.out.is_dir():
         print(f"error: --out {args.out} exists and is not a directory", file=sys.stderr)
         return 2
-    if not args.assets.is_dir():
+    try:
+        kinds = scene_kinds(args.scenes)
+    except ValueError as exc:
+        print(f"error: --scenes {args.scenes!r}: {exc}", file=sys.stderr)
+        return 2
+    if needs_assets(kinds) and not args.assets.is_dir():
         print(
             f"error: --assets {args.assets} is not a directory (the shared assets are "
-            "needed for the real photos and the detector)",
+            "needed for the real photos and the detector of the lane and lift scenes; "
+            "--scenes facade needs none)",
             file=sys.stderr,
         )
         return 2
@@ -600,6 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             assets_dir=args.assets,
             jobs=args.jobs,
             force=args.force,
+            scenes=kinds,
         )
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,7 +18,7 @@ import yaml
 from benchmarks.scenarios import GENERATOR_VERSION, facade, lift
 from benchmarks.scenarios import generate as gen
 from benchmarks.scenarios.encode import FPS, GOP, ClipWriter
-from benchmarks.scenarios.errors import SuiteFormatError
+from benchmarks.scenarios.errors import AssetError, SuiteFormatError
 from benchmarks.scenarios.paths import Ease, Segment
 from benchmarks.scenarios.paths import Path as MotionPath
 from benchmarks.scenarios.sprites import (
@@ -40,6 +40,7 @@ from benchmarks.scenarios.suite import (
     resolve_video,
 )
 from pipelines.config import HazardwatchConfig, load_config
+from pipelines.suite import load_suite
 from vision.types import HazardKind
 
 REPO = Path(__file__).resolve().parents[2]
@@ -331,8 +332,18 @@ def test_resolve_video_substitutes_the_assets_dir(tmp_path: Path) -> None:
         (["--seed", "-1"], "--seed must be in 0.."),
         (["--jobs", "0"], "--jobs must be in 1..16"),
         (["--assets", "/nonexistent/assets"], "is not a directory"),
+        (["--scenes", "lane", "--assets", "/nonexistent/assets"], "is not a directory"),
+        (["--scenes", "facade,boat"], "unknown scene type 'boat' (known: facade, lane, lift)"),
+        (["--scenes", ","], "no scene type asked for"),
     ],
-    ids=["negative-seed", "zero-jobs", "missing-assets"],
+    ids=[
+        "negative-seed",
+        "zero-jobs",
+        "missing-assets",
+        "lane-without-assets",
+        "bad-scene",
+        "no-scene",
+    ],
 )
 def test_cli_bad_input_exits_2(
     tmp_path: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
@@ -347,6 +358,84 @@ def test_cli_out_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixtu
     file.write_text("x")
     assert gen.main(["--out", str(file)]) == 2
     assert "exists and is not a directory" in capsys.readouterr().err
+
+
+def test_scene_kinds_are_deduplicated_in_catalogue_order() -> None:
+    assert gen.scene_kinds(["lift", "facade", "lift"]) == (gen.SceneKind.FACADE, gen.SceneKind.LIFT)
+    assert gen.scene_kinds(" lane , facade") == (gen.SceneKind.FACADE, gen.SceneKind.LANE)
+    assert gen.scene_kinds(gen.ALL_SCENES) == tuple(gen.SceneKind)
+    assert not gen.needs_assets(gen.scene_kinds("facade"))
+    assert gen.needs_assets(gen.scene_kinds("facade,lift"))
+
+
+# --- facade scenes alone: no assets, no detector -------------------------------------------------
+
+
+def test_facade_only_suite_needs_no_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_detector(assets_dir: Path) -> None:
+        raise AssertionError("the detector must not be loaded for the facade scenes alone")
+
+    monkeypatch.setattr(gen, "load_detector", no_detector)
+    no_assets = tmp_path / "no-assets"
+    out = gen.generate_suite(
+        tmp_path / "suite",
+        seed=SEED,
+        quick=True,
+        scenes=("facade",),
+        assets_dir=no_assets,
+        log=lambda line: None,
+    )
+    assert not no_assets.exists()
+    assert sorted(p.name for p in (out / "configs").iterdir()) == ["facade.yaml"]
+    clips = load_suite(out)
+    assert clips and all(c.clip_id.startswith("facade_") for c in clips)
+    assert {c.config for c in clips} == {out / "configs" / "facade.yaml"}
+    assert any(c.expected for c in clips) and any(not c.expected for c in clips)
+    assert all(c.video.is_file() for c in clips)
+    assert sorted(p.name for p in (out / "clips").iterdir()) == sorted(
+        f"{c.clip_id}.mp4" for c in clips
+    )
+    config = load_config(out / "configs" / "facade.yaml")
+    assert config.detector is None and set(config.cameras) == {facade.CAMERA_ID}
+    manifest = yaml.safe_load((out / MANIFEST_FILE).read_text())
+    assert manifest["scenes"] == ["facade"] and manifest["assets"] is None
+    assert manifest["sprites"] == []
+    # up to date for the facade alone, not for a request of every scene (nor of the lane)
+    assert gen.is_up_to_date(out, SEED, quick=True, scenes=("facade",))
+    assert not gen.is_up_to_date(out, SEED, quick=True)
+    assert not gen.is_up_to_date(out, SEED, quick=True, scenes=("facade", "lane"))
+    scenes = gen.make_scenes(SEED, no_assets, lambda line: None, scenes=("facade",))
+    assert scenes.bank is None and scenes.backgrounds is None
+    with pytest.raises(gen.ScenarioError, match="lane and lift scenes were not prepared"):
+        gen.build_plans(scenes, SEED, quick=True)
+
+
+@pytest.mark.parametrize("scenes", [("lane",), ("facade", "lift"), gen.ALL_SCENES], ids=str)
+def test_detector_scenes_without_assets_raise_a_clear_asset_error(
+    tmp_path: Path, scenes: tuple[str, ...]
+) -> None:
+    no_assets = tmp_path / "no-assets"
+    with pytest.raises(AssetError, match=r"no-assets is not a directory: the lane and lift"):
+        gen.generate_suite(
+            tmp_path / "suite", quick=True, scenes=scenes, assets_dir=no_assets, log=lambda _: None
+        )
+    assert not (tmp_path / "suite" / SUITE_FILE).exists()
+    assert not (tmp_path / "suite" / "clips").exists()
+
+
+def test_detector_scenes_without_the_model_raise_a_clear_asset_error(tmp_path: Path) -> None:
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    with pytest.raises(AssetError, match=r"yolox_nano_coco_416.onnx not found: the lane and lift"):
+        gen.generate_suite(
+            tmp_path / "suite", quick=True, scenes="lift", assets_dir=assets, log=lambda _: None
+        )
+
+
+def test_unknown_scene_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"unknown scene type 'roof'"):
+        gen.generate_suite(tmp_path / "suite", quick=True, scenes=("facade", "roof"))
+    assert not (tmp_path / "suite").exists()
 
 
 # --- the real detector on a composited frame -----------------------------------------------------
@@ -481,6 +570,28 @@ def test_same_seed_same_labels_and_content(quick_suite: tuple[Path, list[str]]) 
         assert np.array_equal(first.render_frame(k), second.render_frame(k)), first.label.clip_id
     other = gen.build_plans(scenes, SEED + 1, quick=True)
     assert [p.label for p in other] != [p.label for p in plans]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_facade_only_suite_has_the_facade_clips_of_the_full_one(
+    quick_suite: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    out, _ = quick_suite
+    full = read_suite(out / SUITE_FILE)
+    alone = read_suite(
+        gen.generate_suite(tmp_path, seed=SEED, quick=True, scenes="facade", log=lambda line: None)
+        / SUITE_FILE
+    )
+    assert [c.to_dict() for c in alone.clips] == [
+        c.to_dict() for c in full.clips if c.config == "configs/facade.yaml"
+    ]
+    assert (tmp_path / "configs" / "facade.yaml").read_text() == (
+        out / "configs" / "facade.yaml"
+    ).read_text()
+    manifest = yaml.safe_load((out / MANIFEST_FILE).read_text())
+    assert manifest["scenes"] == ["facade", "lane", "lift"]
+    assert not gen.is_up_to_date(out, SEED, quick=True, scenes="facade")
 
 
 @pytest.mark.slow
