@@ -52,7 +52,7 @@ import av.error
 import av.video.frame
 import cv2
 
-from cameras.clips import ClipRecorder
+from cameras.clips import ClipRecorder, sha256_file
 from cameras.errors import ClipError
 from pipelines.snapshots import (
     PERSON_LABELS,
@@ -172,15 +172,6 @@ def write_bytes_atomic(path: Path, data: bytes) -> str:
         raise EvidenceError(f"cannot write {path}: {_reason(exc)}") from exc
     _fsync_dir(path.parent)
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's content."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while chunk := fh.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_zone_snapshot(
