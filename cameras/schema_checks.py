@@ -10,17 +10,24 @@ the file did not. Checks that span cameras (the detector, api tokens) live there
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from cameras.schema import (
     CameraConfig,
     FallingObjectHazard,
+    FloorsConfig,
+    Hazard,
     LineZone,
     PolygonZone,
+    Zone,
 )
 from vision.types import HazardKind
 
@@ -44,6 +51,130 @@ class ConfigIssue:
 
     path: str
     message: str
+
+
+# --- the parts of a camera that validated ---------------------------------------------------------
+
+ZoneModel = PolygonZone | LineZone
+HazardModel = Any  # one of the members of cameras.schema.Hazard (a discriminated union)
+
+_ZONE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Zone)
+_HAZARD_ADAPTER: TypeAdapter[Any] = TypeAdapter(Hazard)
+_FLOORS_ADAPTER: TypeAdapter[FloorsConfig] = TypeAdapter(FloorsConfig)
+# The bounds of CameraConfig.area, without its `| None`.
+_AREA_ADAPTER: TypeAdapter[str] = TypeAdapter(
+    Annotated[str, *CameraConfig.model_fields["area"].metadata]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraParts:
+    """What the cross checks look at in one camera, part by part.
+
+    A camera that failed the schema somewhere (an unknown key, one bad zone) still has parts
+    that are fine, and their problems belong in the same report. ``None`` marks a part that was
+    given but did not pass the schema: its error is already reported, so the checks skip it,
+    rather than report it twice or call it missing.
+
+    Attributes:
+        zones: every zone id given, in file order, with its validated zone or ``None``.
+        hazards: every hazard given, by its index in the file, validated or ``None``.
+        floors: the validated ``floors`` section, or ``None`` (absent or invalid).
+        floors_given: whether the file has a ``floors`` section at all.
+        area: the camera's ``area`` when it passed the schema, else ``None``.
+    """
+
+    zones: Mapping[str, ZoneModel | None]
+    hazards: Sequence[HazardModel | None]
+    floors: FloorsConfig | None
+    floors_given: bool
+    area: str | None = None
+
+    @classmethod
+    def of(cls, camera: CameraConfig) -> CameraParts:
+        """The parts of a camera that validated as a whole (all present)."""
+        return cls(
+            zones=dict(camera.zones),
+            hazards=tuple(camera.hazards),
+            floors=camera.floors,
+            floors_given=camera.floors is not None,
+            area=camera.area,
+        )
+
+    @classmethod
+    def from_raw(cls, raw: Any) -> CameraParts:
+        """Validate each zone, hazard and the floors of a raw camera mapping on its own.
+
+        Unknown keys inside a part are set aside before it is validated (the schema reports
+        them), so that ``{polygon: [[0, 0], [1, 0]], colour: red}`` still gets its geometry
+        checked. Anything that is not the expected container gives no parts.
+        """
+        data = raw if isinstance(raw, Mapping) else {}
+        zones_raw = data.get("zones")
+        zones: dict[str, ZoneModel | None] = {}
+        if isinstance(zones_raw, Mapping):
+            for zone_id, zone in zones_raw.items():
+                if isinstance(zone_id, str):
+                    zones[zone_id] = validate_part(_ZONE_ADAPTER, zone)
+        hazards_raw = data.get("hazards")
+        hazards: list[HazardModel | None] = []
+        if isinstance(hazards_raw, list):
+            hazards = [validate_part(_HAZARD_ADAPTER, hazard) for hazard in hazards_raw]
+        floors_raw = data.get("floors")
+        floors = None if floors_raw is None else validate_part(_FLOORS_ADAPTER, floors_raw)
+        area = data.get("area")
+        return cls(
+            zones=zones,
+            hazards=tuple(hazards),
+            floors=floors,
+            floors_given=floors_raw is not None,
+            area=None if area is None else validate_part(_AREA_ADAPTER, area),
+        )
+
+
+def _without(value: Any, loc: Sequence[str | int]) -> None:
+    """Delete the item at ``loc`` inside ``value`` (nested mappings and lists), if it is there."""
+    parent = value
+    for part in loc[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(parent, dict):
+        parent.pop(loc[-1], None)
+
+
+def validate_part(adapter: TypeAdapter[Any], value: Any) -> Any | None:
+    """``value`` validated by ``adapter``; when its only errors are unknown keys, validated
+    again without them; ``None`` when it has any other error (reported by the schema)."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if not errors or any(error["type"] != "extra_forbidden" for error in errors):
+            return None
+    trimmed = copy.deepcopy(value)
+    for error in errors:
+        loc = list(error["loc"])
+        if loc and _is_union_tag(loc[0]):  # a tagged union's tag is not a key of the data
+            loc = loc[1:]
+        if loc:
+            _without(trimmed, loc)
+    try:
+        return adapter.validate_python(trimmed)
+    except ValidationError:
+        return None
+
+
+_UNION_TAGS = frozenset({"polygon_zone", "line_zone", *(kind.value for kind in HazardKind)})
+
+
+def _is_union_tag(part: str | int) -> bool:
+    return isinstance(part, str) and part in _UNION_TAGS
+
+
+def _parts(camera: CameraConfig | CameraParts) -> CameraParts:
+    return camera if isinstance(camera, CameraParts) else CameraParts.of(camera)
 
 
 def format_path(parts: Iterable[str | int]) -> str:
@@ -77,7 +208,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
 # --- ids -----------------------------------------------------------------------------------------
 
 
-def verify_camera_ids(camera_id: str, camera: CameraConfig) -> list[ConfigIssue]:
+def verify_camera_ids(camera_id: str, camera: CameraConfig | CameraParts) -> list[ConfigIssue]:
     """The camera id and its zone ids are slugs.
 
     Uniqueness of camera ids and of zone ids within a camera is guaranteed earlier: they are keys
@@ -87,7 +218,7 @@ def verify_camera_ids(camera_id: str, camera: CameraConfig) -> list[ConfigIssue]
     problem = slug_problem("camera id", camera_id)
     if problem:
         issues.append(ConfigIssue(format_path(["cameras", camera_id]), problem))
-    for zone_id in camera.zones:
+    for zone_id in _parts(camera).zones:
         problem = slug_problem(f"zone id of camera '{camera_id}'", zone_id)
         if problem:
             issues.append(
@@ -272,17 +403,18 @@ def _verify_line(camera_id: str, zone_id: str, zone: LineZone) -> list[ConfigIss
     return issues
 
 
-def verify_zones(camera_id: str, camera: CameraConfig) -> list[ConfigIssue]:
+def verify_zones(camera_id: str, camera: CameraConfig | CameraParts) -> list[ConfigIssue]:
     """Polygons: >= 3 points in 0..1, no repeated point, non-zero area, not self-intersecting.
 
     Lines: exactly 2 distinct points in 0..1 and a non-zero ``inward`` vector that is not parallel
-    to the line (only the side it points to matters).
+    to the line (only the side it points to matters). Zones that did not pass the schema are
+    skipped (their error is reported already).
     """
     issues: list[ConfigIssue] = []
-    for zone_id, zone in camera.zones.items():
+    for zone_id, zone in _parts(camera).zones.items():
         if isinstance(zone, PolygonZone):
             issues += _verify_polygon(camera_id, zone_id, zone)
-        else:
+        elif isinstance(zone, LineZone):
             issues += _verify_line(camera_id, zone_id, zone)
     return issues
 
@@ -297,29 +429,33 @@ _ZONE_TYPES: dict[HazardKind, tuple[type, ...]] = {
 }
 
 
-def verify_hazard_zones(camera_id: str, camera: CameraConfig) -> list[ConfigIssue]:
+def verify_hazard_zones(camera_id: str, camera: CameraConfig | CameraParts) -> list[ConfigIssue]:
     """Each hazard names a zone of its camera, of a shape its rule can use, at most once per kind.
 
     fire_lane_blocked and falling_object need a polygon; ebike_entry takes a polygon (a lift car)
     or a line (a stairwell door). Two hazards of the same kind on the same zone would fight over
-    one ticket, so that is refused too.
+    one ticket, so that is refused too. A zone given but invalid counts as defined (its shape is
+    not judged); hazards that did not pass the schema are skipped.
     """
+    parts = _parts(camera)
     issues: list[ConfigIssue] = []
     seen: dict[tuple[HazardKind, str], int] = {}
-    for index, hazard in enumerate(camera.hazards):
+    for index, hazard in enumerate(parts.hazards):
+        if hazard is None:
+            continue
         base: list[str | int] = ["cameras", camera_id, "hazards", index]
-        zone = camera.zones.get(hazard.zone)
-        if zone is None:
-            defined = ", ".join(camera.zones) or "none"
+        zone = parts.zones.get(hazard.zone)
+        if hazard.zone not in parts.zones:
+            defined = ", ".join(parts.zones) or "none"
             issues.append(
                 ConfigIssue(
                     format_path([*base, "zone"]),
                     f"{hazard.kind} hazard refers to zone '{hazard.zone}', which camera "
                     f"'{camera_id}' does not define (zones: {defined})"
-                    + did_you_mean(hazard.zone, camera.zones),
+                    + did_you_mean(hazard.zone, parts.zones),
                 )
             )
-        elif not isinstance(zone, _ZONE_TYPES[hazard.kind]):
+        elif zone is not None and not isinstance(zone, _ZONE_TYPES[hazard.kind]):
             wanted = "a polygon or a line" if hazard.kind is HazardKind.EBIKE_ENTRY else "a polygon"
             shape = "line" if isinstance(zone, LineZone) else "polygon"
             issues.append(
@@ -342,7 +478,7 @@ def verify_hazard_zones(camera_id: str, camera: CameraConfig) -> list[ConfigIssu
     return issues
 
 
-def verify_floors(camera_id: str, camera: CameraConfig) -> list[ConfigIssue]:
+def verify_floors(camera_id: str, camera: CameraConfig | CameraParts) -> list[ConfigIssue]:
     """Floor lines of a facade camera are consistent; falling_object has the floors it needs.
 
     ``floors.lines`` are the y positions of floor boundaries from top to bottom, so they must be
@@ -352,11 +488,14 @@ def verify_floors(camera_id: str, camera: CameraConfig) -> list[ConfigIssue]:
     needs ``floors``, and its ``min_drop_floors`` cannot exceed the N-1 visible floors (it could
     never be raised).
     """
+    parts = _parts(camera)
     issues: list[ConfigIssue] = []
     base: list[str | int] = ["cameras", camera_id, "floors"]
-    falling = [(i, h) for i, h in enumerate(camera.hazards) if isinstance(h, FallingObjectHazard)]
-    floors = camera.floors
+    falling = [(i, h) for i, h in enumerate(parts.hazards) if isinstance(h, FallingObjectHazard)]
+    floors = parts.floors
     if floors is None:
+        if parts.floors_given:  # given but invalid: the schema said why
+            return issues
         for index, _ in falling:
             issues.append(
                 ConfigIssue(
@@ -414,8 +553,8 @@ def verify_floors(camera_id: str, camera: CameraConfig) -> list[ConfigIssue]:
     return issues
 
 
-def check_camera(camera_id: str, camera: CameraConfig) -> list[ConfigIssue]:
-    """All checks that need only one camera."""
+def check_camera(camera_id: str, camera: CameraConfig | CameraParts) -> list[ConfigIssue]:
+    """All checks that need only one camera (or the parts of it that validated)."""
     return (
         verify_camera_ids(camera_id, camera)
         + verify_zones(camera_id, camera)

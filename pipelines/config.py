@@ -7,8 +7,10 @@ with a dotted path (``cameras.lobby.zones.lift.polygon[2]``). The order of work 
 1. YAML with :class:`pipelines.config_yaml.UniqueKeyLoader` (a repeated key is an error);
 2. ``defaults`` merged into each camera (a camera's own values win), then pydantic validation;
    pydantic's error locations are turned into dotted paths and its unclear messages rewritten;
-3. the ``verify_*`` checks that relate several fields. When step 2 fails, the per-camera checks
-   still run on every camera that validated, so one run shows as much as possible.
+3. the ``verify_*`` checks that relate several fields. They look at the file through
+   :class:`ConfigParts`, so when step 2 fails they still run on every section, camera, zone and
+   hazard that validated on its own: an unknown key in one place never hides a bad polygon or a
+   hazard on a missing zone elsewhere, and one run shows every problem.
 
 Camera URLs hold passwords, so no message ever echoes the input of a source field, and every
 message passes through :func:`cameras.redact.redact_text` before it leaves this module.
@@ -18,12 +20,13 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, Field, Tag, ValidationError, model_validator
+from pydantic import BaseModel, Field, Tag, TypeAdapter, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from cameras.redact import redact_text
@@ -36,11 +39,12 @@ from cameras.schema import (
     MotionSettings,
 )
 from cameras.schema_checks import (
+    CameraParts,
     ConfigIssue,
-    check_camera,
     did_you_mean,
     format_path,
     slug_problem,
+    validate_part,
     verify_camera_ids,
     verify_floors,
     verify_hazard_zones,
@@ -55,6 +59,7 @@ __all__ = [
     "ClassRole",
     "ConfigError",
     "ConfigIssue",
+    "ConfigParts",
     "DefaultsConfig",
     "DetectorConfig",
     "DurationRaises",
@@ -433,28 +438,96 @@ class HazardwatchConfig(ConfigModel):
         return apply_defaults(data)
 
 
+# --- the parts the cross-field checks look at ------------------------------------------------
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class ConfigParts:
+    """The sections of a file that passed the schema, for the ``verify_*`` checks.
+
+    Built from a valid :class:`HazardwatchConfig` (:meth:`of`: everything present) or from the
+    raw mapping of a file that failed (:meth:`from_raw`: each section validated on its own, each
+    camera part by part), so that the cross checks run on whatever did validate. A section that
+    was given but is invalid is ``None`` with its ``*_given`` flag set: the checks then skip what
+    depends on it instead of calling it missing. ``cameras_complete`` is false when the
+    ``cameras`` section itself failed (missing, empty, not a mapping): which cameras exist is
+    then unknown, and tokens naming cameras are not judged.
+    """
+
+    site: SiteConfig | None
+    detector: DetectorConfig | None
+    detector_given: bool
+    cameras: dict[str, CameraParts] = field(default_factory=dict)
+    api: ApiConfig | None = None
+    cameras_complete: bool = True
+
+    @classmethod
+    def of(cls, config: HazardwatchConfig) -> ConfigParts:
+        return cls(
+            site=config.site,
+            detector=config.detector,
+            detector_given=config.detector is not None,
+            cameras={cid: CameraParts.of(camera) for cid, camera in config.cameras.items()},
+            api=config.api,
+        )
+
+    @classmethod
+    def from_raw(cls, data: Mapping[str, Any], errors: Sequence[ErrorDetails] = ()) -> ConfigParts:
+        """The parts of a raw mapping; ``errors`` are the schema's errors of the whole file."""
+        detector_raw = data.get("detector")
+        api_raw = data.get("api")
+        cameras_raw = apply_defaults(dict(data)).get("cameras")
+        cameras: dict[str, CameraParts] = {}
+        if isinstance(cameras_raw, Mapping):
+            for camera_id, camera in cameras_raw.items():
+                if isinstance(camera_id, str):
+                    cameras[camera_id] = CameraParts.from_raw(camera)
+        return cls(
+            site=_validate_section(SiteConfig, data.get("site")),
+            detector=_validate_section(DetectorConfig, detector_raw),
+            detector_given=detector_raw is not None,
+            cameras=cameras,
+            api=_validate_section(ApiConfig, api_raw),
+            cameras_complete=not any(tuple(e["loc"]) == ("cameras",) for e in errors),
+        )
+
+
+def _validate_section(model: type[_M], raw: Any) -> _M | None:
+    if raw is None:
+        return None
+    result: _M | None = validate_part(TypeAdapter(model), raw)
+    return result
+
+
+def _as_parts(config: HazardwatchConfig | ConfigParts) -> ConfigParts:
+    return config if isinstance(config, ConfigParts) else ConfigParts.of(config)
+
+
 # --- cross-field checks of the whole file ----------------------------------------------------
 
 
-def verify_ids(config: HazardwatchConfig) -> list[ConfigIssue]:
+def verify_ids(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
     """Site, camera, zone ids and token names are slugs; token names are unique.
 
     Camera ids and the zone ids of one camera are mapping keys, unique because the YAML loader
     refuses a repeated key.
     """
+    parts = _as_parts(config)
     issues: list[ConfigIssue] = []
-    problem = slug_problem("site id", config.site.id)
+    problem = None if parts.site is None else slug_problem("site id", parts.site.id)
     if problem:
         issues.append(ConfigIssue("site.id", problem))
-    for camera_id, camera in config.cameras.items():
+    for camera_id, camera in parts.cameras.items():
         issues += verify_camera_ids(camera_id, camera)
         if camera.area is not None:
             problem = slug_problem(f"area of camera '{camera_id}'", camera.area)
             if problem:
                 issues.append(ConfigIssue(format_path(["cameras", camera_id, "area"]), problem))
-    if config.api is not None:
+    if parts.api is not None:
         first: dict[str, int] = {}
-        for index, token in enumerate(config.api.tokens):
+        for index, token in enumerate(parts.api.tokens):
             path = format_path(["api", "tokens", index, "name"])
             problem = slug_problem("token name", token.name)
             if problem:
@@ -500,20 +573,23 @@ def _verify_labels(detector: DetectorConfig) -> list[ConfigIssue]:
     return issues
 
 
-def verify_detector(config: HazardwatchConfig) -> list[ConfigIssue]:
+def verify_detector(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
     """Cameras whose hazards need detections have a detector mapping the classes they use.
 
     fire_lane_blocked needs a class with role vehicle or clutter, ebike_entry one with role
     ebike. With inline ``labels``, every key of ``classes`` must be one of them (a typo would
     otherwise never match anything). Whether the model file exists is the detector's business at
-    start-up, not the config's.
+    start-up, not the config's. A ``detector`` section that is given but invalid is not judged.
     """
+    parts = _as_parts(config)
     issues: list[ConfigIssue] = []
-    detector = config.detector
+    detector = parts.detector
+    if detector is None and parts.detector_given:
+        return issues  # its schema errors say what is wrong with it
     users: dict[HazardKind, list[str]] = {}
-    for camera_id, camera in config.cameras.items():
+    for camera_id, camera in parts.cameras.items():
         for index, hazard in enumerate(camera.hazards):
-            if hazard.kind not in DETECTOR_HAZARDS:
+            if hazard is None or hazard.kind not in DETECTOR_HAZARDS:
                 continue
             users.setdefault(hazard.kind, []).append(camera_id)
             if detector is None:
@@ -541,13 +617,14 @@ def verify_detector(config: HazardwatchConfig) -> list[ConfigIssue]:
     return issues
 
 
-def verify_api(config: HazardwatchConfig) -> list[ConfigIssue]:
+def verify_api(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
     """Token hashes differ; grid_worker tokens list existing cameras, other roles list none."""
+    parts = _as_parts(config)
     issues: list[ConfigIssue] = []
-    if config.api is None:
+    if parts.api is None:
         return issues
     first_hash: dict[str, int] = {}
-    for index, token in enumerate(config.api.tokens):
+    for index, token in enumerate(parts.api.tokens):
         base: list[str | int] = ["api", "tokens", index]
         if token.token_sha256 in first_hash:
             issues.append(
@@ -574,27 +651,28 @@ def verify_api(config: HazardwatchConfig) -> list[ConfigIssue]:
                 )
             )
         for cam_index, camera_id in enumerate(token.cameras):
-            if camera_id not in config.cameras:
+            if parts.cameras_complete and camera_id not in parts.cameras:
                 issues.append(
                     ConfigIssue(
                         format_path([*base, "cameras", cam_index]),
                         f"token '{token.name}' names camera '{camera_id}', which is not "
-                        "configured" + did_you_mean(camera_id, config.cameras),
+                        "configured" + did_you_mean(camera_id, parts.cameras),
                     )
                 )
     return issues
 
 
-def verify_levels(config: HazardwatchConfig) -> list[ConfigIssue]:
+def verify_levels(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
     """Each kind's duration raises go up in time and in level, above the kind's starting level.
 
     A raise to a level the ticket already has would never do anything, so it is refused rather
     than silently ignored.
     """
+    parts = _as_parts(config)
     issues: list[ConfigIssue] = []
-    if config.api is None:
+    if parts.api is None:
         return issues
-    levels = config.api.levels
+    levels = parts.api.levels
     order = list(RiskLevel)
     for kind in HazardKind:
         start = levels.default_level.level_of(kind)
@@ -633,14 +711,19 @@ def camera_area(config: HazardwatchConfig, camera_id: str) -> str:
     return config.cameras[camera_id].area or config.site.id
 
 
-def check_config(config: HazardwatchConfig) -> list[ConfigIssue]:
-    """Every cross-field check: ids, then each camera, then the detector and the api."""
-    issues = verify_ids(config)
-    for camera_id, camera in config.cameras.items():
+def check_config(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
+    """Every cross-field check: ids, then each camera, then the detector and the api.
+
+    Given the :class:`ConfigParts` of a file that failed the schema, the checks run on every
+    part that validated.
+    """
+    parts = _as_parts(config)
+    issues = verify_ids(parts)
+    for camera_id, camera in parts.cameras.items():
         issues += verify_zones(camera_id, camera)
         issues += verify_hazard_zones(camera_id, camera)
         issues += verify_floors(camera_id, camera)
-    return issues + verify_detector(config) + verify_api(config) + verify_levels(config)
+    return issues + verify_detector(parts) + verify_api(parts) + verify_levels(parts)
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -845,27 +928,6 @@ def issues_from_validation_error(exc: ValidationError) -> list[ConfigIssue]:
     return issues
 
 
-def _check_valid_cameras(data: Mapping[str, Any], exc: ValidationError) -> list[ConfigIssue]:
-    """Per-camera checks on the cameras that validated when the file as a whole did not."""
-    cameras = apply_defaults(data).get("cameras")
-    if not isinstance(cameras, dict):
-        return []
-    locs = [error["loc"] for error in exc.errors(include_url=False)]
-    if any(loc[:1] == ("cameras",) and len(loc) < 2 for loc in locs):
-        return []
-    broken = {loc[1] for loc in locs if loc[:1] == ("cameras",)}
-    issues: list[ConfigIssue] = []
-    for camera_id, raw in cameras.items():
-        if camera_id in broken or not isinstance(camera_id, str):
-            continue
-        try:
-            camera = CameraConfig.model_validate(raw)
-        except ValidationError:
-            continue  # cannot happen for a camera the root had no error for; nothing to add
-        issues += check_camera(camera_id, camera)
-    return issues
-
-
 # --- loading -------------------------------------------------------------------------------------
 
 
@@ -929,7 +991,9 @@ def validate_config(data: Mapping[str, Any], source_name: str = "<config>") -> H
     try:
         config = HazardwatchConfig.model_validate(data)
     except ValidationError as exc:
-        issues = issues_from_validation_error(exc) + _check_valid_cameras(data, exc)
+        # The cross checks still run on every part that validated: one run lists everything.
+        parts = ConfigParts.from_raw(data, exc.errors(include_url=False))
+        issues = issues_from_validation_error(exc) + check_config(parts)
         # `from None`: pydantic's own text echoes input values, credentials included.
         raise ConfigError(source_name, issues) from None
     issues = check_config(config)

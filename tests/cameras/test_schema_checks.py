@@ -8,6 +8,7 @@ import pytest
 
 from cameras.schema import CameraConfig
 from cameras.schema_checks import (
+    CameraParts,
     ConfigIssue,
     all_collinear,
     check_camera,
@@ -383,3 +384,68 @@ def test_check_camera_collects_everything() -> None:
         "cameras.cam.floors",
     ]
     assert all(isinstance(issue, ConfigIssue) for issue in issues)
+
+
+@pytest.mark.parametrize(
+    ("raw", "zones", "hazards", "floors", "expected"),
+    [
+        pytest.param(
+            {
+                "colour": "red",
+                "zones": {"lane": {"polygon": [[0, 0], [1, 0]], "colour": "red"}},
+                "hazards": [{"kind": "fire_lane_blocked", "zone": "gate"}],
+            },
+            {"lane": True},
+            [True],
+            None,
+            ["cameras.cam.zones.lane.polygon", "cameras.cam.hazards[0].zone"],
+            id="unknown-keys-set-aside",
+        ),
+        pytest.param(
+            {
+                "zones": {"lane": {"polygon": SQUARE, "anchor": "middle"}},
+                "hazards": [
+                    {"kind": "smoke", "zone": "lane"},
+                    {"kind": "falling_object", "zone": "lane", "min_drop_floors": 0},
+                    {"kind": "fire_lane_blocked", "zone": "lane"},
+                ],
+                "floors": {"count": 0, "lowest_visible_floor": 1, "lines": [0.1, 0.2]},
+            },
+            {"lane": False},
+            [False, False, True],
+            False,
+            [],
+            id="invalid-parts-skipped-not-called-missing",
+        ),
+        pytest.param(
+            {"zones": [1, 2], "hazards": {"kind": "x"}, "floors": 3},
+            {},
+            [],
+            False,
+            [],
+            id="wrong-containers",
+        ),
+        pytest.param("not a camera", {}, [], None, [], id="not-a-mapping"),
+    ],
+)
+def test_camera_parts_from_raw(
+    raw: Any,
+    zones: dict[str, bool],
+    hazards: list[bool],
+    floors: bool | None,
+    expected: list[str],
+) -> None:
+    parts = CameraParts.from_raw(raw)
+    assert {zone_id: zone is not None for zone_id, zone in parts.zones.items()} == zones
+    assert [hazard is not None for hazard in parts.hazards] == hazards
+    given = floors is not None
+    assert parts.floors_given is given and (parts.floors is not None) is bool(floors)
+    assert [issue.path for issue in check_camera("cam", parts)] == expected
+
+
+def test_parts_of_a_valid_camera_check_the_same() -> None:
+    camera = _camera(
+        zones={"Bow": {"polygon": [[0, 0], [1, 1], [1, 0], [0, 1]]}},
+        hazards=[{"kind": "falling_object", "zone": "nope"}],
+    )
+    assert check_camera("cam", CameraParts.of(camera)) == check_camera("cam", camera)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,9 +61,73 @@ def test_broken_file_lists_every_error(tmp_path: Path, capsys: pytest.CaptureFix
         "side it points to matters)",
         f"{path}: cameras.lobby.hazards[0].colour: unknown key 'colour' (allowed here: kind, "
         "zone, min_drop_floors)",
-        f"{path}: 2 errors",
+        # The cross checks run on the parts that validated (the hazard without its unknown key):
+        f"{path}: cameras.lobby.zones.lift.polygon: zone 'lift' of camera 'lobby': a polygon "
+        "needs at least 3 points, got 2",
+        f"{path}: cameras.lobby.floors: camera 'lobby' has a falling_object hazard (hazards[0]) "
+        "but no 'floors' section (count, lowest_visible_floor, lines) to tell the floor",
+        f"{path}: 4 errors",
     ]
     assert "Sup3rSecret" not in err
+
+
+# Issue 8: an unknown key, a 2-point polygon, a 1.5 coordinate and a hazard on a missing zone.
+FOUR_PROBLEMS = """\
+site: {id: block_a, name: "Block A"}
+detector: {model: models/yolox_nano.onnx, classes: {car: vehicle}}
+cameras:
+  lane:
+    source: rtsp://10.0.0.22/ch1
+    colour: red
+    zones:
+      lane: {polygon: [[0.1, 0.1], [0.9, 0.1]]}
+      yard: {polygon: [[0.1, 0.1], [1.5, 0.1], [0.5, 0.9]]}
+    hazards:
+      - {kind: fire_lane_blocked, zone: gate}
+"""
+
+
+def _four_problem_lines(path: Path) -> list[str]:
+    return [
+        f"{path}: cameras.lane.colour: unknown key 'colour' (allowed here: rtsp_transport, "
+        "connect_timeout_s, read_timeout_s, decode_threads, preroll_s, postroll_s, enabled, "
+        "source, evidence_source, name, area, detect, motion, zones, floors, hazards)",
+        f"{path}: cameras.lane.zones.lane.polygon: zone 'lane' of camera 'lane': a polygon "
+        "needs at least 3 points, got 2",
+        f"{path}: cameras.lane.zones.yard.polygon[1]: point [1.5, 0.1] of zone 'yard' of "
+        "camera 'lane' is outside the frame: x = 1.5 must lie in 0..1 (coordinates are "
+        "normalized)",
+        f"{path}: cameras.lane.hazards[0].zone: fire_lane_blocked hazard refers to zone 'gate', "
+        "which camera 'lane' does not define (zones: lane, yard)",
+        f"{path}: 4 errors",
+    ]
+
+
+def test_an_unknown_key_does_not_hide_the_other_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "four.yaml"
+    path.write_text(FOUR_PROBLEMS)
+    assert main(["check-config", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == _four_problem_lines(path)
+
+
+def test_the_installed_command_lists_all_four(tmp_path: Path) -> None:
+    path = tmp_path / "four.yaml"
+    path.write_text(FOUR_PROBLEMS)
+    done = subprocess.run(
+        [sys.executable, "-m", "hazardwatch", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == _four_problem_lines(path)
 
 
 def test_cross_field_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

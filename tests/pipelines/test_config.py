@@ -506,6 +506,133 @@ def test_several_errors_are_all_reported() -> None:
         assert line == f"estate.yaml: {issue.path}: {issue.message}"
 
 
+# A camera with three cross-field problems; each case adds one unknown key somewhere (issue 8:
+# an unknown key used to hide the polygon, the coordinate and the missing zone).
+FOUR_PROBLEMS = """\
+site: {id: block_a, name: "Block A"}
+detector:
+  model: models/yolox_nano.onnx
+  classes: {car: vehicle}
+cameras:
+  lane:
+    source: rtsp://10.0.0.22/ch1
+    zones:
+      lane: {polygon: [[0.1, 0.1], [0.9, 0.1]]}
+      yard: {polygon: [[0.1, 0.1], [1.5, 0.1], [0.5, 0.9]]}
+    hazards:
+      - {kind: fire_lane_blocked, zone: gate}
+"""
+CROSS_PROBLEMS = [
+    ("cameras.lane.zones.lane.polygon", "a polygon needs at least 3 points, got 2"),
+    ("cameras.lane.zones.yard.polygon[1]", "point [1.5, 0.1] of zone 'yard'"),
+    ("cameras.lane.hazards[0].zone", "refers to zone 'gate', which camera 'lane' does not define"),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "unknown_path"),
+    [
+        pytest.param(
+            "    source:", "    colour: red\n    source:", "cameras.lane.colour", id="in-the-camera"
+        ),
+        pytest.param(
+            "[0.9, 0.1]]}",
+            "[0.9, 0.1]], colour: red}",
+            "cameras.lane.zones.lane.colour",
+            id="in-the-bad-zone",
+        ),
+        pytest.param(
+            "zone: gate}",
+            "zone: gate, colour: red}",
+            "cameras.lane.hazards[0].colour",
+            id="in-the-bad-hazard",
+        ),
+        pytest.param("site: {", "colour: red\nsite: {", "colour", id="at-the-root"),
+        pytest.param('"Block A"}', '"Block A", colour: red}', "site.colour", id="in-site"),
+        pytest.param(
+            "  classes:", "  colour: red\n  classes:", "detector.colour", id="in-the-detector"
+        ),
+    ],
+)
+def test_an_unknown_key_hides_no_other_error(old: str, new: str, unknown_path: str) -> None:
+    assert FOUR_PROBLEMS.count(old) == 1
+    issues = _issues(FOUR_PROBLEMS.replace(old, new))
+    assert [issue.path for issue in issues] == [
+        unknown_path,
+        *(path for path, _ in CROSS_PROBLEMS),
+    ], issues
+    assert "unknown key 'colour'" in issues[0].message
+    for issue, (_, message) in zip(issues[1:], CROSS_PROBLEMS, strict=True):
+        assert message in issue.message
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        pytest.param(
+            _set("cameras.lobby.zones.door.anchor", "middle"),
+            # hazards[1] is on door, invalid but given: not "undefined", its shape not judged
+            [("cameras.lobby.zones.door.anchor", "Input should be 'bottom_center'")],
+            id="hazard-on-an-invalid-zone",
+        ),
+        pytest.param(
+            _both(
+                _set("cameras.facade.floors.count", 0),
+                _set("cameras.facade.hazards.0.min_drop_floors", 50),
+            ),
+            [("cameras.facade.floors.count", "greater than or equal to 1")],
+            id="invalid-floors-not-called-missing",
+        ),
+        pytest.param(
+            _both(
+                _set("detector.input_size", 1),
+                _set("cameras.lane.zones.lane.polygon", [[0.1, 0.1], [0.9, 0.1]]),
+            ),
+            [
+                ("detector.input_size", "greater than or equal to 32"),
+                ("cameras.lane.zones.lane.polygon", "needs at least 3 points"),
+            ],
+            id="invalid-detector-not-called-missing",
+        ),
+        pytest.param(
+            _both(
+                _set("cameras.lobby.colour", 1),
+                _set("cameras.lobby.hazards.0", {"kind": "ebike_entry", "zone": "lift", "x": 1}),
+                _set("cameras.lobby.hazards.1", {"kind": "ebike_entry", "zone": "lift"}),
+            ),
+            [
+                ("cameras.lobby.hazards[0].x", "unknown key 'x'"),
+                ("cameras.lobby.colour", "unknown key 'colour'"),
+                ("cameras.lobby.hazards[1]", "already has a ebike_entry hazard on zone 'lift'"),
+            ],
+            id="hazard-indices-kept",
+        ),
+        pytest.param(
+            _both(
+                _set("site.colour", 1),
+                _set("api.tokens.1.cameras", ["lobbby"]),
+                _set("cameras.lane.area", "Lane A"),
+            ),
+            [
+                ("site.colour", "unknown key 'colour'"),
+                ("cameras.lane.area", "is not a slug"),
+                ("api.tokens[1].cameras[0]", "names camera 'lobbby', which is not configured"),
+            ],
+            id="ids-and-tokens-checked-beside-a-bad-site",
+        ),
+    ],
+)
+def test_cross_checks_run_on_the_parts_that_validated(
+    mutate: Mutation, expected: list[tuple[str, str]]
+) -> None:
+    data = _data()
+    mutate(data)
+    issues = _issues(yaml.safe_dump(data, sort_keys=False))
+    assert [issue.path for issue in issues] == [path for path, _ in expected], issues
+    for issue, (_, message) in zip(issues, expected, strict=True):
+        assert message in issue.message
+
+
 def _replace(old: str, new: str) -> str:
     assert old in VALID_YAML
     return VALID_YAML.replace(old, new, 1)
