@@ -120,11 +120,55 @@ _CAMERA_METRICS: tuple[tuple[str, str, MetricType, str], ...] = (
     ),
     ("frames_in", "hazardwatch_camera_frames_in_total", "counter", "Frames decoded."),
     ("frames_out", "hazardwatch_camera_frames_out_total", "counter", "Frames analysed."),
+    (
+        "disk_full",
+        "hazardwatch_camera_disk_full",
+        "gauge",
+        "1 while clips are skipped because the data dir's disk is (nearly) full.",
+    ),
+    (
+        "evidence_captures",
+        "hazardwatch_camera_evidence_captures_total",
+        "counter",
+        "Hazard starts whose evidence (snapshots, clip) was requested.",
+    ),
+    (
+        "evidence_pending",
+        "hazardwatch_camera_evidence_pending",
+        "gauge",
+        "Hazard starts whose evidence is still being written (post-roll, encoding).",
+    ),
+    (
+        "evidence_errors",
+        "hazardwatch_camera_evidence_errors_total",
+        "counter",
+        "Evidence files that could not be written.",
+    ),
+    (
+        "clips_skipped_disk_full",
+        "hazardwatch_camera_clips_skipped_disk_full_total",
+        "counter",
+        "Clips skipped because free space was below the minimum.",
+    ),
+    (
+        "spool_pending",
+        "hazardwatch_camera_spool_pending",
+        "gauge",
+        "Events waiting in the local spool of the process running this camera (Redis down).",
+    ),
+    (
+        "publish_errors",
+        "hazardwatch_camera_publish_errors_total",
+        "counter",
+        "Failed sends and spool writes of the process running this camera (retried).",
+    ),
 )
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if not isinstance(value, int | float):
         return None
     return float(value)
 

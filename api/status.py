@@ -35,6 +35,14 @@ _NUMBER_FIELDS = (
     "reconnects",
     "inference_ms_avg",
     "events",
+    # the camera's evidence writer
+    "evidence_captures",
+    "evidence_pending",
+    "evidence_errors",
+    "clips_skipped_disk_full",
+    # the event publisher of the pipeline process that runs the camera
+    "spool_pending",
+    "publish_errors",
 )
 _STATES = frozenset({"streaming", "connecting", "backoff", "stopped"})
 
@@ -82,6 +90,8 @@ def camera_record(raw: str | bytes | None, now: datetime) -> dict[str, Any]:
         value = data.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             record[key] = value
+    if isinstance(data.get("disk_full"), bool):  # clips stop below the free-space minimum
+        record["disk_full"] = data["disk_full"]
     last_error = data.get("last_error")
     record["last_error"] = redact_text(str(last_error))[:500] if last_error else None
     updated_at = _parse_time(data.get("updated_at"))

@@ -18,31 +18,28 @@ failed encode is reported in ``evidence["error"]`` (what failed and where) and c
 event goes on without the missing files. Below ``min_free_bytes`` of free space, clips are
 skipped (snapshots and events are not) and :attr:`EvidenceWriter.disk_full` says so.
 
-Layout (contract): ``DATA_DIR/evidence/{camera_id}/{YYYY-MM-DD}/{hazard_id}/`` holding
-``clip.mp4``, ``snapshot.jpg``, ``clip_public.mp4``, ``snapshot_public.jpg`` (and ``after.jpg``
-from the recheck). The date is the hazard's start date in UTC. Every file is written under a
-temporary name in the same folder, fsynced and renamed, so a reader never sees half a file.
+Layout (contract, :mod:`pipelines.evidence_layout`):
+``DATA_DIR/evidence/{camera_id}/{YYYY-MM-DD}/{hazard_id}/`` holding ``clip.mp4``,
+``snapshot.jpg``, ``clip_public.mp4``, ``snapshot_public.jpg`` (and an ``after-*.jpg`` copy per
+automatic recheck, made by the ticket service). The date is the hazard's start date in UTC. Every
+file is written under a temporary name in the same folder, fsynced and renamed, so a reader never
+sees half a file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
-import hashlib
 import logging
 import math
 import os
-import re
 import shutil
 import threading
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -54,6 +51,18 @@ import cv2
 
 from cameras.clips import ClipRecorder, sha256_file
 from cameras.errors import ClipError
+from pipelines.evidence_layout import (
+    DATE_DIR_RE,
+    EVIDENCE_DIRNAME,
+    EvidenceError,
+    check_id,
+    evidence_dir,
+    fsync_dir,
+    remove_quietly,
+    temp_name,
+    write_bytes_atomic,
+)
+from pipelines.evidence_layout import os_reason as _reason
 from pipelines.snapshots import (
     PERSON_LABELS,
     PLATE_LABELS,
@@ -73,12 +82,10 @@ logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 DEFAULT_MIN_FREE_BYTES = 500 * MB
-EVIDENCE_DIRNAME = "evidence"
 CLIP_NAME = "clip.mp4"
 SNAPSHOT_NAME = "snapshot.jpg"
 CLIP_PUBLIC_NAME = "clip_public.mp4"
 SNAPSHOT_PUBLIC_NAME = "snapshot_public.jpg"
-AFTER_NAME = "after.jpg"
 SNAPSHOT_TIMEOUT_S = 60.0  # a disk that takes longer to write two JPEGs has failed
 EVIDENCE_FILES = {
     "clip": CLIP_NAME,
@@ -86,92 +93,6 @@ EVIDENCE_FILES = {
     "clip_public": CLIP_PUBLIC_NAME,
     "snapshot_public": SNAPSHOT_PUBLIC_NAME,
 }
-
-# Ids become path components: a conservative slug keeps "..", "/" and friends out of the tree.
-_SAFE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
-_DATE_DIR_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class EvidenceError(Exception):
-    """Evidence could not be written: the message names the file and the reason."""
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError):
-        if exc.errno == errno.ENOSPC:
-            return "disk full"
-        return exc.strerror or str(exc)
-    return str(exc)
-
-
-def _check_id(name: str, value: str) -> None:
-    if not isinstance(value, str) or not _SAFE_ID_RE.match(value) or ".." in value:
-        raise ValueError(
-            f"{name} {value!r} cannot name a folder: use letters, digits, '_', '-', '.' "
-            "(1-128 characters, starting with a letter or digit, no '..')"
-        )
-
-
-def evidence_dir(data_dir: Path, camera_id: str, started_at: datetime, hazard_id: str) -> Path:
-    """``DATA_DIR/evidence/{camera_id}/{YYYY-MM-DD}/{hazard_id}`` (date of ``started_at`` in UTC).
-
-    Raises:
-        ValueError: an id that is not a safe folder name, or a naive ``started_at``.
-    """
-    _check_id("camera_id", camera_id)
-    _check_id("hazard_id", hazard_id)
-    if started_at.tzinfo is None:
-        raise ValueError(f"started_at must be timezone-aware, got {started_at.isoformat()}")
-    day = started_at.astimezone(UTC).strftime("%Y-%m-%d")
-    return Path(data_dir) / EVIDENCE_DIRNAME / camera_id / day / hazard_id
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable (best effort: some filesystems refuse to open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        logger.debug("fsync of directory %s failed: %s", directory, exc)
-    finally:
-        os.close(fd)
-
-
-def _temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError as exc:
-        logger.warning("could not remove partial file %s: %s", path, exc)
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> str:
-    """Write ``data`` to ``path`` via a temporary file, fsync and rename; return its SHA-256.
-
-    Raises:
-        EvidenceError: the folder cannot be made or the file cannot be written (says where and
-            why; a full disk says "disk full").
-    """
-    path = Path(path)
-    tmp = _temp_name(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        _remove_quietly(tmp)
-        raise EvidenceError(f"cannot write {path}: {_reason(exc)}") from exc
-    _fsync_dir(path.parent)
-    return hashlib.sha256(data).hexdigest()
 
 
 def write_zone_snapshot(
@@ -250,7 +171,7 @@ def write_public_clip(
     Raises:
         EvidenceError: the source cannot be decoded or the output cannot be written.
     """
-    tmp = _temp_name(Path(dst)).with_suffix(".mp4")
+    tmp = temp_name(Path(dst)).with_suffix(".mp4")
     try:
         frames = _transcode(src, tmp, regions_at, start_pts_s, max_width_px, crf)
         if frames == 0:
@@ -260,15 +181,15 @@ def write_public_clip(
         digest = sha256_file(tmp)
         os.replace(tmp, dst)
     except OSError as exc:
-        _remove_quietly(tmp)
+        remove_quietly(tmp)
         raise EvidenceError(f"cannot write {dst}: {_reason(exc)}") from exc
     except av.error.FFmpegError as exc:
-        _remove_quietly(tmp)
+        remove_quietly(tmp)
         raise EvidenceError(f"public clip {dst} from {src}: {exc}") from exc
     except EvidenceError:
-        _remove_quietly(tmp)
+        remove_quietly(tmp)
         raise
-    _fsync_dir(Path(dst).parent)
+    fsync_dir(Path(dst).parent)
     return digest
 
 
@@ -389,7 +310,7 @@ class EvidenceWriter:
         box_hold_s: float = 1.0,
         clip_timeout_s: float | None = None,
     ) -> None:
-        _check_id("camera_id", camera_id)
+        check_id("camera_id", camera_id)
         for name, value in (("pre_s", pre_s), ("post_s", post_s), ("box_hold_s", box_hold_s)):
             if not (math.isfinite(value) and 0.0 <= value <= 3600.0):
                 raise ValueError(f"EvidenceWriter {name} must be in 0..3600 s, got {value}")
@@ -786,7 +707,7 @@ def _hazard_folders(data_dir: Path) -> list[tuple[float, Path]]:
     if not root.is_dir():
         return found
     for camera_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
-        for day_dir in sorted(p for p in camera_dir.iterdir() if _DATE_DIR_RE.match(p.name)):
+        for day_dir in sorted(p for p in camera_dir.iterdir() if DATE_DIR_RE.match(p.name)):
             if not day_dir.is_dir() or day_dir.is_symlink():
                 continue
             for hazard_dir in day_dir.iterdir():
@@ -845,7 +766,6 @@ def prune_evidence(data_dir: Path, max_bytes: int, closed_hazard_ids: set[str]) 
 
 
 __all__ = [
-    "AFTER_NAME",
     "EVIDENCE_FILES",
     "EvidenceError",
     "EvidenceStats",

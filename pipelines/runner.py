@@ -31,6 +31,7 @@ from pipelines.analysis import CameraAnalysis, build_camera_analysis
 from pipelines.builders import camera_needs_detector, source_settings
 from pipelines.config import HazardwatchConfig
 from pipelines.evidence import EvidenceWriter, write_zone_snapshot
+from pipelines.evidence_layout import LIVE_DIRNAME, EvidenceError, live_after_name
 from pipelines.publish import EventPublisher
 from vision.types import Frame, HazardEvent, HazardPhase
 
@@ -40,6 +41,7 @@ STATUS_INTERVAL_S = 1.0
 LIVE_SNAPSHOT_INTERVAL_S = 5.0
 ZONE_RELOAD_INTERVAL_S = 5.0
 EVIDENCE_TIMEOUT_S = 180.0
+AFTER_REFRESH_S = 10.0  # the live "after" picture of a clear zone is rewritten this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,8 @@ class CameraRunner:
             self._threads.append(thread)
 
     def stop(self) -> None:
+        """Stop the camera: open hazards end, pending evidence is finished or resolved
+        without its clip, every event is handed to the publisher, every thread ends."""
         self._stop.set()
         self.source.stop()
         if self.evidence_source is not None:
@@ -171,7 +175,10 @@ class CameraRunner:
         self._publish_queue.put(None)
         for thread in self._threads:
             thread.join(EVIDENCE_TIMEOUT_S if thread.name.startswith("publish") else 10)
-        self.recorder.close()
+        self.recorder.close()  # writes the clips still pending, so the writer can finish them
+        # Public clips still being encoded are finished; anything left is resolved without its
+        # clip (its temporary files removed) and the writer's threads end.
+        self.evidence.close()
         for hook in self._hooks.values():
             hook.close()
 
@@ -252,7 +259,7 @@ class CameraRunner:
                 self._publish_zone_states()
                 if now - last_snapshot >= LIVE_SNAPSHOT_INTERVAL_S and self._last_frame is not None:
                     last_snapshot = now
-                    live = self.options.data_dir / "live" / f"{self.camera_id}.jpg"
+                    live = self.options.data_dir / LIVE_DIRNAME / f"{self.camera_id}.jpg"
                     write_zone_snapshot(
                         self._last_frame,
                         live,
@@ -286,10 +293,25 @@ class CameraRunner:
                     self.analysis.clock.total_ms.get("inference", 0.0) / runs, 2
                 ),
                 "events": self.events_total,
-                "disk_full": bool(getattr(self.evidence, "disk_full", False)),
+                **self._evidence_and_publisher_status(),
                 "updated_at": datetime.now(UTC).isoformat(),
             },
         )
+
+    def _evidence_and_publisher_status(self) -> dict[str, int | bool]:
+        """The evidence writer's counters, and the publisher's of this process (shared by its
+        cameras: an event waiting in the spool is not lost, but not yet a ticket either)."""
+        evidence = self.evidence.stats()
+        publisher = self.publisher.stats()
+        return {
+            "disk_full": evidence.disk_full,
+            "evidence_captures": evidence.captures,
+            "evidence_pending": evidence.pending,
+            "evidence_errors": evidence.errors,
+            "clips_skipped_disk_full": evidence.clips_skipped_disk_full,
+            "spool_pending": publisher.spooled,
+            "publish_errors": publisher.send_errors + publisher.spool_errors,
+        }
 
     def _publish_zone_states(self) -> None:
         frame = self._last_frame
@@ -307,18 +329,7 @@ class CameraRunner:
                 state, clear_for = "clear", frame.pts_s - since
             snapshot = digest = None
             if state == "clear":
-                # The "after" picture for a recheck: refreshed at most every 10 s.
-                name = f"{self.camera_id}__{rule.zone_id}_after.jpg"
-                path = self.options.data_dir / "live" / name
-                written = self._after_written.get(key)
-                if written is None or time.monotonic() - written[0] >= 10.0:
-                    digest = write_zone_snapshot(
-                        frame, path, privacy_boxes=self._boxes_for_snapshot(frame)
-                    )
-                    self._after_written[key] = (time.monotonic(), digest)
-                else:
-                    digest = written[1]
-                snapshot = str(path)
+                snapshot, digest = self._live_after_picture(frame, rule.zone_id, rule.kind.value)
             self.publisher.publish_status(
                 "hazardwatch:zone_status",
                 {
@@ -336,6 +347,33 @@ class CameraRunner:
                     )
                 },
             )
+
+    def _live_after_picture(
+        self, frame: Frame, zone_id: str, kind: str
+    ) -> tuple[str | None, str | None]:
+        """The zone's latest clear picture, refreshed at most every 10 s: ``(path relative to
+        the data dir, sha256)``, or ``(None, None)`` when it cannot be written.
+
+        This file keeps changing: the ticket service copies it into the hazard's evidence
+        folder at the moment of a recheck, and the ticket records that copy.
+        """
+        key = (zone_id, kind)
+        name = live_after_name(self.camera_id, zone_id, kind)
+        written = self._after_written.get(key)
+        if written is not None and time.monotonic() - written[0] < AFTER_REFRESH_S:
+            return f"{LIVE_DIRNAME}/{name}", written[1]
+        try:
+            digest = write_zone_snapshot(
+                frame,
+                self.options.data_dir / LIVE_DIRNAME / name,
+                privacy_boxes=self._boxes_for_snapshot(frame),
+            )
+        except EvidenceError as exc:
+            self._after_written.pop(key, None)
+            logger.error("camera %s: after picture of zone %s: %s", self.camera_id, zone_id, exc)
+            return None, None
+        self._after_written[key] = (time.monotonic(), digest)
+        return f"{LIVE_DIRNAME}/{name}", digest
 
     def _reload_zones(self) -> None:
         path = self.options.data_dir / "zones" / f"{self.camera_id}.json"

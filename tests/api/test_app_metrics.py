@@ -165,6 +165,24 @@ def test_camera_record_redacts_the_last_error() -> None:
     assert "10.0.0.9" in record["last_error"]
 
 
+PIPELINE_COUNTERS = {
+    "disk_full": True,
+    "evidence_captures": 4,
+    "evidence_pending": 1,
+    "evidence_errors": 2,
+    "clips_skipped_disk_full": 2,
+    "spool_pending": 7,
+    "publish_errors": 3,
+}
+
+
+def test_camera_record_passes_evidence_and_publisher_counters() -> None:
+    record = camera_record(_status(1.0, **PIPELINE_COUNTERS, colour="red"), NOW)
+    assert {key: record[key] for key in PIPELINE_COUNTERS} == PIPELINE_COUNTERS
+    assert "colour" not in record  # only the contract's fields
+    assert "disk_full" not in camera_record(_status(1.0, disk_full="yes"), NOW)
+
+
 # --- over HTTP with a real redis-server ----------------------------------------------------------
 
 
@@ -237,6 +255,31 @@ def test_metrics_from_camera_status_and_tickets(
     assert families["hazardwatch_service_consumer_acked_total"]["type"] == "counter"
     assert _sample(families, "hazardwatch_service_consumer_pending") == 2
     assert SECRET_IN_SOURCES not in response.text
+
+
+@pytest.mark.integration
+def test_metrics_show_evidence_and_publisher_counters(
+    redis_harness: tuple[ApiHarness, RedisServerProcess],
+) -> None:
+    harness, server = redis_harness
+    _publish(server, lane_a=_fresh(**PIPELINE_COUNTERS), lane_b=_fresh(disk_full=False))
+    families = parse_exposition(harness.client.get("/metrics", headers=bearer("admin")).text)
+    expected = {
+        ("hazardwatch_camera_disk_full", "gauge"): 1,
+        ("hazardwatch_camera_evidence_captures_total", "counter"): 4,
+        ("hazardwatch_camera_evidence_pending", "gauge"): 1,
+        ("hazardwatch_camera_evidence_errors_total", "counter"): 2,
+        ("hazardwatch_camera_clips_skipped_disk_full_total", "counter"): 2,
+        ("hazardwatch_camera_spool_pending", "gauge"): 7,
+        ("hazardwatch_camera_publish_errors_total", "counter"): 3,
+    }
+    for (name, kind), value in expected.items():
+        assert families[name]["type"] == kind, name
+        assert _sample(families, name, camera="lane_a") == value, name
+    assert _sample(families, "hazardwatch_camera_disk_full", camera="lane_b") == 0
+    health = harness.client.get("/health").json()
+    assert health["cameras"]["lane_a"]["disk_full"] is True
+    assert health["cameras"]["lane_a"]["spool_pending"] == 7
 
 
 @pytest.mark.integration
