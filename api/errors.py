@@ -2,12 +2,14 @@
 
 Everything raised on purpose by :mod:`api` derives from :class:`ApiError`, so the HTTP layer can
 map each kind to a status code (``TicketNotFound`` 404, ``InvalidTransition`` 409,
-``InvalidQuery`` 400/422) and never answers a 500 for bad input.
+``TransitionForbidden`` 403, ``InvalidQuery`` 400/422) and never answers a 500 for bad input.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from api.auth import Forbidden
 
 
 class ApiError(Exception):
@@ -69,6 +71,37 @@ class OpenTicketExists(InvalidTransition):
             f"cannot move this '{self.current}' ticket to '{self.to}': ticket {self.other_code} "
             "is already open for the same camera, zone and hazard; work on that one"
         )
+
+
+class TransitionForbidden(TicketError, Forbidden):
+    """The workflow allows the change, but not for this caller (answered 403).
+
+    Either the caller's role may not make it (cancelling and rechecking are the office's call),
+    or the caller rectified the ticket and so may not also recheck or close it (separation of
+    duties). The message names the role, the roles that may, or the rule. It is an
+    :class:`api.auth.Forbidden`, so the app answers it like any other refusal of a role.
+
+    Attributes:
+        current: the ticket's status.
+        to: the status asked for.
+        role: the caller's role (None for a trusted internal caller).
+        allowed_roles: the roles that may make this change.
+    """
+
+    def __init__(
+        self,
+        current: str,
+        to: str,
+        message: str,
+        *,
+        role: str | None,
+        allowed_roles: Sequence[str],
+    ) -> None:
+        self.current = current
+        self.to = to
+        self.role = role
+        self.allowed_roles = list(allowed_roles)
+        super().__init__(message)
 
 
 class InvalidQuery(ApiError, ValueError):

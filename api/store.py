@@ -82,9 +82,11 @@ from api.workflow import (
     level_rank,
     mask_actor,
     recheck_due,
+    rectifiers,
     step_deadline,
     step_of,
 )
+from pipelines.config import TokenRole
 from vision.types import HazardEvent, HazardKind, HazardPhase
 
 __all__ = ["TicketStore", "TicketView"]
@@ -262,6 +264,12 @@ class TicketView:
     @property
     def is_open(self) -> bool:
         return is_open(self.status)
+
+    def allowed_for(self, role: TokenRole, actor: str) -> list[str]:
+        """The statuses ``actor`` with ``role`` may move this ticket to (its role's moves,
+        without the recheck and close of a ticket it rectified)."""
+        history = ((entry.get("to"), str(entry.get("actor"))) for entry in self.history)
+        return allowed_targets(self.status, role, actor=actor, rectified_by=rectifiers(history))
 
     def to_dict(self, *, public: bool = False) -> dict[str, Any]:
         """JSON-ready dict.
@@ -746,15 +754,23 @@ class TicketStore:
         to: str,
         *,
         actor: str,
+        role: TokenRole | None = None,
         note: str | None = None,
         now: datetime | None = None,
     ) -> TicketView:
-        """Move a ticket to ``to`` as ``actor``.
+        """Move a ticket to ``to`` as ``actor`` with ``role``.
+
+        The role is checked against the workflow table, and the separation of duties against
+        the ticket's history, in the same transaction as the move (no race between the check
+        and the write). ``role=None`` is a trusted internal caller (maintenance, tests): no role
+        check, but whoever rectified the ticket still may not recheck or close it.
 
         Raises:
             TicketNotFound: no ticket has this id or code.
-            InvalidTransition: the workflow does not allow it (``allowed`` lists what it does;
-                also when reopening while another ticket is open for the same hazard).
+            InvalidTransition: the workflow does not allow it (``allowed`` lists what this
+                caller may do; also when reopening while another ticket is open for the same
+                hazard).
+            TransitionForbidden: allowed by the workflow, but not for this role or actor.
             InvalidQuery: an empty actor or an over-long note.
         """
         if not actor or len(actor) > 63:
@@ -766,7 +782,13 @@ class TicketStore:
 
         def work(session: Session) -> TicketView:
             ticket = self._find(session, ticket_id, lock=True)
-            target = check_transition(ticket.status, to)
+            target = check_transition(
+                ticket.status,
+                to,
+                role=role,
+                actor=actor,
+                rectified_by=rectifiers((h.to_status, h.actor) for h in ticket.history),
+            )
             if is_open(target) and not is_open(ticket.status):
                 self._check_no_other_open(session, ticket, target)
             self._move(ticket, target, actor, when, "transition", note)

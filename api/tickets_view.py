@@ -36,7 +36,8 @@ def evidence_value(ticket: TicketView, key: str) -> str | None:
 
 def ticket_json(ticket: TicketView, principal: Principal) -> dict[str, Any]:
     """The ticket for ``principal``: the store's view (its public view for the public) plus
-    the links of its media and actions."""
+    the links of its media and actions; ``allowed_transitions`` lists what *this* caller may
+    do."""
     data: dict[str, Any] = ticket.to_dict(public=principal.is_public)
     base = f"/tickets/{quote(ticket.id, safe='')}"
     links = {"self": base}
@@ -46,6 +47,9 @@ def ticket_json(ticket: TicketView, principal: Principal) -> dict[str, Any]:
         if evidence_value(ticket, "snapshot_public"):
             links["snapshot"] = f"{base}/snapshot.jpg"
     else:
+        # Only the moves this caller may make (its role, and not the recheck or close of a
+        # ticket it rectified): the review page shows one button per entry.
+        data["allowed_transitions"] = ticket.allowed_for(principal.role, principal.name)
         links["transition"] = f"{base}/transition"
         if evidence_value(ticket, "clip"):
             links["clip"] = f"{base}/clip.mp4"

@@ -21,6 +21,25 @@ report → verify → rectify → recheck → close, plus ``rejected`` (a false 
 - ``reopened → verified | rectifying | rejected``: a reopened ticket is verified again on site,
   goes straight back to rectification when the fault is already known, or is cancelled.
 
+Who may make each move (the roles are in the table itself, :data:`TRANSITIONS`), following the
+separation of duties of DOMAIN.md:
+
+- report, verify, rectify (``→ reported | verified | rectifying``): the field, that is a
+  ``grid_worker`` (only on its own cameras: the API never shows it other tickets), a ``reviewer``
+  or an ``admin``. The responsible unit confirms on site and does the work.
+- cancel (``→ rejected``, 注销) and reopen (``→ reopened``): the office only, ``reviewer`` or
+  ``admin``: a grid worker cannot make its own tickets disappear.
+- recheck and close (``→ rechecked | closed``): the office only, ``reviewer`` or ``admin`` (a
+  safety officer rechecks before an order is closed), or the automatic recheck (the ``system``
+  actor, which the store applies itself, outside this table).
+- ``public``: nothing.
+
+And whoever rectified a ticket may not recheck or close it (:func:`rectifiers`): the actor who
+moved it to ``rectifying`` in its current round (since it was last reopened) is barred from
+``rechecked`` and ``closed``, whatever its role. Someone else, or the automatic recheck, must
+confirm the fix. A reopened ticket starts a new round, so a different person may rectify it and
+the first one may then recheck.
+
 Each open status belongs to a step with its own deadline: ``discovered`` to the report step
 (``report_within_s``), ``reported`` and ``reopened`` to verification (``verify_within_s``),
 ``verified`` and ``rectifying`` to rectification (the level's response time, counted from
@@ -29,19 +48,22 @@ verification). ``rechecked``, ``closed`` and ``rejected`` have no deadline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
-from api.errors import InvalidTransition, UnknownStatus
-from pipelines.config import HazardwatchConfig, LevelsConfig, RiskLevel, camera_area
+from api.errors import InvalidTransition, TransitionForbidden, UnknownStatus
+from pipelines.config import HazardwatchConfig, LevelsConfig, RiskLevel, TokenRole, camera_area
 from vision.types import HazardKind
 
 __all__ = [
+    "FIELD_ROLES",
     "KIND_CODES",
     "LEVEL_LETTERS",
+    "OFFICE_ROLES",
+    "RECTIFIER_BARRED",
     "SYSTEM_ACTOR",
     "TRANSITIONS",
     "Escalation",
@@ -59,6 +81,8 @@ __all__ = [
     "max_level",
     "next_level",
     "recheck_due",
+    "rectifiers",
+    "roles_for",
     "step_deadline",
     "step_of",
 ]
@@ -88,16 +112,48 @@ class Step(StrEnum):
 
 
 _S = TicketStatus
-TRANSITIONS: Mapping[TicketStatus, tuple[TicketStatus, ...]] = MappingProxyType(
+_R = TokenRole
+# The field (report, verify, rectify) and the office (cancel, reopen, recheck, close).
+FIELD_ROLES: frozenset[TokenRole] = frozenset({_R.ADMIN, _R.REVIEWER, _R.GRID_WORKER})
+OFFICE_ROLES: frozenset[TokenRole] = frozenset({_R.ADMIN, _R.REVIEWER})
+
+
+def _targets(
+    *pairs: tuple[TicketStatus, frozenset[TokenRole]],
+) -> Mapping[TicketStatus, frozenset[TokenRole]]:
+    return MappingProxyType(dict(pairs))
+
+
+# status -> {target: roles that may move a ticket there}, targets in workflow order.
+TRANSITIONS: Mapping[TicketStatus, Mapping[TicketStatus, frozenset[TokenRole]]] = MappingProxyType(
     {
-        _S.DISCOVERED: (_S.REPORTED, _S.REJECTED),
-        _S.REPORTED: (_S.VERIFIED, _S.REJECTED),
-        _S.VERIFIED: (_S.RECTIFYING,),
-        _S.RECTIFYING: (_S.RECHECKED,),
-        _S.RECHECKED: (_S.CLOSED, _S.REOPENED),
-        _S.CLOSED: (_S.REOPENED,),
-        _S.REJECTED: (_S.REOPENED,),
-        _S.REOPENED: (_S.VERIFIED, _S.RECTIFYING, _S.REJECTED),
+        _S.DISCOVERED: _targets((_S.REPORTED, FIELD_ROLES), (_S.REJECTED, OFFICE_ROLES)),
+        _S.REPORTED: _targets((_S.VERIFIED, FIELD_ROLES), (_S.REJECTED, OFFICE_ROLES)),
+        _S.VERIFIED: _targets((_S.RECTIFYING, FIELD_ROLES)),
+        _S.RECTIFYING: _targets((_S.RECHECKED, OFFICE_ROLES)),
+        _S.RECHECKED: _targets((_S.CLOSED, OFFICE_ROLES), (_S.REOPENED, OFFICE_ROLES)),
+        _S.CLOSED: _targets((_S.REOPENED, OFFICE_ROLES)),
+        _S.REJECTED: _targets((_S.REOPENED, OFFICE_ROLES)),
+        _S.REOPENED: _targets(
+            (_S.VERIFIED, FIELD_ROLES),
+            (_S.RECTIFYING, FIELD_ROLES),
+            (_S.REJECTED, OFFICE_ROLES),
+        ),
+    }
+)
+# Moves the actor who rectified a ticket may not make on it (separation of duties).
+RECTIFIER_BARRED: frozenset[TicketStatus] = frozenset({_S.RECHECKED, _S.CLOSED})
+# What moving to each status means, for messages.
+_ACTS: Mapping[TicketStatus, str] = MappingProxyType(
+    {
+        _S.REPORTED: "report it (上报)",
+        _S.VERIFIED: "verify it (核实)",
+        _S.RECTIFYING: "start its rectification (整改)",
+        _S.RECHECKED: "recheck it (复查)",
+        _S.CLOSED: "close it (销号)",
+        _S.REJECTED: "cancel it (注销)",
+        _S.REOPENED: "reopen it",
+        _S.DISCOVERED: "mark it discovered",
     }
 )
 
@@ -175,30 +231,124 @@ class TicketPolicy:
 # --- statuses and transitions ----------------------------------------------------------------
 
 
-def parse_status(value: str, *, current: TicketStatus) -> TicketStatus:
-    """``value`` as a status, or :class:`UnknownStatus` listing what ``current`` may move to."""
+def roles_for(current: TicketStatus | str, target: TicketStatus | str) -> frozenset[TokenRole]:
+    """The roles that may move a ticket from ``current`` to ``target`` (empty: nobody may)."""
+    return TRANSITIONS[TicketStatus(current)].get(TicketStatus(target), frozenset())
+
+
+def rectifiers(history: Iterable[tuple[str | None, str]]) -> frozenset[str]:
+    """Who rectified the ticket in its current round: the actors of its moves to
+    ``rectifying`` since it was last reopened.
+
+    Args:
+        history: ``(to_status, actor)`` of each history entry, oldest first (entries that are
+            not moves have ``to_status`` equal to the status they stayed in, or None).
+    """
+    actors: set[str] = set()
+    for to_status, actor in history:
+        if to_status == TicketStatus.REOPENED:
+            actors.clear()
+        elif to_status == TicketStatus.RECTIFYING:
+            actors.add(actor)
+    return frozenset(actors)
+
+
+def _barred(target: TicketStatus, actor: str | None, rectified_by: Collection[str]) -> bool:
+    return target in RECTIFIER_BARRED and actor is not None and actor in rectified_by
+
+
+def allowed_targets(
+    status: TicketStatus | str,
+    role: TokenRole | str | None = None,
+    *,
+    actor: str | None = None,
+    rectified_by: Collection[str] = (),
+) -> list[str]:
+    """The statuses a ticket in ``status`` may move to, in workflow order.
+
+    With ``role``, only those that role may make; with ``actor``, not the recheck or close of a
+    ticket that actor rectified (``rectified_by``, from :func:`rectifiers`). Without either:
+    everything the workflow allows.
+    """
+    who = None if role is None else TokenRole(role)
+    return [
+        target.value
+        for target, roles in TRANSITIONS[TicketStatus(status)].items()
+        if (who is None or who in roles) and not _barred(target, actor, rectified_by)
+    ]
+
+
+def parse_status(
+    value: str,
+    *,
+    current: TicketStatus,
+    role: TokenRole | str | None = None,
+    actor: str | None = None,
+    rectified_by: Collection[str] = (),
+) -> TicketStatus:
+    """``value`` as a status, or :class:`UnknownStatus` listing what the caller may move
+    ``current`` to."""
     try:
         return TicketStatus(value)
     except ValueError:
-        raise UnknownStatus(current.value, str(value), allowed_targets(current)) from None
+        allowed = allowed_targets(current, role, actor=actor, rectified_by=rectified_by)
+        raise UnknownStatus(current.value, str(value), allowed) from None
 
 
-def allowed_targets(status: TicketStatus | str) -> list[str]:
-    """The statuses a ticket in ``status`` may move to, in workflow order."""
-    return [target.value for target in TRANSITIONS[TicketStatus(status)]]
+def _names(roles: Iterable[TokenRole]) -> str:
+    return ", ".join(sorted(role.value for role in roles)) or "nobody"
 
 
-def check_transition(current: TicketStatus | str, to: str) -> TicketStatus:
-    """The target status when ``current → to`` is allowed.
+def check_transition(
+    current: TicketStatus | str,
+    to: str,
+    *,
+    role: TokenRole | str | None = None,
+    actor: str | None = None,
+    rectified_by: Collection[str] = (),
+) -> TicketStatus:
+    """The target status when ``current → to`` is allowed, for this caller.
+
+    Args:
+        current: the ticket's status.
+        to: the status asked for.
+        role: the caller's role; None for a trusted internal caller (no role check).
+        actor: the caller's name, checked against ``rectified_by`` (separation of duties).
+        rectified_by: who rectified the ticket in its current round (:func:`rectifiers`).
 
     Raises:
         UnknownStatus: ``to`` is not a status.
-        InvalidTransition: the workflow does not allow it; ``allowed`` lists what it does.
+        InvalidTransition: the workflow does not allow it; ``allowed`` lists what the caller
+            may do instead.
+        TransitionForbidden: the workflow allows it, but not for this role, or not for the
+            actor who rectified the ticket.
     """
     current = TicketStatus(current)
-    target = parse_status(to, current=current)
+    who = None if role is None else TokenRole(role)
+    target = parse_status(to, current=current, role=who, actor=actor, rectified_by=rectified_by)
     if target not in TRANSITIONS[current]:
-        raise InvalidTransition(current.value, target.value, allowed_targets(current))
+        allowed = allowed_targets(current, who, actor=actor, rectified_by=rectified_by)
+        raise InvalidTransition(current.value, target.value, allowed)
+    roles = TRANSITIONS[current][target]
+    allowed_roles = sorted(r.value for r in roles)
+    if who is not None and who not in roles:
+        raise TransitionForbidden(
+            current.value,
+            target.value,
+            f"the role {who.value} may not {_ACTS[target]} from '{current.value}'; "
+            f"allowed roles: {_names(roles)}",
+            role=who.value,
+            allowed_roles=allowed_roles,
+        )
+    if _barred(target, actor, rectified_by):
+        raise TransitionForbidden(
+            current.value,
+            target.value,
+            f"'{actor}' rectified this ticket, so someone else must {_ACTS[target]}: whoever "
+            "rectifies may not also recheck or close (separation of duties)",
+            role=None if who is None else who.value,
+            allowed_roles=allowed_roles,
+        )
     return target
 
 

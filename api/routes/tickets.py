@@ -124,7 +124,11 @@ def get_ticket(context: Ctx, caller: Caller, ticket_id: TicketId) -> dict[str, A
     summary="Move a ticket to another status",
     responses={
         **_NOT_FOUND,
-        403: {"model": ErrorResponse, "description": "The role may not change tickets."},
+        403: {
+            "model": ErrorResponse,
+            "description": "The role may not make this move, or the caller rectified the "
+            "ticket and may not also recheck or close it.",
+        },
         409: {"model": ConflictResponse, "description": "Not allowed from the current status."},
     },
 )
@@ -132,7 +136,9 @@ def transition(context: Ctx, caller: Caller, ticket_id: TicketId, body: Transiti
     require_role(caller, _WRITERS, "changing a ticket")
     ticket = visible_ticket(context, caller, ticket_id)
     try:
-        updated = context.store.transition(ticket.id, body.to, actor=caller.name, note=body.note)
+        updated = context.store.transition(
+            ticket.id, body.to, actor=caller.name, role=caller.role, note=body.note
+        )
     except UnknownStatus as exc:
         return JSONResponse(
             {

@@ -215,11 +215,17 @@ class ApiHarness:
             raise RuntimeError("the store made no ticket from a start event")
         return MadeTicket(view, files)
 
-    def walk_to(self, ticket_id: str, path: list[str], actor: str = "reviewer") -> TicketView:
-        """Move a ticket through ``path`` directly in the store (set-up, not under test)."""
+    def walk_to(
+        self, ticket_id: str, path: list[str], actor: str = "reviewer", checker: str = "admin"
+    ) -> TicketView:
+        """Move a ticket through ``path`` directly in the store (set-up, not under test).
+
+        ``checker`` rechecks and closes: whoever rectified may not (separation of duties).
+        """
         view = None
         for status in path:
-            view = self.store.transition(ticket_id, status, actor=actor, note=f"to {status}")
+            who = checker if status in ("rechecked", "closed") else actor
+            view = self.store.transition(ticket_id, status, actor=who, note=f"to {status}")
         if view is None:
             raise ValueError("walk_to needs at least one status")
         return view

@@ -18,11 +18,12 @@ from api.errors import (
     OpenTicketExists,
     StoreError,
     TicketNotFound,
+    TransitionForbidden,
     UnknownStatus,
 )
 from api.store import TicketStore, TicketView
 from api.workflow import TicketPolicy
-from pipelines.config import LevelsConfig
+from pipelines.config import LevelsConfig, TokenRole
 from tests.api.hazard_events import T0, event, sha, zone_status
 from tests.api.pg_server import PostgresServer, unavailable_reason
 
@@ -73,10 +74,14 @@ def _start(store: TicketStore, at: datetime = T0, **kwargs: Any) -> TicketView:
     return view
 
 
+OFFICER = "safety-officer"  # rechecks and closes: never the one who rectified (DOMAIN.md)
+
+
 def _walk(store: TicketStore, ticket_id: str, *statuses: str, at: datetime = T0) -> TicketView:
     view = None
     for status in statuses:
-        view = store.transition(ticket_id, status, actor="office", now=at)
+        actor = OFFICER if status in ("rechecked", "closed") else "office"
+        view = store.transition(ticket_id, status, actor=actor, now=at)
     assert view is not None
     return view
 
@@ -242,7 +247,8 @@ def test_full_loop_to_closed_with_history(store: TicketStore) -> None:
     view = _start(store)
     steps = ["reported", "verified", "rectifying", "rechecked", "closed"]
     for index, status in enumerate(steps, start=1):
-        view = store.transition(view.id, status, actor="office", note=f"step {index}", now=T0 + H)
+        actor = OFFICER if status in ("rechecked", "closed") else "office"
+        view = store.transition(view.id, status, actor=actor, note=f"step {index}", now=T0 + H)
         assert view.status == status
     assert view.deadline_at is None
     assert view.allowed_transitions == ["reopened"]
@@ -251,8 +257,8 @@ def test_full_loop_to_closed_with_history(store: TicketStore) -> None:
         ("discovered", "reported", "office", "step 1"),
         ("reported", "verified", "office", "step 2"),
         ("verified", "rectifying", "office", "step 3"),
-        ("rectifying", "rechecked", "office", "step 4"),
-        ("rechecked", "closed", "office", "step 5"),
+        ("rectifying", "rechecked", OFFICER, "step 4"),
+        ("rechecked", "closed", OFFICER, "step 5"),
     ]
     assert all(h["at"] == T0 + H for h in view.history[1:])
 
@@ -272,6 +278,71 @@ def test_wrong_transitions_are_refused_and_change_nothing(store: TicketStore) ->
     with pytest.raises(InvalidQuery, match="note"):
         store.transition(view.id, "reported", actor="office", note="x" * 5000)
     assert store.get_ticket(view.id) == view
+
+
+def test_a_grid_worker_cannot_run_the_workflow_alone(store: TicketStore) -> None:
+    # Issue 8 §2.3: rejected → reopened → rectifying → rechecked → closed, all by one grid
+    # worker. Cancelling, reopening, rechecking and closing are the office's call.
+    view = _start(store)
+    grid = TokenRole.GRID_WORKER
+    with pytest.raises(TransitionForbidden, match="role grid_worker may not cancel it"):
+        store.transition(view.id, "rejected", actor="gw", role=grid)
+    store.transition(view.id, "rejected", actor="office", role=TokenRole.REVIEWER)
+    with pytest.raises(TransitionForbidden, match="allowed roles: admin, reviewer"):
+        store.transition(view.id, "reopened", actor="gw", role=grid)
+    store.transition(view.id, "reopened", actor="office", role=TokenRole.REVIEWER)
+    moved = store.transition(view.id, "rectifying", actor="gw", role=grid)
+    assert moved.status == "rectifying"
+    with pytest.raises(TransitionForbidden, match="role grid_worker may not recheck it"):
+        store.transition(view.id, "rechecked", actor="gw", role=grid)
+    assert store.get_ticket(view.id) == moved  # a refusal changes nothing
+
+
+@pytest.mark.parametrize("role", [TokenRole.ADMIN, TokenRole.REVIEWER, None], ids=str)
+def test_whoever_rectifies_may_not_recheck_or_close(
+    store: TicketStore, role: TokenRole | None
+) -> None:
+    view = _walk(store, _start(store).id, "reported", "verified")
+    store.transition(view.id, "rectifying", actor="ann", role=role)
+    with pytest.raises(TransitionForbidden, match="'ann' rectified this ticket"):
+        store.transition(view.id, "rechecked", actor="ann", role=role)
+    rechecked = store.transition(view.id, "rechecked", actor="bob", role=role)
+    assert rechecked.allowed_for(TokenRole.ADMIN, "ann") == ["reopened"]
+    assert rechecked.allowed_for(TokenRole.ADMIN, "bob") == ["closed", "reopened"]
+    with pytest.raises(TransitionForbidden, match="someone else must close it"):
+        store.transition(view.id, "closed", actor="ann", role=role)
+    assert store.transition(view.id, "closed", actor="bob", role=role).status == "closed"
+
+
+def test_the_automatic_recheck_leaves_the_close_to_someone_else(store: TicketStore) -> None:
+    view = _walk(store, _start(store).id, "reported", "verified")
+    store.transition(view.id, "rectifying", actor="ann", role=TokenRole.REVIEWER)
+    [after] = store.apply_zone_status(zone_status(clear_for_s=600))
+    assert after.status == "rechecked" and after.history[-1]["actor"] == "system"
+    with pytest.raises(TransitionForbidden, match="'ann' rectified"):
+        store.transition(view.id, "closed", actor="ann", role=TokenRole.REVIEWER)
+    assert store.transition(view.id, "closed", actor="bob").status == "closed"
+
+
+def test_a_reopened_ticket_is_a_new_round(store: TicketStore) -> None:
+    view = _walk(store, _start(store).id, "reported", "verified")
+    store.transition(view.id, "rectifying", actor="ann")
+    store.transition(view.id, "rechecked", actor="bob")
+    store.transition(view.id, "reopened", actor="bob")  # the recheck found it unfixed
+    store.transition(view.id, "rectifying", actor="bob")
+    with pytest.raises(TransitionForbidden, match="'bob' rectified"):
+        store.transition(view.id, "rechecked", actor="bob")
+    assert store.transition(view.id, "rechecked", actor="ann").status == "rechecked"
+
+
+def test_a_conflict_lists_only_what_the_caller_may_do(store: TicketStore) -> None:
+    view = _start(store)
+    with pytest.raises(InvalidTransition) as info:
+        store.transition(view.id, "closed", actor="gw", role=TokenRole.GRID_WORKER)
+    assert info.value.allowed == ["reported"]
+    with pytest.raises(UnknownStatus) as unknown:
+        store.transition(view.id, "done", actor="gw", role=TokenRole.GRID_WORKER)
+    assert unknown.value.allowed == ["reported"]
 
 
 def test_step_deadlines_follow_the_level(store: TicketStore) -> None:
@@ -582,8 +653,8 @@ def test_public_view_shows_only_blurred_media_and_masks_people(store: TicketStor
     text = repr(public)
     for key in ("clip", "snapshot", "clip_public", "snapshot_public"):
         assert str(view.evidence[key]) not in text  # no file paths at all
-    assert "office" not in text and "step" not in text
-    assert {h["actor"] for h in public["history"]} == {"system", "o***"}
+    assert "office" not in text and OFFICER not in text and "step" not in text
+    assert {h["actor"] for h in public["history"]} == {"system", "o***", "s***"}
     assert all(h["note"] is None for h in public["history"])
     staff = view.to_dict()
     assert staff["evidence"]["clip"] == view.evidence["clip"]

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from api.errors import InvalidTransition, UnknownStatus
+from api.auth import Forbidden
+from api.errors import InvalidTransition, TransitionForbidden, UnknownStatus
 from api.workflow import (
     TRANSITIONS,
     RiskLevel,
@@ -23,10 +24,11 @@ from api.workflow import (
     max_level,
     next_level,
     recheck_due,
+    rectifiers,
     step_deadline,
     step_of,
 )
-from pipelines.config import LevelsConfig, parse_config
+from pipelines.config import LevelsConfig, TokenRole, parse_config
 from vision.types import HazardKind
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -366,3 +368,138 @@ api:
 def test_policy_refuses_an_empty_default_area() -> None:
     with pytest.raises(ValueError, match="default_area"):
         TicketPolicy(levels=LevelsConfig(), default_area="")
+
+
+# --- who may move a ticket (separation of duties) ----------------------------------------------
+
+# Written out from DOMAIN.md, independently of the table in api.workflow: the field reports,
+# verifies and rectifies; the office cancels (注销), reopens, rechecks and closes.
+R = TokenRole
+FIELD = {R.ADMIN, R.REVIEWER, R.GRID_WORKER}
+OFFICE = {R.ADMIN, R.REVIEWER}
+ROLES_BY_TARGET = {
+    S.REPORTED: FIELD,
+    S.VERIFIED: FIELD,
+    S.RECTIFYING: FIELD,
+    S.REJECTED: OFFICE,
+    S.REOPENED: OFFICE,
+    S.RECHECKED: OFFICE,
+    S.CLOSED: OFFICE,
+}
+
+
+def _expected(current: TicketStatus, target: TicketStatus, role: TokenRole) -> str:
+    if (current, target) not in ALLOWED:
+        return "conflict"
+    return "ok" if role in ROLES_BY_TARGET[target] else "forbidden"
+
+
+def _allowed_for(current: TicketStatus, role: TokenRole) -> list[str]:
+    return [b.value for b in TRANSITIONS[current] if role in ROLES_BY_TARGET[b]]
+
+
+@pytest.mark.parametrize("role", list(TokenRole), ids=str)
+@pytest.mark.parametrize("target", list(TicketStatus), ids=str)
+@pytest.mark.parametrize("current", list(TicketStatus), ids=str)
+def test_role_matrix(current: TicketStatus, target: TicketStatus, role: TokenRole) -> None:
+    expected = _expected(current, target, role)
+    if expected == "ok":
+        assert check_transition(current, target.value, role=role, actor="someone") is target
+        assert target.value in allowed_targets(current, role)
+        return
+    if expected == "conflict":
+        with pytest.raises(InvalidTransition) as conflict:
+            check_transition(current, target.value, role=role, actor="someone")
+        assert not isinstance(conflict.value, TransitionForbidden)
+        assert conflict.value.allowed == _allowed_for(current, role)
+        return
+    with pytest.raises(TransitionForbidden) as forbidden:
+        check_transition(current, target.value, role=role, actor="someone")
+    message = str(forbidden.value)
+    assert f"the role {role.value} may not" in message
+    allowed_roles = sorted(r.value for r in ROLES_BY_TARGET[target])
+    assert message.endswith(f"allowed roles: {', '.join(allowed_roles)}")
+    assert forbidden.value.allowed_roles == allowed_roles
+    assert forbidden.value.role == role.value
+    assert target.value not in allowed_targets(current, role)
+
+
+def test_public_may_do_nothing_and_nobody_else_is_shut_out() -> None:
+    for status in TicketStatus:
+        assert allowed_targets(status, TokenRole.PUBLIC) == []
+        assert allowed_targets(status, TokenRole.ADMIN) == allowed_targets(status)
+    assert all(TokenRole.PUBLIC not in roles for t in TRANSITIONS.values() for roles in t.values())
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        ([], set()),
+        ([("reported", "ann"), ("verified", "ann")], set()),
+        ([("rectifying", "bob")], {"bob"}),
+        ([("rectifying", "bob"), ("rechecked", "system"), ("closed", "cat")], {"bob"}),
+        ([("rectifying", "bob"), ("reopened", "cat"), ("rectifying", "dan")], {"dan"}),
+        ([("rectifying", "bob"), ("rechecked", "cat"), ("reopened", "system")], set()),
+        ([("rectifying", "bob"), ("rectifying", "eve")], {"bob", "eve"}),
+        ([(None, "system"), ("rectifying", "bob"), ("rectifying", "bob")], {"bob"}),
+    ],
+    ids=[
+        "none",
+        "no-rectification",
+        "one",
+        "kept-after-recheck-and-close",
+        "new-round-after-reopen",
+        "reopened-by-the-system",
+        "two",
+        "entries-without-a-move",
+    ],
+)
+def test_rectifiers(history: list[tuple[str | None, str]], expected: set[str]) -> None:
+    assert rectifiers(history) == expected
+
+
+@pytest.mark.parametrize(
+    ("current", "to", "role", "actor", "outcome"),
+    [
+        (S.RECTIFYING, "rechecked", R.REVIEWER, "bob", "barred"),
+        (S.RECTIFYING, "rechecked", R.ADMIN, "bob", "barred"),
+        (S.RECTIFYING, "rechecked", None, "bob", "barred"),
+        (S.RECHECKED, "closed", R.REVIEWER, "bob", "barred"),
+        (S.RECHECKED, "reopened", R.REVIEWER, "bob", "ok"),
+        (S.RECTIFYING, "rechecked", R.REVIEWER, "cat", "ok"),
+        (S.RECHECKED, "closed", R.ADMIN, "cat", "ok"),
+        (S.RECTIFYING, "rechecked", R.GRID_WORKER, "cat", "role"),
+    ],
+    ids=[
+        "rectifier-rechecks",
+        "rectifier-admin-rechecks",
+        "rectifier-trusted-caller",
+        "rectifier-closes",
+        "rectifier-reopens",
+        "other-rechecks",
+        "other-closes",
+        "grid-worker-rechecks",
+    ],
+)
+def test_whoever_rectifies_may_not_recheck_or_close(
+    current: TicketStatus, to: str, role: TokenRole | None, actor: str, outcome: str
+) -> None:
+    rectified_by = frozenset({"bob"})
+    call = {"role": role, "actor": actor, "rectified_by": rectified_by}
+    if outcome == "ok":
+        assert check_transition(current, to, **call).value == to  # type: ignore[arg-type]
+        assert to in allowed_targets(current, **call)  # type: ignore[arg-type]
+        return
+    with pytest.raises(TransitionForbidden) as info:
+        check_transition(current, to, **call)  # type: ignore[arg-type]
+    assert to not in allowed_targets(current, **call)  # type: ignore[arg-type]
+    if outcome == "barred":
+        assert "'bob' rectified this ticket, so someone else must" in str(info.value)
+        assert "separation of duties" in str(info.value)
+    else:
+        assert "the role grid_worker may not recheck it" in str(info.value)
+
+
+def test_transition_forbidden_is_a_403_kind_of_error() -> None:
+    with pytest.raises(Forbidden):
+        check_transition(S.REJECTED, "reopened", role=R.GRID_WORKER, actor="g")
