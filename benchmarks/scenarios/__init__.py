@@ -11,9 +11,9 @@ directory that ``hazardwatch eval DIR`` replays and scores:
 Three scene types: a facade seen from below with objects falling from windows and distractors
 (:mod:`.facade`), a fire lane with real photographic vehicles and clutter (:mod:`.lane`), and a
 lift car and a stairwell door with real e-bike photos (:mod:`.lift`). Vehicles, people and e-bikes
-are crops of the real photos in the shared assets, checked with the real detector at generation
-time (:mod:`.sprites`). ``real_clips.yaml`` holds hand labels of the real clips in the shared
-assets, in the same format.
+are crops of real photos (the repository's ``assets/`` or the shared test media), checked with
+the real detector at generation time (:mod:`.sprites`). ``real_clips.yaml`` holds hand labels of
+the real clips in the shared test media, in the same format.
 """
 
 GENERATOR_VERSION = 1

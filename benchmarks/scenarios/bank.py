@@ -22,6 +22,7 @@ from benchmarks.scenarios.sprites import (
     COCO_PERSONS,
     COCO_VEHICLES,
     EBIKE_CLASS,
+    EBIKE_DIR,
     Placement,
     Sprite,
     SpriteCheck,
@@ -29,6 +30,7 @@ from benchmarks.scenarios.sprites import (
     SpriteSource,
     coco_sources,
     ebike_sources,
+    has_ebike_photos,
 )
 
 BIKES = frozenset({"bicycle", "motorbike"})
@@ -87,6 +89,10 @@ def build_sprite_bank(
 ) -> SpriteBank:
     """Cut and check every candidate sprite; the ones kept, by use.
 
+    The lift and stairwell e-bikes come from the labelled e-bike screenshots when
+    ``assets_dir`` holds them (the shared test media), followed by the COCO motorbike photo; from
+    that photo alone otherwise (the repository's ``assets/``).
+
     Raises:
         AssetError: if photos or label files are missing.
         SpriteError: if a use is left without any sprite.
@@ -114,8 +120,14 @@ def build_sprite_bank(
         log,
         BIKES,
     )
-    ebikes = ebike_sources(assets_dir, EBIKE_CLASS, "motorbike")
-    ebikes += coco_sources(assets_dir, COCO_MOTORBIKES)
+    ebikes = coco_sources(assets_dir, COCO_MOTORBIKES)
+    if has_ebike_photos(assets_dir):
+        ebikes = ebike_sources(assets_dir, EBIKE_CLASS, "motorbike") + ebikes
+    else:
+        log(
+            f"  no labelled e-bike screenshots under {assets_dir / EBIKE_DIR} (they are not "
+            "redistributable): the e-bikes are all cut from the COCO motorbike photo"
+        )
     lift_ebikes = _keep(
         checker,
         ebikes,

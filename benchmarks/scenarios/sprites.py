@@ -1,12 +1,12 @@
-"""Real photographic sprites: crops of the shared photos, cut out, pasted and checked.
+"""Real photographic sprites: crops of real photos, cut out, pasted and checked.
 
 Vehicles, people and e-bikes in the lane and lift scenes are crops of real photos (the COCO
-stills and the labelled e-bike screenshots of the shared assets), so that the real detector sees
-real content. A crop is cut out of its photo with GrabCut (seeded, so the same every run) or, when
-GrabCut gives an implausible mask, with a feathered rectangle; either way it is pasted with a soft
-alpha mask. :class:`SpriteChecker` then pastes each sprite on the scene's background, where and at
-the size it will be used, degrades the frame like a video encoder would (JPEG), runs the real
-detector and keeps the sprite only if it is found with its own class.
+stills, and the labelled e-bike screenshots when the shared test media are used), so that the
+real detector sees real content. A crop is cut out of its photo with GrabCut (seeded, so the same
+every run) or, when GrabCut gives an implausible mask, with a feathered rectangle; either way it
+is pasted with a soft alpha mask. :class:`SpriteChecker` then pastes each sprite on the scene's
+background, where and at the size it will be used, degrades the frame like a video encoder would
+(JPEG), runs the real detector and keeps the sprite only if it is found with its own class.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def read_image(path: Path) -> np.ndarray:
         AssetError: if the file is missing or not an image.
     """
     if not path.is_file():
-        raise AssetError(f"photo {path} not found (shared assets missing?)")
+        raise AssetError(f"photo {path} not found (assets folder incomplete?)")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise AssetError(f"photo {path} could not be decoded")
@@ -197,6 +197,12 @@ def coco_sources(
         SpriteSource(name, assets_dir / COCO_DIR / file, box, label)
         for name, file, box, label in table
     ]
+
+
+def has_ebike_photos(assets_dir: Path) -> bool:
+    """Whether ``assets_dir`` holds the labelled e-bike screenshots (the shared test media do;
+    the repository's ``assets/`` does not: they may not be redistributed)."""
+    return (assets_dir / EBIKE_DIR).is_dir()
 
 
 def ebike_sources(assets_dir: Path, class_id: int, label: str) -> list[SpriteSource]:
