@@ -2,7 +2,7 @@
 
     python benchmarks/detector.py [--json FILE] [--repeats N] [--yolo11n FILE.onnx]
 
-For YOLOX-Nano (shared assets; fixed batch 1) and a YOLO11n ONNX export (dynamic batch) at
+For YOLOX-Nano (repository assets/; fixed batch 1) and a YOLO11n ONNX export (dynamic batch) at
 batch 1, 4 and 8 with 1 and 2 intra-op threads, it times:
 
 - ``bare``: ``session.run`` on a pre-made input tensor (the floor: inference only);
@@ -45,8 +45,9 @@ from models.batching import BatchingDetector  # noqa: E402
 from models.detector import OnnxDetector  # noqa: E402
 from models.export import run_export  # noqa: E402
 from models.spec import DetectorSpec  # noqa: E402
+from pipelines.assets import PRODUCT_ASSETS_DIR  # noqa: E402
 
-ASSETS = REPO / ".." / "shared" / "assets"
+ASSETS = PRODUCT_ASSETS_DIR
 YOLOX = ASSETS / "models" / "yolox_nano_coco_416.onnx"
 IMAGES = sorted((ASSETS / "images" / "coco_val2017").glob("*.jpg"))
 EXPORT_PYTHON = REPO / ".venv-export" / "bin" / "python"
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--imgsz", type=int, default=640, help="YOLO11n export input size")
     args = parser.parse_args(argv)
     if not YOLOX.exists() or not IMAGES:
-        raise SystemExit(f"shared assets not found under {ASSETS}")
+        raise SystemExit(f"the model or the COCO photos are missing from {ASSETS}")
     with tempfile.TemporaryDirectory(prefix="bench-detector-") as work:
         yolo11n = args.yolo11n or export_yolo11n(Path(work), args.imgsz)
         print(f"cpu cores: {os.cpu_count()}, repeats: {args.repeats}, images: {len(IMAGES)}")

@@ -2,7 +2,7 @@
 
     python benchmarks/falling.py [--clip FILE] [--repeats 5] [--threads 1] [--json FILE]
 
-On the office3 facade clip of the shared assets (1280x720, 29.97 fps, H.264) by default, it times
+On the office3 facade clip (shared test media; 1280x720, 29.97 fps, H.264) by default, it times
 per frame, in the same run:
 
 - ``decode+luma``: PyAV decode and the 480x270 luma the rule takes (two ways: swscale's
@@ -32,17 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pipelines.assets import shared_assets_dir
 from vision.rules.falling_object import FallingObjectRule
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CLIP = (
-    ROOT.parent
-    / "shared"
-    / "assets"
-    / "clips"
-    / "falling_object"
-    / "office3_facade_paper_fall_720p.mp4"
-)
+DEFAULT_CLIP = shared_assets_dir() / "clips/falling_object/office3_facade_paper_fall_720p.mp4"
 # office3: the facade without the street strip (pedestrians) and the tree on the left.
 ZONE = ((0.28, 0.0), (1.0, 0.0), (1.0, 0.93), (0.28, 0.93))
 LINES = (0.10, 0.24, 0.38, 0.52, 0.66, 0.80)

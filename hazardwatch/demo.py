@@ -2,9 +2,11 @@
 
 The demo media come from the scenario generator of the repository (``benchmarks/scenarios``, run
 as a separate program: the product never imports benchmark code). It composites real photos of
-vehicles and e-bikes from the shared assets so that the real detector sees them; without those
-assets (or the detector model) it says so plainly and shows what it can: falling objects need no
-detector.
+vehicles, people and a motorbike (the lift's e-bike) from the repository's ``assets/`` so that
+the real detector (YOLOX-Nano, also in ``assets/``) sees them. Those files are checked against
+``assets/MANIFEST.sha256`` first. ``HAZARDWATCH_ASSETS`` may name another folder (the full shared
+test media); without a detector model there it says so plainly and shows what it can: falling
+objects need no detector.
 """
 
 from __future__ import annotations
@@ -33,8 +35,13 @@ from hazardwatch.services import (
     start_pipelines,
     stop_pipelines,
 )
+from pipelines.assets import (
+    PRODUCT_ASSETS_DIR,
+    AssetIntegrityError,
+    demo_assets_dir,
+    verify_assets,
+)
 from pipelines.config import load_config
-from pipelines.suite import assets_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SEED = 2026
@@ -45,21 +52,50 @@ WANTED = {
     "falling_object": "facade",
 }
 ALL_SCENES = ("facade", "lane", "lift")
-# what the generator needs from the shared assets for the lane and lift scenes
+# what the generator needs from the assets for the lane and lift scenes
 MODEL_FILE = Path("models/yolox_nano_coco_416.onnx")
 
 
+def demo_assets() -> Path:
+    """The assets folder the demo uses (:func:`pipelines.assets.demo_assets_dir`); the
+    repository's own ``assets/`` is first checked against its manifest.
+
+    Raises:
+        StartupError: a file of the repository's ``assets/`` is missing or differs from its
+            pinned sha256 (the message names each file, expected and actual).
+    """
+    assets = demo_assets_dir()
+    if assets == PRODUCT_ASSETS_DIR:
+        check_product_assets(assets)
+    return assets
+
+
+def check_product_assets(folder: Path) -> None:
+    """Check ``folder`` (the repository's ``assets/``) against its ``MANIFEST.sha256``.
+
+    Raises:
+        StartupError: naming each missing or changed file, with expected and actual sha256.
+    """
+    try:
+        verify_assets(folder)
+    except AssetIntegrityError as exc:
+        raise StartupError(
+            f"{exc}\nRestore the repository's assets (git checkout -- assets) or point "
+            "HAZARDWATCH_ASSETS at another assets folder."
+        ) from exc
+
+
 def plan_media(assets: Path) -> tuple[tuple[str, ...], str | None]:
-    """The scene types the demo media can have with these shared assets, and why not all.
+    """The scene types the demo media can have with this assets folder, and why not all.
 
     All three when the assets directory and the detector model in it are there; otherwise only
     the facade (falling objects need no detector and no photos), with a plain message saying so.
     """
     left_out = "fire-lane and e-bike demos need them and are left out; showing falling objects only"
     if not assets.is_dir():
-        reason = f"the shared assets (real photos and the detector model) are not at {assets}"
+        reason = f"the assets (real photos and the detector model) are not at {assets}"
     elif not (assets / MODEL_FILE).is_file():
-        reason = f"the detector model {assets / MODEL_FILE} is missing from the shared assets"
+        reason = f"the detector model {assets / MODEL_FILE} is missing from the assets"
     else:
         return ALL_SCENES, None
     return ("facade",), f"{reason}: {left_out}"
@@ -91,7 +127,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def make_media(
     media_dir: Path, scenes: tuple[str, ...] = ALL_SCENES, assets: Path | None = None
 ) -> Path:
-    """Generate the quick scenario suite (of these scene types, with these shared assets) with
+    """Generate the quick scenario suite (of these scene types, with this assets folder) with
     the repository's generator; returns suite.yaml."""
     generator = REPO_ROOT / "benchmarks" / "scenarios" / "generate.py"
     if not generator.is_file():
@@ -167,7 +203,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    assets = assets_dir()
+    assets = demo_assets()
     scenes, message = plan_media(assets)
     if message is not None:
         print(f"demo: {message}", flush=True)

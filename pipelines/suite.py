@@ -15,8 +15,9 @@ A suite directory holds clips, configs and ``suite.yaml``::
 
 ``origin_floor`` is given for falling objects only (and must be). ``end_s`` is null when the
 hazard lasts to the end of the clip. Latency is ``start_pts_s - onset_s`` of the matching event.
-``${ASSETS}`` at the start of a path stands for the shared assets folder
-(``<repo>/../shared/assets`` unless ``HAZARDWATCH_ASSETS`` says otherwise).
+``${ASSETS}`` at the start of a path stands for the shared test media
+(:func:`pipelines.assets.shared_assets_dir`: ``<repo>/../shared/assets`` unless
+``HAZARDWATCH_ASSETS`` says otherwise).
 
 :func:`parse_suite_text` is the one parser of the format: ``hazardwatch eval`` reads suites with
 it through :func:`load_suite`, the scenario generator (``benchmarks.scenarios.suite``) with
@@ -28,7 +29,6 @@ and :data:`DEFAULT_LATENCY_S`.
 from __future__ import annotations
 
 import math
-import os
 import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,9 +38,9 @@ from typing import Any
 
 import yaml
 
+from pipelines.assets import shared_assets_dir
 from vision.types import HazardEvent, HazardKind, HazardPhase
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SUITE_FILE = "suite.yaml"
 ASSETS_PLACEHOLDER = "${ASSETS}"
 DEFAULT_LATENCY_S = {
@@ -58,11 +58,6 @@ _NUMBER = (int, float)
 
 class SuiteError(Exception):
     """A suite file that cannot be used: the message names the file and the entry."""
-
-
-def assets_dir() -> Path:
-    configured = os.environ.get("HAZARDWATCH_ASSETS")
-    return Path(configured) if configured else (REPO_ROOT.parent / "shared" / "assets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +107,9 @@ class ParsedSuite:
 
 def resolve_suite_path(value: str, base: Path, assets: Path | None = None) -> Path:
     """The file a clip's ``video`` or ``config`` names: ``${ASSETS}`` replaced by ``assets``
-    (default :func:`assets_dir`), else an absolute path, else relative to ``base``."""
+    (default: the shared test media), else an absolute path, else relative to ``base``."""
     if value.startswith(ASSETS_PLACEHOLDER):
-        folder = assets_dir() if assets is None else assets
+        folder = shared_assets_dir() if assets is None else assets
         return folder / value[len(ASSETS_PLACEHOLDER) :].lstrip("/")
     path = Path(value)
     return path if path.is_absolute() else base / path
@@ -315,7 +310,7 @@ def load_suite(path: Path) -> list[SuiteClip]:
         SuiteError: missing file, bad YAML, or an entry with a missing or bad field.
     """
     file = path / SUITE_FILE if path.is_dir() else path
-    base, assets = file.parent, assets_dir()
+    base, assets = file.parent, shared_assets_dir()
     return [
         SuiteClip(
             clip_id=entry.clip_id,

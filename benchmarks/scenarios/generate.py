@@ -8,8 +8,10 @@ last, ``DIR/suite.yaml`` (see :mod:`benchmarks.scenarios`). The same seed gives 
 and labels (not necessarily the same bytes). When ``DIR`` already holds a complete suite of the
 same seed, mode, scene types and generator version, nothing is done. ``--quick`` makes a handful
 of clips of each scene type, for smoke tests. ``--scenes`` limits the suite to some scene types
-(default all three): the facade scenes need neither the shared assets nor the detector, the lane
-and lift scenes need both.
+(default all three): the facade scenes need neither assets nor the detector, the lane and lift
+scenes need both: ``--assets`` names the folder (default the shared test media, whose labelled
+e-bike screenshots the accuracy gate's suite uses; the repository's own ``assets/`` also works,
+its lift e-bikes then all come from the COCO motorbike photo).
 
 Exit codes: 0 done, 2 bad input (arguments, missing assets, an unwritable directory).
 """
@@ -17,7 +19,6 @@ Exit codes: 0 done, 2 bad input (arguments, missing assets, an unwritable direct
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import time
@@ -41,13 +42,12 @@ from benchmarks.scenarios.suite import MANIFEST_FILE, SUITE_FILE, read_suite, su
 from models.detector import OnnxDetector
 from models.errors import ModelError
 from models.spec import DetectorSpec
+from pipelines.assets import shared_assets_dir
 from pipelines.config import ConfigError, parse_config
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# like pipelines.suite.assets_dir(): HAZARDWATCH_ASSETS, else <repo>/../shared/assets
-DEFAULT_ASSETS = Path(
-    os.environ.get("HAZARDWATCH_ASSETS") or REPO_ROOT.parent / "shared" / "assets"
-)
+# The shared test media (HAZARDWATCH_ASSETS, else <repo>/../shared/assets): the accuracy gate's
+# suite uses its labelled e-bike screenshots. The demo passes the repository's assets/ instead.
+DEFAULT_ASSETS = shared_assets_dir()
 MODEL_FILE = Path("models/yolox_nano_coco_416.onnx")
 LABELS_FILE = Path("models/coco80.names")
 DETECTOR_CLASSES = {
@@ -89,7 +89,7 @@ def scene_kinds(scenes: Iterable[SceneKind | str]) -> tuple[SceneKind, ...]:
 
 
 def needs_assets(scenes: Iterable[SceneKind]) -> bool:
-    """Whether these scene types need the shared assets (real photos and the detector)."""
+    """Whether these scene types need an assets folder (real photos and the detector)."""
     return any(kind in DETECTOR_SCENES for kind in scenes)
 
 
@@ -350,8 +350,9 @@ def make_scenes(
         return Scenes(geometry, facade_image)
     if not assets_dir.is_dir():
         raise AssetError(
-            f"{assets_dir} is not a directory: the lane and lift scenes need the shared assets "
-            "(real photos and the detector model)"
+            f"{assets_dir} is not a directory: the lane and lift scenes need the assets "
+            "(real photos and the detector model: the repository's assets/ or the shared test "
+            "media)"
         )
     backgrounds = Backgrounds(
         lane=lane.background(clip_rng(seed, "lane_background")),
@@ -668,7 +669,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--assets",
         type=Path,
         default=DEFAULT_ASSETS,
-        help=f"shared assets directory (default {DEFAULT_ASSETS})",
+        help="assets folder: real photos and the detector model (default the shared test "
+        f"media, {DEFAULT_ASSETS}; the repository's assets/ also works)",
     )
     parser.add_argument(
         "--scenes",
@@ -699,7 +701,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if needs_assets(kinds) and not args.assets.is_dir():
         print(
-            f"error: --assets {args.assets} is not a directory (the shared assets are "
+            f"error: --assets {args.assets} is not a directory (an assets folder is "
             "needed for the real photos and the detector of the lane and lift scenes; "
             "--scenes facade needs none)",
             file=sys.stderr,

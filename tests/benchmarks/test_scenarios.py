@@ -1,7 +1,10 @@
 """The scenario-suite generator: its pieces, a quick suite end to end, and the real-clip labels.
 
 The end-to-end tests generate the quick suite once per module (about 10 s) with the real photos
-and the real detector of the shared assets, and are skipped with the reason when those are absent.
+and the real detector of the shared test media (its labelled e-bike screenshots included): they
+are skipped with the reason when those are absent, and fail under CI. The repository's own
+``assets/`` (the detector, the COCO photos, no e-bike screenshots) is always there: the tests
+that use it need no skip.
 """
 
 from __future__ import annotations
@@ -39,12 +42,16 @@ from benchmarks.scenarios.suite import (
     read_suite,
     resolve_video,
 )
+from hazardwatch.demo import DEMO_SEED
+from pipelines.assets import PRODUCT_ASSETS_DIR
 from pipelines.config import HazardwatchConfig, load_config
+from pipelines.evaluate import evaluate_suite
 from pipelines.suite import load_suite
+from tests.support.assets import SHARED_ASSETS, require_shared
 from vision.types import HazardKind
 
 REPO = Path(__file__).resolve().parents[2]
-ASSETS = REPO / ".." / "shared" / "assets"
+ASSETS = SHARED_ASSETS
 REAL_CLIPS = REPO / "benchmarks" / "scenarios" / "real_clips.yaml"
 SEED = 4321
 NEEDED = (
@@ -68,9 +75,7 @@ def stream_time_s(item: av.VideoFrame | av.Packet) -> float:
 
 
 def need_assets() -> None:
-    missing = [str(p) for p in NEEDED if not (ASSETS / p).exists()]
-    if missing:
-        pytest.skip(f"shared assets not found under {ASSETS.resolve()}: {', '.join(missing)}")
+    require_shared([ASSETS / p for p in NEEDED], "the quick suite with the e-bike screenshots")
 
 
 # --- pieces, no assets needed ------------------------------------------------------------------
@@ -442,11 +447,10 @@ def test_unknown_scene_is_refused_before_anything_is_made(tmp_path: Path) -> Non
 
 
 def test_composited_vehicle_is_detected_by_the_real_detector() -> None:
-    need_assets()
     from benchmarks.scenarios import lane
 
-    detector = gen.load_detector(ASSETS)
-    source = coco_sources(ASSETS, COCO_VEHICLES)[0]
+    detector = gen.load_detector(PRODUCT_ASSETS_DIR)
+    source = coco_sources(PRODUCT_ASSETS_DIR, COCO_VEHICLES)[0]
     sprite = cut_sprite(source, MaskStyle.FEATHER)
     assert sprite is not None
     sprite = sprite.resized(lane.VEHICLE_HEIGHT_PX[source.label])
@@ -460,6 +464,38 @@ def test_composited_vehicle_is_detected_by_the_real_detector() -> None:
         if box_iou(box, xyxy) >= 0.5
     ]
     assert "truck" in {name for name, _ in matches}, matches
+
+
+# --- the repository's assets: no e-bike screenshots, the COCO motorbike instead ------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_lift_scenes_from_the_repository_assets_use_the_coco_motorbike(tmp_path: Path) -> None:
+    # What the demo does in a clone without the shared test media: the e-bike screenshots may not
+    # be redistributed, so the lift's e-bike is the COCO motorbike, and it must still be found.
+    assert not (PRODUCT_ASSETS_DIR / "images" / "ebike_elevator_labeled").exists()
+    lines: list[str] = []
+    out = gen.generate_suite(
+        tmp_path / "suite",
+        seed=DEMO_SEED,
+        quick=True,
+        scenes="lift",
+        assets_dir=PRODUCT_ASSETS_DIR,
+        log=lines.append,
+    )
+    assert any("no labelled e-bike screenshots" in line for line in lines), lines
+    manifest = yaml.safe_load((out / MANIFEST_FILE).read_text())
+    ebikes = [s for s in manifest["sprites"] if s["label"] == "motorbike"]
+    assert {(s["name"], s["use"], s["kept"]) for s in ebikes} == {
+        ("motorbike_7816_racer", "lift", True),
+        ("motorbike_7816_racer", "stairwell", True),
+    }
+    report = evaluate_suite([out])
+    lift_clips = [c for c in report.clips if c["id"].startswith("lift_ebike")]
+    assert lift_clips and all(c["matched"] == c["expected"] == 1 for c in lift_clips), lift_clips
+    assert report.metrics["ebike_entry"]["recall"] == 1.0
+    assert report.metrics["ebike_entry"]["false_positives"] == 0
 
 
 # --- a quick suite, end to end -------------------------------------------------------------------
@@ -668,10 +704,10 @@ def test_real_clip_origin_floor_follows_the_floor_lines() -> None:
 
 def test_real_clip_videos_hold_their_onsets() -> None:
     suite = read_suite(REAL_CLIPS)
+    paths = {c.clip_id: resolve_video(REAL_CLIPS.parent, c.video, ASSETS) for c in suite.clips}
+    require_shared(paths.values(), "checking the real clips' onsets")
     for clip in suite.clips:
-        path = resolve_video(REAL_CLIPS.parent, clip.video, ASSETS)
-        if not path.is_file():
-            pytest.skip(f"real clip {path.resolve()} not found (shared assets missing)")
+        path = paths[clip.clip_id]
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             frames = stream.frames or sum(1 for _ in container.decode(stream))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from model_assets import COCO_IMAGES, COCO_NAMES, YOLOX, require
+from model_assets import COCO_IMAGES, COCO_NAMES, YOLOX
 
 from hazardwatch.cli import main
 
@@ -40,7 +40,6 @@ def _closed_port() -> int:
 
 
 def test_import_list_and_validate(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    require(YOLOX, IMAGE)
     assert main(["models", "import", str(YOLOX), "--name", "yolox-nano"]) == 0
     assert "imported" in capsys.readouterr().out
 
@@ -71,7 +70,6 @@ def test_import_list_and_validate(registry: Path, capsys: pytest.CaptureFixture[
 def test_validate_a_file_path_with_a_labels_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    require(YOLOX, IMAGE, COCO_NAMES)
     labels = tmp_path / "coco.txt"
     names = COCO_NAMES.read_text().splitlines()
     labels.write_text("\n".join(["motorcycle" if n == "motorbike" else n for n in names]) + "\n")
@@ -118,7 +116,6 @@ def test_validate_a_file_path_with_a_labels_file(
 def test_bad_input_exits_2_with_a_message(
     registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv, message
 ) -> None:
-    require(YOLOX, IMAGE)
     junk = tmp_path / "junk.onnx"
     junk.write_text("not a model")
     fill = {"junk": junk, "image": IMAGE, "yolox": YOLOX, "tmp": tmp_path}
@@ -128,7 +125,6 @@ def test_bad_input_exits_2_with_a_message(
 
 
 def test_import_twice_needs_force(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    require(YOLOX)
     assert main(["models", "import", str(YOLOX), "--name", "m"]) == 0
     assert main(["models", "import", str(YOLOX), "--name", "m"]) == 2
     assert "already in" in capsys.readouterr().err
@@ -169,7 +165,6 @@ def http_root(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 def test_pull_verifies_the_download(
     registry: Path, http_root: tuple[Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    require(YOLOX)
     root, base = http_root
     shutil.copy(YOLOX, root / "yolox_nano.onnx")  # a YOLOX-Nano, but not the official file
     assert main(["models", "pull", "yolox-nano", "--url", f"{base}/yolox_nano.onnx"]) == 2

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from model_assets import COCO_NAMES, require
+from model_assets import COCO_NAMES
 
 from models.errors import LabelMappingError
 from models.labels import (
@@ -43,8 +43,7 @@ def test_parse_names_metadata(text, expected, error) -> None:
         assert parse_names_metadata(text) == expected
 
 
-def test_coco80_matches_the_shared_names_file() -> None:
-    require(COCO_NAMES)
+def test_coco80_matches_the_names_file_of_the_assets() -> None:
     assert read_labels_file(COCO_NAMES) == COCO80
     assert COCO80[:8] == (
         "person",

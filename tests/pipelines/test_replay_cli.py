@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from hazardwatch.cli import main
-from pipelines.suite import assets_dir
+from tests.support.assets import SHARED_ASSETS, require_shared
 
 REPO = Path(__file__).resolve().parents[2]
 FACADE_CONFIG = REPO / "benchmarks" / "scenarios" / "real_configs" / "office_facade.yaml"
-OFFICE3 = assets_dir() / "clips" / "falling_object" / "office3_facade_paper_fall_720p.mp4"
+OFFICE3 = SHARED_ASSETS / "clips" / "falling_object" / "office3_facade_paper_fall_720p.mp4"
 CONTRACT_FIELDS = {
     "event_id", "hazard_id", "phase", "kind", "camera_id", "zone", "started_at", "ended_at",
     "start_pts_s", "end_pts_s", "track_ids", "labels", "score", "box_norm", "details", "evidence",
@@ -22,8 +22,7 @@ CONTRACT_FIELDS = {
 def test_replay_real_paper_fall_writes_contract_events(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if not OFFICE3.is_file():
-        pytest.skip(f"shared asset missing: {OFFICE3}")
+    require_shared(OFFICE3, "replaying the real paper fall")
     out = tmp_path / "events.jsonl"
     code = main(["replay", "--config", str(FACADE_CONFIG), "--camera", "office_facade",
                  "--video", str(OFFICE3), "--events-out", str(out)])  # fmt: skip

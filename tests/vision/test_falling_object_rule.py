@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.support.assets import SHARED_ASSETS, require_shared
 from vision.falling import MotionState
 from vision.rules.falling_object import FallingObjectRule
 from vision.types import HazardEvent, HazardKind, HazardPhase
@@ -30,8 +31,7 @@ LOWEST, COUNT = 3, 12
 FULL_ZONE = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
 G_PX = 97.0  # px/s² ≈ 3.3 floors/s² with 29.7 px floors
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
-ASSETS = Path(__file__).resolve().parents[2] / ".." / "shared" / "assets"
-CLIPS = ASSETS / "clips" / "falling_object"
+CLIPS = SHARED_ASSETS / "clips" / "falling_object"
 
 Path2D = Callable[[float], "tuple[float, float] | None"]
 
@@ -470,8 +470,7 @@ def replay_clip(path: Path) -> tuple[list[HazardEvent], float]:
 
 def test_real_paper_fall_office3() -> None:
     clip = CLIPS / "office3_facade_paper_fall_720p.mp4"
-    if not clip.exists():
-        pytest.skip(f"shared asset {clip} is absent")
+    require_shared(clip, "the real paper-fall test")
     events, fps = replay_clip(clip)
     check_lifecycle(events)
     assert len(starts(events)) == 1, [e.to_dict() for e in events]
@@ -487,8 +486,7 @@ def test_real_paper_fall_office3() -> None:
 def test_real_fast_crossing_office1_is_reported() -> None:
     """Ambiguous clip: no verdict asserted; what the rule does is printed (pytest -s)."""
     clip = CLIPS / "office1_facade_fast_crossing_720p.mp4"
-    if not clip.exists():
-        pytest.skip(f"shared asset {clip} is absent")
+    require_shared(clip, "the real fast-crossing test")
     events, fps = replay_clip(clip)
     check_lifecycle(events)
     for event in starts(events):
