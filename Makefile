@@ -4,18 +4,26 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# gstreamer1.0-x brings timeoverlay (the RTSP test server's live mounts); fonts-noto-cjk the Chinese
+# text of headless-browser screenshots of the pages.
 DEB_PACKAGES := ffmpeg redis-server gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools postgresql
+	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x postgresql \
+	fonts-noto-cjk
 PYTEST_ARGS ?=
+# e.g. make demo DEMO_ARGS="--exit-after --port 18080": stop once the tickets are printed
+DEMO_ARGS ?=
 # ultralytics (and torch) live in their own venv: they pull the non-headless OpenCV and are needed
 # only to export models, never to run. Tests that export call this interpreter.
 EXPORT_VENV := .venv-export
 
 .PHONY: demo test lint typecheck unit deps venv export-venv clean bench baseline
 
-deps: .stamp-deb
-.stamp-deb:
+# Every time (no stamp: a package removed later must be put back, and a capability missing must be
+# named): install the packages dpkg does not list as installed, then check that every GStreamer
+# element, FFmpeg encoder/decoder/muxer/filter, binary and gi binding the tests and the demo use is
+# really there (tools/check_deps.py, about a second; one line per missing capability).
+deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -24,9 +32,10 @@ deps: .stamp-deb
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@touch $@
+	@/usr/bin/python3 tools/check_deps.py
 
 venv: .stamp-venv
+	@$(PY) tools/check_deps.py --pyav
 .stamp-venv: pyproject.toml
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -67,7 +76,7 @@ baseline: deps venv
 		--json benchmarks/scenarios/baseline.json
 
 demo: deps venv
-	$(VENV)/bin/hazardwatch demo
+	$(VENV)/bin/hazardwatch demo $(DEMO_ARGS)
 
 clean:
 	rm -rf $(VENV) $(EXPORT_VENV) .stamp-deb .stamp-venv .stamp-export .mypy_cache .ruff_cache .pytest_cache
