@@ -22,7 +22,7 @@ Why the schema looks as it does:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +61,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Select
 
+from api.after_picture import AfterPictureError, AfterPictureKeeper
 from api.entries import EVIDENCE_KEYS, ParsedEvent, ZoneStatus, parse_event, parse_zone_status
 from api.errors import (
     InvalidQuery,
@@ -96,6 +97,7 @@ logger = logging.getLogger(__name__)
 _MAX_NOTE = 2000
 _MAX_LIMIT = 1000
 _RETRIES = 5  # attempts of a write that lost a race on a unique key
+_STATE_CHUNK = 500  # hazard ids per query (far below SQLite's bound-variable limit)
 
 T = TypeVar("T")
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -673,12 +675,17 @@ class TicketStore:
 
     # -- zone status: the automatic recheck ---------------------------------------------------
 
-    def apply_zone_status(self, status: dict[str, Any]) -> list[TicketView]:
+    def apply_zone_status(
+        self, status: dict[str, Any], *, after_pictures: AfterPictureKeeper | None = None
+    ) -> list[TicketView]:
         """Apply a ``hazardwatch:zone_status`` entry; returns the tickets it changed.
 
         A ``rectifying`` ticket of the same camera, zone and kind moves to ``rechecked`` when
         the zone has stayed clear for ``recheck_clear_s`` since after its latest hazard
-        started; the status's snapshot becomes the "after" picture.
+        started. With ``after_pictures`` (the ticket service always gives it), the status's
+        live picture is copied once into the latest hazard's evidence folder and the ticket
+        records that immutable copy as its "after" picture; without it, the status's path is
+        recorded as given.
 
         Raises:
             InvalidEntry: the status is malformed.
@@ -686,36 +693,54 @@ class TicketStore:
         parsed = parse_zone_status(status)
         if not parsed.clear or parsed.clear_for_s < self.policy.levels.recheck_clear_s:
             return []  # the common case, about once a second per zone: no database work
-        return self._writing(lambda session: self._recheck(session, parsed))
+        return self._writing(lambda session: self._recheck(session, parsed, after_pictures))
 
-    def _recheck(self, session: Session, zs: ZoneStatus) -> list[TicketView]:
+    def _recheck(
+        self, session: Session, zs: ZoneStatus, after_pictures: AfterPictureKeeper | None
+    ) -> list[TicketView]:
         key = _open_key(zs.camera_id, zs.zone, zs.kind.value)
         stmt = self._locked(select(TicketRow).where(TicketRow.open_key == key))
         ticket = session.scalars(stmt).one_or_none()
         if ticket is None or not ticket.hazards:
             return []
-        latest = max(h.started_at for h in ticket.hazards)
+        latest = max(ticket.hazards, key=lambda h: h.started_at)
         if not recheck_due(
             self.policy,
             status=ticket.status,
             zone_clear=zs.clear,
             clear_for_s=zs.clear_for_s,
             at=zs.at,
-            hazard_started_at=latest,
+            hazard_started_at=latest.started_at,
         ):
             return []
         note = (
             f"automatic recheck: zone clear for {zs.clear_for_s:.0f} s "
             f"(needs {self.policy.levels.recheck_clear_s:.0f} s) at {_iso(zs.at)}"
         )
+        after, after_sha256 = zs.snapshot, zs.snapshot_sha256
         if zs.snapshot is None:
             note += "; no after snapshot was available"
+        elif after_pictures is not None:
+            try:
+                kept = after_pictures.keep(
+                    camera_id=zs.camera_id,
+                    zone=zs.zone,
+                    kind=zs.kind.value,
+                    stored=zs.snapshot,
+                    hazard_id=latest.hazard_id,
+                    hazard_started_at=latest.started_at,
+                )
+                after, after_sha256 = kept.path, kept.sha256
+            except AfterPictureError as exc:
+                logger.warning("ticket %s: after picture not kept: %s", ticket.id, exc)
+                after = after_sha256 = None
+                note += f"; the after snapshot could not be kept: {exc}"
         now = _utcnow()
         self._move(ticket, TicketStatus.RECHECKED, SYSTEM_ACTOR, now, "rechecked", note)
         ticket.evidence = {
             **ticket.evidence,
-            "after_snapshot": zs.snapshot,
-            "after_snapshot_sha256": zs.snapshot_sha256,
+            "after_snapshot": after,
+            "after_snapshot_sha256": after_sha256,
         }
         session.flush()
         return [_view(ticket)]
@@ -916,6 +941,26 @@ class TicketStore:
             page = stmt.order_by(TicketRow.created_at.desc(), TicketRow.id.desc())
             rows = session.scalars(page.limit(limit).offset(offset)).all() if limit else []
             return [_view(row) for row in rows], int(total)
+
+    def ticket_states_of_hazards(
+        self, hazard_ids: Iterable[str]
+    ) -> dict[str, tuple[str, datetime]]:
+        """For retention: ``hazard id -> (its ticket's status, when the ticket last changed)``.
+
+        Hazards no ticket knows are left out.
+        """
+        ids = list(dict.fromkeys(hazard_ids))
+        out: dict[str, tuple[str, datetime]] = {}
+        with self._reading() as session:
+            for first in range(0, len(ids), _STATE_CHUNK):
+                stmt = (
+                    select(HazardRow.hazard_id, TicketRow.status, TicketRow.updated_at)
+                    .join(TicketRow, HazardRow.ticket_id == TicketRow.id)
+                    .where(HazardRow.hazard_id.in_(ids[first : first + _STATE_CHUNK]))
+                )
+                for hazard_id, status, updated_at in session.execute(stmt).all():
+                    out[hazard_id] = (status, updated_at)
+        return out
 
     def counts_by_status(self) -> dict[str, int]:
         """Number of tickets in each status (every status, zeros included)."""

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from api.after_picture import AfterPictureKeeper
+from pipelines.evidence_layout import live_after_name
 from tests.api.app_harness import (
     CLOSING_PATH,
     SECRET_IN_SOURCES,
@@ -274,7 +276,8 @@ def test_after_snapshot_of_the_automatic_recheck(site: Site) -> None:
     assert none_yet.status_code == 404
     assert none_yet.json()["detail"] == f"ticket '{ticket.id}' has no after-snapshot"
     site.h.walk_to(ticket.id, ["reported", "verified", "rectifying"])
-    after = site.h.data_dir / "live" / "after-lane_a.jpg"
+    # The pipeline's live picture of the clear zone; the recheck keeps a copy of it.
+    after = site.h.data_dir / "live" / live_after_name("lane_a", "lane", "fire_lane_blocked")
     after.parent.mkdir(parents=True)
     after.write_bytes(jpeg_bytes(99))
     moved = site.h.store.apply_zone_status(
@@ -287,7 +290,8 @@ def test_after_snapshot_of_the_automatic_recheck(site: Site) -> None:
             "at": "2026-11-21T08:00:00Z",
             "snapshot": str(after),
             "snapshot_sha256": hashlib.sha256(after.read_bytes()).hexdigest(),
-        }
+        },
+        after_pictures=AfterPictureKeeper(site.h.data_dir),
     )
     assert [view.status for view in moved] == ["rechecked"]
     got = client.get(url, headers=bearer("reviewer"))
