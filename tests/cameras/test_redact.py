@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from cameras.redact import redact_text, redact_url
 
@@ -73,3 +77,155 @@ def test_redact_text_finds_every_url() -> None:
     assert out == (
         "cannot open 'rtsp://***:***@h1/x', fallback http://***:***@h2:80/y failed; file /a/b.mp4"
     )
+
+
+# --- passwords the old character class let through (issue 8 §2.4) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "cannot open 'rtsp://admin:it's@10.0.0.5/x' (401)",
+            "cannot open 'rtsp://***:***@10.0.0.5/x' (401)",
+            id="single-quote-in-single-quotes",
+        ),
+        pytest.param(
+            'cannot open "rtsp://admin:a"b@10.0.0.5/x" (401)',
+            'cannot open "rtsp://***:***@10.0.0.5/x" (401)',
+            id="double-quote-in-double-quotes",
+        ),
+        pytest.param(
+            "cannot open <rtsp://admin:a<b>c@10.0.0.5/x> (401)",
+            "cannot open <rtsp://***:***@10.0.0.5/x> (401)",
+            id="angle-brackets",
+        ),
+        pytest.param(
+            "cannot open rtsp://admin:pa ss@10.0.0.5/x: refused",
+            "cannot open rtsp://***:***@10.0.0.5/x: refused",
+            id="space",
+        ),
+        pytest.param(
+            "status: rtsp://admin:a' b\"<c>@d@10.0.0.5:554/x timed out",
+            "status: rtsp://***:***@10.0.0.5:554/x timed out",
+            id="all-of-them-and-an-at",
+        ),
+        pytest.param(
+            "rtsps://u:x://y@cam.example/z failed",
+            "rtsps://***:***@cam.example/z failed",
+            id="scheme-like-text-in-password",
+        ),
+        pytest.param(
+            "rtsp://h1/x and rtsp://u:p@h2/y",
+            "rtsp://h1/x and rtsp://***:***@h2/y",
+            id="plain-url-then-url-with-credentials",
+        ),
+        pytest.param(
+            "a=rtsp://h1/x;b=rtsp://u:p@h2/y",
+            "a=rtsp://h1/x;b=rtsp://***:***@h2/y",
+            id="urls-without-spaces-between",
+        ),
+        pytest.param(
+            "http://h/x?next=http://u:pw@h2/ ok",
+            "http://h/x?next=http://***:***@h2/ ok",
+            id="url-in-a-query",
+        ),
+        pytest.param(
+            "Error connecting to redis://tickets:p%27w@10.0.0.9:6379/0 (NOAUTH)",
+            "Error connecting to redis://***:***@10.0.0.9:6379/0 (NOAUTH)",
+            id="redis-percent-encoded",
+        ),
+        pytest.param(
+            "rediss://box:pw@[fe80::1%25eth0]:6380/0?ssl_password=k3y&ssl_cert_reqs=required",
+            "rediss://***:***@[fe80::1%25eth0]:6380/0?ssl_password=***&ssl_cert_reqs=required",
+            id="ipv6-zone-and-ssl-password",
+        ),
+        pytest.param(
+            "rtsp://cam/x ok\nmail ops@example.com",
+            "rtsp://cam/x ok\nmail ops@example.com",
+            id="an-at-on-the-next-line-is-not-the-url's",
+        ),
+        pytest.param(
+            "rtsp://u:pw@cam/x down; mail ops@example.com",
+            "rtsp://***:***@example.com",
+            id="an-at-later-on-the-line-over-redacts-safely",
+        ),
+    ],
+)
+def test_redact_text_by_parsing_urls(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+# --- properties: random passwords in random text ------------------------------------------------
+
+_PASSWORD_CHARS = st.characters(
+    codec="utf-8",
+    categories=("L", "N", "P", "S", "Zs"),
+    include_characters="'\"<> @:/?#%&=;,[]{}()|\\^`~!$+",
+    exclude_characters="*\r\n\x85\u2028\u2029",
+)
+_TEXT_CHARS = st.characters(
+    codec="utf-8",
+    categories=("L", "N", "P", "S", "Zs"),
+    include_characters="\n@:/",
+    exclude_characters="*",
+)
+_WRAPPERS = [("", ""), ("'", "'"), ('"', '"'), ("<", ">"), ("(", ")"), ("url=", ";")]
+
+
+def _occurrences(text: str, part: str) -> int:
+    """How many times ``part`` occurs in ``text``, overlaps included."""
+    return sum(text.startswith(part, i) for i in range(len(text)))
+
+
+@st.composite
+def _embedded(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(text, password as written in it, password itself)."""
+    password = draw(st.text(_PASSWORD_CHARS, min_size=4, max_size=24))
+    assume("://" not in password)  # such a password cannot be told from a second URL
+    written = draw(st.sampled_from([password, quote(password, safe="")]))
+    user = draw(st.sampled_from(["admin", "viewer", "", "u%40x"]))
+    scheme = draw(st.sampled_from(["rtsp", "rtsps", "http", "https", "redis", "rediss", "rtmp"]))
+    host = draw(st.sampled_from(["10.0.0.21:554", "cam-3.example.org", "[fe80::1]:6379"]))
+    path = draw(st.sampled_from(["", "/", "/Streaming/Channels/102", "/0?ch=1"]))
+    opening, closing = draw(st.sampled_from(_WRAPPERS))
+    before = draw(st.text(_TEXT_CHARS, max_size=30))
+    after = draw(st.text(_TEXT_CHARS, max_size=30))
+    url = f"{scheme}://{user}:{written}@{host}{path}"
+    text = f"{before}{opening}{url}{closing}{after}"
+    # Each appears only where the URL holds it (a raw password written encoded: nowhere).
+    assume(_occurrences(text, written) == 1)
+    assume(_occurrences(text, password) == (1 if written == password else 0))
+    return text, written, password
+
+
+@settings(max_examples=400, deadline=None)
+@given(_embedded())
+def test_a_password_never_survives_redact_text(case: tuple[str, str, str]) -> None:
+    text, written, password = case
+    out = redact_text(text)
+    assert password not in out
+    assert written not in out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(_PASSWORD_CHARS, min_size=1, max_size=24),
+    st.sampled_from(["rtsp://", "redis://", "rediss://", "http://"]),
+)
+def test_redact_url_masks_exactly_the_userinfo(password: str, scheme: str) -> None:
+    url = f"{scheme}admin:{password}@10.0.0.21:554/ch1?x=1"
+    assert redact_url(url) == f"{scheme}***:***@10.0.0.21:554/ch1?x=1"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(_PASSWORD_CHARS, min_size=4, max_size=24),
+    st.text(st.characters(categories=("L", "N", "Zs")), max_size=20),
+    st.text(st.characters(categories=("L", "N", "Zs")), max_size=20),
+)
+def test_plain_surroundings_are_kept_exactly(password: str, before: str, after: str) -> None:
+    assume("://" not in password)
+    text = f"{before} 'rtsp://admin:{password}@10.0.0.21:554/ch1' {after}"
+    expected = f"{before} 'rtsp://***:***@10.0.0.21:554/ch1' {after}"
+    assert redact_text(text) == expected
