@@ -489,6 +489,15 @@ class EventPublisher:
                         event.event_id,
                         exc,
                     )
+        # One line per event (a few a minute at most): the record of what was accepted, to
+        # compare with the stream and the tickets after an outage.
+        logger.info(
+            "publisher: accepted event %s (%s of hazard %s, camera %s)",
+            event.event_id,
+            event.phase.value,
+            event.hazard_id,
+            event.camera_id,
+        )
         self._wake.set()
 
     def _drain_loop(self) -> None:
