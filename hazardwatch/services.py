@@ -215,9 +215,22 @@ def build_api(
 
 
 def serve_http(app: FastAPI, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM, then return so that the caller stops the rest (exit 0).
+
+    uvicorn shuts HTTP down gracefully on those signals, then raises the signal again under the
+    handler that was in place before it started. With Python's default handler that kills the
+    process before the caller's cleanup (pipelines stopped, open hazards ended, events flushed to
+    Redis, spool closed) can run. A handler that only records the signal is installed first and
+    stays through the cleanup, which a second SIGTERM must not cut short either.
+    """
     import uvicorn
 
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda _signum, _frame: stopping.set())
     uvicorn.run(app, host=host, port=port, log_level="warning")
+    if stopping.is_set():
+        logger.info("signal received: stopping")
 
 
 # ----- commands --------------------------------------------------------------------------------
