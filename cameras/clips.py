@@ -12,7 +12,9 @@ import errno
 import hashlib
 import logging
 import os
+import re
 import threading
+import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -91,6 +93,51 @@ def write_clip(packets: list[EncodedPacket], path: Path) -> EvidenceClip:
         size_bytes=size,
         packets=len(run),
     )
+
+
+# Temporary names of unfinished writes: ".{name}.{8 hex}" then ".partial" and/or ".mp4", as made
+# by write_clip here and by the evidence and snapshot writers (pipelines.evidence).
+_PARTIAL_NAME_RE = re.compile(r"^\..+\.[0-9a-f]{8}(\.partial|\.partial\.mp4|\.mp4)$")
+
+
+def is_partial_name(name: str) -> bool:
+    """Whether ``name`` is the temporary name of an unfinished clip, snapshot or evidence file."""
+    return _PARTIAL_NAME_RE.match(name) is not None
+
+
+def remove_partial_files(root: Path, *, older_than_s: float | None = None) -> list[Path]:
+    """Delete temporary files that writes killed mid-way left anywhere under ``root``.
+
+    Every writer renames its temporary file into place once complete, so a temporary file that
+    is older than this process (``older_than_s``: a wall-clock time, default now) belongs to a
+    write that will never finish: a crash or SIGKILL. A file another process is still writing
+    keeps getting newer, and is left alone. Returns the files removed; one that cannot be removed
+    is logged and skipped.
+    """
+    cutoff = time.time() if older_than_s is None else older_than_s
+    removed: list[Path] = []
+    if not Path(root).is_dir():
+        return removed
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            if not is_partial_name(name):
+                continue
+            path = Path(directory) / name
+            try:
+                if path.is_symlink() or path.stat().st_mtime >= cutoff:
+                    continue
+                path.unlink()
+            except OSError as exc:
+                logger.warning("could not remove the unfinished file %s: %s", path, exc)
+                continue
+            removed.append(path)
+    if removed:
+        logger.warning(
+            "removed %d unfinished evidence files left by an interrupted run under %s",
+            len(removed),
+            root,
+        )
+    return removed
 
 
 def _remove_quietly(tmp: Path) -> None:

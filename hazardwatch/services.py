@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import redis
 
+from cameras.clips import remove_partial_files
 from cameras.errors import SourceError
 from models.batching import BatchingDetector
 from models.detector import Detector
@@ -158,7 +159,12 @@ def start_pipelines(
     config: HazardwatchConfig, args: argparse.Namespace
 ) -> tuple[EventPublisher, list[CameraRunner]]:
     args.data_dir.mkdir(parents=True, exist_ok=True)
+    started_at = time.time()
     publisher = EventPublisher(args.redis_url, args.data_dir / "spool.sqlite3")
+    # The spool's lock is ours: no other pipeline process writes evidence in this data dir, so
+    # temporary files older than now are writes a crash interrupted.
+    for folder in ("evidence", "live"):
+        remove_partial_files(args.data_dir / folder, older_than_s=started_at)
     options = RunnerOptions(
         data_dir=args.data_dir,
         loop_files=os.environ.get("HAZARDWATCH_LOOP_FILES") == "1",

@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import pytest
 
-from cameras.clips import ClipRecorder, sha256_file, write_clip
+from cameras.clips import ClipRecorder, remove_partial_files, sha256_file, write_clip
 from cameras.errors import ClipError
 from cameras.packets import EncodedPacket
 from cameras.ring import PacketRing
@@ -154,3 +154,33 @@ def test_request_after_end_of_stream_is_written_at_once(clip_10s: Path, tmp_path
     assert clip.start_pts_s == pytest.approx(8.0)
     assert clip.end_pts_s == pytest.approx(10.0, abs=0.05)
     recorder.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "removed"),
+    [
+        pytest.param(".clip.0badc0de.partial.mp4", True, True, id="clip-temp"),
+        pytest.param(".snapshot.jpg.0badc0de.partial", True, True, id="snapshot-temp"),
+        pytest.param(".clip_public.mp4.0badc0de.mp4", True, True, id="public-clip-temp"),
+        pytest.param(".clip.0badc0de.partial.mp4", False, False, id="temp-being-written"),
+        pytest.param("clip.mp4", True, False, id="finished-clip"),
+        pytest.param(".clip.mp4", True, False, id="hidden-not-temp"),
+        pytest.param(".notes.0badc0de", True, False, id="no-temp-suffix"),
+        pytest.param(".clip.0BADC0DE.partial", True, False, id="not-our-hex"),
+    ],
+)
+def test_unfinished_files_older_than_the_start_are_removed(
+    tmp_path: Path, name: str, old: bool, removed: bool
+) -> None:
+    """A temporary name older than the start belongs to a write a crash interrupted."""
+    path = tmp_path / "evidence" / "cam" / "2026-01-01" / "hazard" / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"half a file")
+    started_at = path.stat().st_mtime + (1.0 if old else -1.0)
+    gone = remove_partial_files(tmp_path / "evidence", older_than_s=started_at)
+    assert gone == ([path] if removed else [])
+    assert path.exists() is not removed
+
+
+def test_removing_unfinished_files_of_a_missing_folder_is_nothing(tmp_path: Path) -> None:
+    assert remove_partial_files(tmp_path / "nowhere") == []

@@ -10,6 +10,7 @@ gone, and every hazard is in exactly one ticket.
 from __future__ import annotations
 
 import fcntl
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,80 @@ def test_sigterm_flushes_open_hazards_and_exits_0(
     ledger = check_ledger(client, service.data_dir, tickets, [service.log()])
     assert open_hazard in ledger.ticket_of_hazard
 
+
+def _plant_interrupted_writes(data_dir: Path) -> list[Path]:
+    """What a SIGKILL in the middle of evidence writes leaves: temporary files under the names
+    the clip and snapshot writers use, beside finished evidence of an earlier hazard."""
+    folder = next((data_dir / "evidence").glob("*/*/*"))
+    clip = (folder / "clip.mp4").read_bytes()
+    planted = [
+        folder / ".clip.0badc0de.partial.mp4",  # cameras.clips.write_clip
+        folder / ".snapshot.jpg.0badc0de.partial",  # evidence snapshots
+        folder / ".clip_public.mp4.0badc0de.mp4",  # the public clip's re-encode
+        data_dir / "live" / ".cam_a.jpg.0badc0de.partial",  # live snapshot
+    ]
+    for path in planted:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(clip[: len(clip) // 2])
+    return planted
+
+
+@pytest.mark.timeout(180)
+def test_sigkill_then_restart_loses_and_duplicates_nothing(
+    tmp_path: Path,
+    facade: FacadeMedia,
+    rtsp_server_factory: RtspServerFactory,
+    redis_server_factory: RedisServerFactory,
+    service_factory: Any,
+) -> None:
+    """SIGKILL of ``up`` while Redis is down (events in the spool), while the ticket service has
+    entries read but not acknowledged (the ticket database locked), and with half-written
+    evidence files; then a restart.
+
+    The user sees: the restarted service drains the spool (``spool.sqlite3`` empty), reclaims
+    the dead consumer's pending entries (``service.reclaimed`` in ``/health`` and
+    ``hazardwatch_service_reclaimed`` in ``/metrics``, nothing pending in the group), has removed
+    the temporary files at start-up, and every hazard of both runs is in exactly one ticket.
+    """
+    rtsp = rtsp_server_factory({"/cam_a": f"file:{facade.clip}"})
+    redis_server = redis_server_factory(appendonly=True)
+    config = write_config(
+        tmp_path / "faults.yaml", {"cam_a": facade.camera_config(rtsp.url("/cam_a"))}
+    )
+    first: Service = service_factory(config, redis_server.url).start()
+    client = redis.Redis.from_url(redis_server.url)
+    wait_for(lambda: first.tickets(), 40, "a first ticket")
+
+    # Entries read by the ticket service and not acknowledged: it waits on a locked database.
+    with sqlite3.connect(first.data_dir / "tickets.sqlite3", timeout=10) as lock:
+        lock.execute("BEGIN EXCLUSIVE")
+        wait_for(lambda: _pending(client) > 0, 30, "entries pending in the consumer group")
+        redis_server.kill()
+        wait_for(lambda: spool_rows(first.data_dir) > 0, 30, "events spooled while Redis is down")
+        planted = _plant_interrupted_writes(first.data_dir)
+        first.kill()
+        lock.rollback()
+    redis_server.restart()
+    pending_before = _pending(client)
+    assert pending_before > 0
+
+    second = service_factory(config, redis_server.url).start()
+    assert not any(path.exists() for path in planted), "temporary files left after a restart"
+    assert partial_files(second.data_dir) == []
+    wait_for(lambda: spool_rows(second.data_dir) == 0, 30, "the spool to drain")
+    # The dead consumer's entries are taken over once idle for the claim time (30 s).
+    wait_for(lambda: second.health()["service"]["reclaimed"] >= pending_before, 60,
+             "the pending entries to be reclaimed", 1.0)  # fmt: skip
+    assert second.metric("hazardwatch_service_reclaimed") == second.health()["service"]["reclaimed"]
+    code, _took = second.terminate()
+    assert code == 0
+    tickets = settle_tickets(config, redis_server.url, second.data_dir)
+    assert _pending(client) == 0
+    check_ledger(client, second.data_dir, tickets, [first.log(), second.log()])
+
+
+def _pending(client: redis.Redis) -> int:
+    try:
+        return int(client.xpending("hazardwatch:events", "tickets")["pending"])
+    except redis.ResponseError:  # no group yet
+        return 0
