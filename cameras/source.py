@@ -369,10 +369,13 @@ class VideoSource:
                     if not settings.is_live and not settings.loop_file:
                         break  # a file ended: done
                     if settings.is_live:
-                        raise EndOfStream(f"camera {settings.camera_id}: stream ended")
+                        raise EndOfStream(
+                            f"camera {settings.camera_id} ({settings.safe_url}): stream ended "
+                            "(the server closed it)"
+                        )
             except SourceError as exc:
                 self._set_state(SourceState.STREAMING, str(exc))
-                logger.warning("camera %s: %s", settings.camera_id, exc)
+                logger.warning("%s", exc)  # the message names the camera
                 if not settings.is_live and not settings.loop_file:
                     raise
             finally:
@@ -420,12 +423,16 @@ class VideoSource:
                 raise SourceNotFoundError(f"{where}: file not found: {path}")
             if not path.is_file():
                 raise SourceNotFoundError(f"{where}: not a regular file: {path}")
+        opened_at = time.monotonic()
         try:
             container = av.open(
                 s.url, "r", options=options, timeout=(s.connect_timeout_s, s.read_timeout_s)
             )
         except av.error.FFmpegError as exc:
-            raise classify_av_error(exc, where, opening=True) from exc
+            waited_s = time.monotonic() - opened_at
+            raise classify_av_error(
+                exc, where, opening=True, waited_s=waited_s, timeout_s=s.read_timeout_s
+            ) from exc
         if not container.streams.video:
             container.close()
             raise DecodeError(f"{where}: no video stream in the source")
@@ -453,7 +460,9 @@ class VideoSource:
             except StopIteration:
                 return
             except av.error.FFmpegError as exc:
-                raise classify_av_error(exc, where, opening=False) from exc
+                raise classify_av_error(
+                    exc, where, opening=False, timeout_s=s.read_timeout_s
+                ) from exc
             if packet.size:
                 self._packets_in += 1
                 if s.realtime and packet.pts is not None:
@@ -554,13 +563,27 @@ class VideoSource:
                 self._fps_in = (len(window) - 1) / (now - window[0])
 
 
-def classify_av_error(exc: av.error.FFmpegError, where: str, *, opening: bool) -> SourceError:
+def classify_av_error(
+    exc: av.error.FFmpegError,
+    where: str,
+    *,
+    opening: bool,
+    waited_s: float | None = None,
+    timeout_s: float | None = None,
+) -> SourceError:
     """Turn a PyAV/FFmpeg error into one of ours, with a message that names the source.
 
     The messages never include the URL FFmpeg saw (it may hold a password): ``where`` carries
-    the redacted one.
+    the redacted one. ``waited_s`` (how long the failed call took) and ``timeout_s`` (its read
+    timeout) tell a server that accepted and never answered from one that sent garbage: FFmpeg
+    reports both as invalid data, but only the silent one takes the whole timeout.
     """
     reason = exc.strerror or type(exc).__name__
+    silent = waited_s is not None and timeout_s is not None and waited_s >= 0.9 * timeout_s
+    if silent and isinstance(exc, (av.error.InvalidDataError, av.error.EOFError)):
+        return SourceConnectionError(
+            f"{where}: timed out: connected, but no answer within {waited_s:.1f} s"
+        )
     # RTSP 401 surfaces as EPERM/EACCES or as FFmpeg's HTTP 401/403 errors, by protocol.
     auth_errors: tuple[type[BaseException], ...] = (
         av.error.PermissionError,
@@ -574,7 +597,10 @@ def classify_av_error(exc: av.error.FFmpegError, where: str, *, opening: bool) -
     if isinstance(exc, (av.error.InvalidDataError, av.error.PatchWelcomeError)):
         what = "not a readable video stream" if opening else "corrupt stream data"
         return DecodeError(f"{where}: {what}: {reason}")
-    if isinstance(exc, (av.error.TimeoutError, av.error.ExitError)):
+    if isinstance(exc, av.error.ExitError):  # PyAV's own timeout interrupted the read
+        limit = "" if timeout_s is None else f" within {timeout_s:g} s"
+        return SourceConnectionError(f"{where}: timed out: nothing received{limit}")
+    if isinstance(exc, av.error.TimeoutError):
         return SourceConnectionError(f"{where}: timed out: {reason}")
     if isinstance(exc, av.error.ConnectionRefusedError):
         return SourceConnectionError(f"{where}: connection refused: {reason}")

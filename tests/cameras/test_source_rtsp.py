@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from cameras.clips import ClipRecorder
-from cameras.errors import SourceAuthError, SourceError
+from cameras.errors import SourceAuthError, SourceConnectionError, SourceError
 from cameras.queues import FrameQueue
 from cameras.ring import PacketRing
 from cameras.source import SourceSettings, SourceState, VideoSource
 from tests.support.media import ensure_clip, read_frame_index
+from tests.support.servers import SilentTcpServer
 from vision.types import Frame
 
 pytestmark = pytest.mark.integration
@@ -188,3 +189,18 @@ def test_garbage_bytes_instead_of_a_stream(scheme: str) -> None:
     message = str(info.value)
     assert "camera lobby" in message and f"127.0.0.1:{server.port}/stream" in message
     assert "Pa55word" not in message
+
+
+@pytest.mark.parametrize("scheme", ["rtsp", "http"], ids=["rtsp", "http"])
+def test_a_server_that_accepts_and_never_answers_is_a_timeout(scheme: str) -> None:
+    """FFmpeg reports an RTSP server that never answers as "invalid data", like garbage; the
+    user must read that it timed out (the camera is hung, not sending a wrong format)."""
+    with SilentTcpServer() as server:
+        source = VideoSource(settings(server.url(scheme), max_connect_attempts=1))
+        started = time.monotonic()
+        with pytest.raises(SourceConnectionError, match="timed out") as info:
+            next(source.frames())
+        waited_s = time.monotonic() - started
+    assert READ_TIMEOUT_S * 0.9 <= waited_s <= READ_TIMEOUT_S * 3
+    assert "camera lobby" in str(info.value)
+    assert server.most_open <= 1

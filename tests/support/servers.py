@@ -416,3 +416,89 @@ class RedisServerFactory(_Factory):
         server = RedisServerProcess(self._next_dir("redis"), port=port, appendonly=appendonly)
         self._stack.callback(server.stop)
         return server.start()
+
+
+class SilentTcpServer:
+    """A TCP listener on loopback that accepts every connection and never sends a byte.
+
+    What a camera looks like when its RTSP service hangs after accepting (or a firewall that
+    accepts for it). It counts connections: ``accepted`` in all, ``open_now`` still open (the
+    client has not hung up), ``most_open`` the most at once. Use it as a context manager.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind((LOOPBACK, 0))
+        self._sock.listen(64)
+        self._sock.settimeout(0.1)
+        self.port = int(self._sock.getsockname()[1])
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self.accepted = 0
+        self.most_open = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="silent-tcp", daemon=True)
+        self._thread.start()
+
+    def url(self, scheme: str = "rtsp", path: str = "/stream") -> str:
+        return f"{scheme}://{LOOPBACK}:{self.port}{path}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                self._reap()
+                continue
+            conn.setblocking(False)
+            with self._lock:
+                self._conns.append(conn)
+                self.accepted += 1
+            self._reap()
+
+    def _reap(self) -> None:
+        """Forget connections the client closed (a read returns b"" at EOF)."""
+        with self._lock:
+            alive = []
+            for conn in self._conns:
+                try:
+                    data = conn.recv(65536)
+                except BlockingIOError:
+                    alive.append(conn)  # open, nothing to read
+                    continue
+                except OSError:
+                    data = b""
+                if data:
+                    alive.append(conn)  # the client spoke (a request we never answer)
+                else:
+                    conn.close()
+            self._conns = alive
+            self.most_open = max(self.most_open, len(alive))
+
+    @property
+    def open_now(self) -> int:
+        self._reap()
+        with self._lock:
+            return len(self._conns)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns = []
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

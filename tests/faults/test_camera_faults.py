@@ -1,0 +1,184 @@
+"""A camera that drops, sends corrupt video, changes resolution or connects and says nothing.
+
+DESIGN.md §9: such a camera is reconnected with capped exponential backoff and other cameras never
+notice; its state, frame counters, reconnects and last error are visible in ``/health`` and
+``/metrics``; events and tickets are never lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tests.faults.harness import (
+    FALL_LOOP_S,
+    FacadeMedia,
+    Service,
+    check_ledger,
+    settle_tickets,
+    wait_for,
+    write_config,
+)
+from tests.support.servers import RedisServerFactory, RtspServerFactory, SilentTcpServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+NOT_STREAMING = ("backoff", "connecting")
+
+
+def _frames(service: Service, camera_id: str) -> float:
+    return float(service.camera(camera_id).get("frames_in", 0))
+
+
+@pytest.mark.timeout(150)
+def test_rtsp_server_killed_and_restarted_three_times(
+    tmp_path: Path,
+    facade: FacadeMedia,
+    rtsp_server_factory: RtspServerFactory,
+    redis_server_factory: RedisServerFactory,
+    service_factory: Any,
+) -> None:
+    """cam_a's RTSP server is killed and restarted three times; cam_b's server keeps running.
+
+    The user sees, for each outage: cam_a ``backoff``/``connecting`` in ``/health`` with a
+    ``last_error`` (staff view) and ``hazardwatch_camera_up{camera="cam_a"} 0``, then
+    ``streaming`` again with ``hazardwatch_camera_reconnects_total`` one higher or more; cam_b
+    stays ``streaming`` with ``frames_in`` rising the whole time. Hazards of both cameras keep
+    becoming tickets, each hazard in exactly one ticket, no event lost or duplicated.
+    """
+    server_a = rtsp_server_factory({"/cam_a": f"file:{facade.clip}"})
+    server_b = rtsp_server_factory({"/cam_b": f"file:{facade.clip}"})
+    redis_server = redis_server_factory(appendonly=True)
+    cameras = {
+        "cam_a": facade.camera_config(server_a.url("/cam_a")),
+        "cam_b": facade.camera_config(server_b.url("/cam_b")),
+    }
+    config = write_config(tmp_path / "faults.yaml", cameras)
+    service: Service = service_factory(config, redis_server.url).start()
+    wait_for(lambda: service.camera("cam_a")["state"] == "streaming", 30, "cam_a streaming")
+
+    reconnects = service.metric("hazardwatch_camera_reconnects_total", camera="cam_a")
+    assert reconnects == 0
+    for outage in range(3):
+        server_a.kill()
+        down = wait_for(
+            lambda: (c := service.camera("cam_a"))["state"] in NOT_STREAMING and c, 15,
+            f"cam_a to notice outage {outage + 1}",
+        )  # fmt: skip
+        assert down["last_error"], down
+        assert service.metric("hazardwatch_camera_up", camera="cam_a") == 0
+        assert service.health()["status"] == "degraded"
+        b_before = _frames(service, "cam_b")
+        time.sleep(1.5)  # the server stays down a while: the camera retries with backoff
+        assert service.camera("cam_b")["state"] == "streaming"
+        assert _frames(service, "cam_b") > b_before, "cam_b noticed cam_a's outage"
+        server_a.restart()
+        wait_for(lambda: service.camera("cam_a")["state"] == "streaming", 30,
+                 f"cam_a streaming after restart {outage + 1}")  # fmt: skip
+        now = service.metric("hazardwatch_camera_reconnects_total", camera="cam_a")
+        assert now is not None and reconnects is not None and now > reconnects
+        reconnects = now
+    a_frames = _frames(service, "cam_a")
+    wait_for(lambda: _frames(service, "cam_a") > a_frames + 25, 10, "cam_a frames after restarts")
+    assert service.metric("hazardwatch_camera_up", camera="cam_a") == 1
+    assert service.metric("hazardwatch_camera_reconnects_total", camera="cam_b") == 0
+    # One more hazard of cam_a after the last restart, then a graceful stop.
+    client = redis.Redis.from_url(redis_server.url)
+    seen = _hazards_of(client, "cam_a")
+    wait_for(
+        lambda: _hazards_of(client, "cam_a") > seen, 3 * FALL_LOOP_S, "a hazard after restarts"
+    )
+    code, _took = service.terminate()
+    assert code == 0
+
+    tickets = settle_tickets(config, redis_server.url, service.data_dir)
+    ledger = check_ledger(client, service.data_dir, tickets, [service.log()])
+    by_camera = {cam: sum(1 for h in ledger.hazards if h in _ids(tickets, cam)) for cam in cameras}
+    assert by_camera["cam_a"] >= 2 and by_camera["cam_b"] >= 4, by_camera
+
+
+def _hazards_of(client: redis.Redis, camera_id: str) -> int:
+    from tests.faults.harness import stream_events
+
+    return len({e["hazard_id"] for e in stream_events(client) if e["camera_id"] == camera_id})
+
+
+def _ids(tickets: list[dict[str, Any]], camera_id: str) -> set[str]:
+    return {h for t in tickets if t["camera_id"] == camera_id for h in t["hazard_ids"]}
+
+
+@pytest.mark.timeout(150)
+def test_a_camera_that_connects_and_sends_nothing(
+    tmp_path: Path,
+    facade: FacadeMedia,
+    rtsp_server_factory: RtspServerFactory,
+    redis_server_factory: RedisServerFactory,
+    service_factory: Any,
+) -> None:
+    """cam_a's RTSP server hangs mid-stream (SIGSTOP: its sockets stay open, nothing is sent,
+    new connections are accepted by the kernel and never answered); cam_c is a listener that
+    accepts and never answers at all; cam_b is healthy.
+
+    The user sees cam_a go from ``streaming`` to ``backoff``/``connecting`` within a few read
+    timeouts with a ``last_error`` saying it timed out, and cam_c never streaming, with the same
+    kind of error, while its server sees it retry with backoff. Retrying does not pile up: the
+    process keeps the same number of threads and file descriptors, and cam_c's server never sees
+    more than one connection at a time. cam_b keeps streaming; when cam_a's server
+    resumes (SIGCONT) cam_a streams again; no event or ticket is lost or duplicated.
+    """
+    server_a = rtsp_server_factory({"/cam_a": f"file:{facade.clip}"})
+    server_b = rtsp_server_factory({"/cam_b": f"file:{facade.clip}"})
+    redis_server = redis_server_factory(appendonly=True)
+    with SilentTcpServer() as silent:
+        cameras = {
+            "cam_a": facade.camera_config(server_a.url("/cam_a")),
+            "cam_b": facade.camera_config(server_b.url("/cam_b")),
+            "cam_c": facade.camera_config(silent.url()),
+        }
+        config = write_config(tmp_path / "faults.yaml", cameras)
+        service: Service = service_factory(config, redis_server.url).start()
+        wait_for(lambda: _timed_out(service, "cam_c") and silent.accepted >= 2, 30,
+                 "cam_c to time out twice")  # fmt: skip
+        wait_for(lambda: service.camera("cam_a")["state"] == "streaming", 30, "cam_a streaming")
+        threads, fds = service.threads(), service.fds()
+
+        assert server_a.pid is not None
+        os.kill(server_a.pid, signal.SIGSTOP)
+        try:
+            stalled_at = time.monotonic()
+            wait_for(lambda: _timed_out(service, "cam_a"), 20, "cam_a to notice the stall")
+            noticed_s = time.monotonic() - stalled_at
+            accepted = silent.accepted
+            samples = []
+            for _ in range(16):  # 8 s of retries against two mute servers
+                samples.append((service.threads(), service.fds(), silent.open_now))
+                time.sleep(0.5)
+            b_frames = _frames(service, "cam_b")
+            assert service.camera("cam_b")["state"] == "streaming"
+        finally:
+            os.kill(server_a.pid, signal.SIGCONT)
+        assert noticed_s < 12, f"the stall was noticed after {noticed_s:.1f} s"
+        assert max(s[0] for s in samples) <= threads + 1, (threads, samples)
+        assert max(s[1] for s in samples) <= fds + 2, (fds, samples)
+        assert silent.most_open <= 1, f"{silent.most_open} connections open at once"
+        assert silent.accepted > accepted, "cam_c stopped retrying"
+        assert _timed_out(service, "cam_c")
+        assert service.metric("hazardwatch_camera_up", camera="cam_c") == 0
+        wait_for(lambda: service.camera("cam_a")["state"] == "streaming", 30, "cam_a to resume")
+        assert _frames(service, "cam_b") > b_frames
+        code, _took = service.terminate()
+        assert code == 0
+    client = redis.Redis.from_url(redis_server.url)
+    tickets = settle_tickets(config, redis_server.url, service.data_dir)
+    check_ledger(client, service.data_dir, tickets, [service.log()])
+
+
+def _timed_out(service: Service, camera_id: str) -> bool:
+    camera = service.camera(camera_id)
+    return camera["state"] in NOT_STREAMING and "timed out" in str(camera.get("last_error"))
