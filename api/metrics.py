@@ -234,3 +234,107 @@ def service_families(
 
     walk(health, prefix)
     return families
+
+
+# Retention status key -> (metric, type, help). Values come from api.retention's status().
+_RETENTION_TOTALS: tuple[tuple[str, str, MetricType, str], ...] = (
+    ("runs_total", "hazardwatch_retention_runs_total", "counter", "Evidence retention runs."),
+    (
+        "folders_deleted_total",
+        "hazardwatch_retention_folders_deleted_total",
+        "counter",
+        "Hazard evidence folders deleted by retention.",
+    ),
+    (
+        "files_deleted_total",
+        "hazardwatch_retention_files_deleted_total",
+        "counter",
+        "Evidence files deleted by retention (leftover partial files included).",
+    ),
+    (
+        "bytes_deleted_total",
+        "hazardwatch_retention_bytes_deleted_total",
+        "counter",
+        "Bytes of evidence deleted by retention.",
+    ),
+    ("errors_total", "hazardwatch_retention_errors_total", "counter", "Retention errors."),
+)
+_RETENTION_LAST: tuple[tuple[str, str, MetricType, str], ...] = (
+    (
+        "files_deleted",
+        "hazardwatch_retention_last_run_files_deleted",
+        "gauge",
+        "Files deleted by the last retention run.",
+    ),
+    (
+        "bytes_deleted",
+        "hazardwatch_retention_last_run_bytes_deleted",
+        "gauge",
+        "Bytes deleted by the last retention run.",
+    ),
+    (
+        "errors",
+        "hazardwatch_retention_last_run_errors",
+        "gauge",
+        "Errors of the last retention run.",
+    ),
+    (
+        "duration_s",
+        "hazardwatch_retention_last_run_duration_seconds",
+        "gauge",
+        "How long the last retention run took.",
+    ),
+    (
+        "bytes_in_use",
+        "hazardwatch_evidence_bytes",
+        "gauge",
+        "Bytes in the evidence tree after the last retention run.",
+    ),
+    (
+        "free_bytes",
+        "hazardwatch_evidence_disk_free_bytes",
+        "gauge",
+        "Free bytes on the data dir's disk after the last retention run.",
+    ),
+    (
+        "over_budget",
+        "hazardwatch_retention_over_budget",
+        "gauge",
+        "1 when, after the last run, evidence is over its budget or the disk under its free "
+        "minimum and what is left belongs to open tickets.",
+    ),
+    (
+        "folders_kept_open",
+        "hazardwatch_retention_open_ticket_folders",
+        "gauge",
+        "Evidence folders of open tickets (never deleted) at the last run.",
+    ),
+)
+
+
+def retention_families(status: Mapping[str, Any]) -> list[MetricFamily]:
+    """Evidence retention: totals since start and the last run (see :mod:`api.retention`)."""
+    families: list[MetricFamily] = []
+    for key, name, kind, help_text in _RETENTION_TOTALS:
+        family = MetricFamily(name, kind, help_text)
+        value = _number(status.get(key))
+        if value is not None:
+            family.add(value)
+        families.append(family)
+    last = status.get("last_run")
+    last_at = MetricFamily(
+        "hazardwatch_retention_last_run_timestamp_seconds",
+        "gauge",
+        "When the last retention run started (Unix time).",
+    )
+    at_unix = _number(last.get("at_unix")) if isinstance(last, Mapping) else None
+    if at_unix is not None:
+        last_at.add(at_unix)
+    families.append(last_at)
+    for key, name, kind, help_text in _RETENTION_LAST:
+        family = MetricFamily(name, kind, help_text)
+        value = _number(last.get(key)) if isinstance(last, Mapping) else None
+        if value is not None:
+            family.add(value)
+        families.append(family)
+    return families

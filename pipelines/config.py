@@ -52,6 +52,7 @@ from cameras.schema_checks import (
 )
 from models.spec import ModelFamily, ProviderChoice
 from pipelines.config_yaml import DuplicateKeyError, load_yaml
+from pipelines.retention import RetentionSettings
 from vision.types import HazardKind
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "LevelsConfig",
     "ModelFamily",
     "ProviderChoice",
+    "RetentionSettings",
     "RiskLevel",
     "SiteConfig",
     "TokenConfig",
@@ -430,6 +432,11 @@ class HazardwatchConfig(ConfigModel):
     )
     api: ApiConfig | None = Field(
         default=None, description="API tokens, ticket levels, deadlines and recheck."
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings,
+        description="When the ticket service deletes evidence files: by age and disk budget, "
+        "closed and rejected tickets' first; never an open ticket's; tickets are kept.",
     )
 
     @model_validator(mode="before")

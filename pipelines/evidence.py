@@ -28,7 +28,6 @@ sees half a file.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
@@ -52,8 +51,6 @@ import cv2
 from cameras.clips import ClipRecorder, sha256_file
 from cameras.errors import ClipError
 from pipelines.evidence_layout import (
-    DATE_DIR_RE,
-    EVIDENCE_DIRNAME,
     EvidenceError,
     check_id,
     evidence_dir,
@@ -63,6 +60,7 @@ from pipelines.evidence_layout import (
     write_bytes_atomic,
 )
 from pipelines.evidence_layout import os_reason as _reason
+from pipelines.retention import delete_hazard_folder, evidence_tree_bytes, list_hazard_folders
 from pipelines.snapshots import (
     PERSON_LABELS,
     PLATE_LABELS,
@@ -691,36 +689,10 @@ class PruneResult:
     over_limit: bool
 
 
-def _tree_bytes(path: Path) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += (Path(root) / name).lstat().st_size
-    return total
-
-
-def _hazard_folders(data_dir: Path) -> list[tuple[float, Path]]:
-    """``(age key, folder)`` of every evidence folder, oldest first (newest file mtime)."""
-    root = Path(data_dir) / EVIDENCE_DIRNAME
-    found: list[tuple[float, Path]] = []
-    if not root.is_dir():
-        return found
-    for camera_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
-        for day_dir in sorted(p for p in camera_dir.iterdir() if DATE_DIR_RE.match(p.name)):
-            if not day_dir.is_dir() or day_dir.is_symlink():
-                continue
-            for hazard_dir in day_dir.iterdir():
-                if hazard_dir.is_dir() and not hazard_dir.is_symlink():
-                    mtimes = [f.lstat().st_mtime for f in hazard_dir.iterdir() if f.is_file()]
-                    found.append((max(mtimes, default=hazard_dir.lstat().st_mtime), hazard_dir))
-    found.sort(key=lambda item: (item[0], str(item[1])))
-    return found
-
-
 def prune_evidence(data_dir: Path, max_bytes: int, closed_hazard_ids: set[str]) -> PruneResult:
     """Delete evidence folders of closed tickets, oldest first, until the evidence tree holds
-    at most ``max_bytes``.
+    at most ``max_bytes`` (the budget pass alone; the ticket service runs the full retention,
+    with ages and free space, on a schedule: :func:`pipelines.retention.run_retention`).
 
     Folders of hazards not in ``closed_hazard_ids`` are never deleted: evidence of an open
     ticket is kept even over the limit (``over_limit`` then says so, and the free-space guard of
@@ -731,27 +703,22 @@ def prune_evidence(data_dir: Path, max_bytes: int, closed_hazard_ids: set[str]) 
     """
     if max_bytes < 0:
         raise ValueError(f"prune_evidence: max_bytes must be >= 0, got {max_bytes}")
-    root = Path(data_dir) / EVIDENCE_DIRNAME
-    total = _tree_bytes(root) if root.is_dir() else 0
+    total = evidence_tree_bytes(Path(data_dir))
     deleted: list[str] = []
     freed = 0
-    for _age, folder in _hazard_folders(Path(data_dir)):
+    folders = sorted(list_hazard_folders(Path(data_dir)), key=lambda f: (f.newest_at, str(f.path)))
+    for folder in folders:
         if total <= max_bytes:
             break
-        if folder.name not in closed_hazard_ids:
+        if folder.hazard_id not in closed_hazard_ids:
             continue
-        size = _tree_bytes(folder)
-        try:
-            shutil.rmtree(folder)
-        except OSError as exc:
-            logger.error("retention: cannot delete %s: %s", folder, _reason(exc))
+        error = delete_hazard_folder(folder)
+        if error is not None:
+            logger.error("retention: %s", error)
             continue
-        total -= size
-        freed += size
-        deleted.append(folder.name)
-        for parent in (folder.parent, folder.parent.parent):
-            with contextlib.suppress(OSError):
-                parent.rmdir()  # only succeeds when empty
+        total -= folder.size_bytes
+        freed += folder.size_bytes
+        deleted.append(folder.hazard_id)
     if deleted:
         logger.info("retention: deleted %d evidence folders, %d bytes", len(deleted), freed)
     over = total > max_bytes

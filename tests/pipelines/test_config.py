@@ -180,8 +180,23 @@ CASES = [
         id="hazard-zone-missing",
     ),
     pytest.param(
+        _set("retention", {"max_age_days": 0.5, "interval_s": 5, "max_bytes": -1}),
+        [
+            ("retention.max_age_days", "greater than or equal to 1, got 0.5"),
+            ("retention.max_bytes", "greater than or equal to 0, got -1"),
+            ("retention.interval_s", "greater than or equal to 10, got 5"),
+        ],
+        id="retention-bounds",
+    ),
+    pytest.param(
         _set("colour", "blue"),
-        [("colour", "unknown key 'colour' (allowed here: site, detector, defaults, cameras, api)")],
+        [
+            (
+                "colour",
+                "unknown key 'colour' (allowed here: site, detector, defaults, cameras, api, "
+                "retention)",
+            )
+        ],
         id="unknown-key-top-level",
     ),
     pytest.param(
