@@ -118,6 +118,12 @@ _CAMERA_METRICS: tuple[tuple[str, str, MetricType, str], ...] = (
         "counter",
         "Hazard events published by the camera's pipeline.",
     ),
+    (
+        "decode_errors",
+        "hazardwatch_camera_decode_errors_total",
+        "counter",
+        "Packets that failed to decode and frames the decoder had to conceal (not analysed).",
+    ),
     ("frames_in", "hazardwatch_camera_frames_in_total", "counter", "Frames decoded."),
     ("frames_out", "hazardwatch_camera_frames_out_total", "counter", "Frames analysed."),
     (

@@ -33,6 +33,7 @@ _NUMBER_FIELDS = (
     "frames_out",
     "dropped",
     "reconnects",
+    "decode_errors",
     "inference_ms_avg",
     "events",
     # the camera's evidence writer

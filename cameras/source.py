@@ -111,7 +111,11 @@ class SourceSettings:
 
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
-    """A consistent copy of a source's counters, for the API and metrics."""
+    """A consistent copy of a source's counters, for the API and metrics.
+
+    ``decode_errors`` counts packets that failed to decode and frames the decoder had to conceal
+    (damaged data); the concealed frames are not delivered.
+    """
 
     camera_id: str
     state: SourceState
@@ -526,6 +530,16 @@ class VideoSource:
         self._seq += 1
         self._frames_in += 1
         self._note_rate()
+        if frame.is_corrupt:
+            # The decoder patched up missing or damaged data (grey or smeared blocks until the
+            # next keyframe): to the analysis that looks like motion, so it is counted, not used.
+            with self._lock:
+                self._decode_errors += 1
+                self._last_error = (
+                    f"camera {s.camera_id} ({s.safe_url}): corrupt video data: frames the "
+                    "decoder had to conceal are skipped"
+                )
+            return None
         if not self._sampler.accept(pts_s):
             return None
         image = self._to_bgr(frame, s.width_px)

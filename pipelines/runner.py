@@ -288,6 +288,7 @@ class CameraRunner:
                 "frames_out": status.frames_out,
                 "dropped": status.frames_dropped + self._queue.dropped,
                 "reconnects": status.reconnects,
+                "decode_errors": status.decode_errors,
                 "last_error": status.last_error,
                 "inference_ms_avg": round(
                     self.analysis.clock.total_ms.get("inference", 0.0) / runs, 2

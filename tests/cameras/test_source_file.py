@@ -11,7 +11,12 @@ import pytest
 
 from cameras.errors import DecodeError, SourceNotFoundError
 from cameras.source import SourceSettings, SourceState, VideoSource
-from tests.support.media import ensure_clip, make_garbage_file, read_frame_index
+from tests.support.media import (
+    ensure_clip,
+    make_corrupted_clip,
+    make_garbage_file,
+    read_frame_index,
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +100,24 @@ def test_truncated_file_delivers_what_it_has(clip_25fps: Path, tmp_path: Path) -
     _, frames = read_all(cut, fps=None)
     assert 20 < len(frames) < 100
     assert all(b.pts_s > a.pts_s for a, b in itertools.pairwise(frames))
+
+
+def test_frames_the_decoder_concealed_are_counted_and_not_delivered(
+    clip_25fps: Path, tmp_path: Path
+) -> None:
+    """Damaged packets decode "successfully" into patched-up pictures (FFmpeg conceals the
+    errors and flags the frame corrupt): they are decode errors, not frames to analyse."""
+    damaged = make_corrupted_clip(clip_25fps, tmp_path / "damaged.mp4", loops=2)
+    with av.open(str(damaged)) as container:
+        corrupt = [i for i, f in enumerate(container.decode(video=0)) if f.is_corrupt]
+    assert corrupt and all(i >= 100 for i in corrupt)  # only the second copy is damaged
+    source, frames = read_all(damaged, fps=None, width_px=None)
+    status = source.status()
+    assert status.frames_in == 200
+    assert status.decode_errors >= len(corrupt)  # single-threaded decoding may flag one more
+    assert len(frames) == status.frames_out == 200 - status.decode_errors
+    assert "corrupt video data" in str(status.last_error)
+    assert [read_frame_index(np.asarray(f.image)) for f in frames[:100]] == list(range(100))
 
 
 def test_realtime_file_is_paced_like_a_camera(clip_25fps: Path) -> None:

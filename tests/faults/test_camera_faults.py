@@ -25,6 +25,7 @@ from tests.faults.harness import (
     wait_for,
     write_config,
 )
+from tests.support.media import make_corrupted_clip
 from tests.support.servers import RedisServerFactory, RtspServerFactory, SilentTcpServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -182,3 +183,48 @@ def test_a_camera_that_connects_and_sends_nothing(
 def _timed_out(service: Service, camera_id: str) -> bool:
     camera = service.camera(camera_id)
     return camera["state"] in NOT_STREAMING and "timed out" in str(camera.get("last_error"))
+
+
+@pytest.mark.timeout(150)
+def test_a_camera_sending_corrupt_h264(
+    tmp_path: Path,
+    media_cache: Path,
+    facade: FacadeMedia,
+    rtsp_server_factory: RtspServerFactory,
+    redis_server_factory: RedisServerFactory,
+    service_factory: Any,
+) -> None:
+    """cam_a's stream is clean for one loop of the clip, damaged for the next (bit flips in
+    packets, packets cut short), clean again, and so on.
+
+    The user sees ``decode_errors`` rising in ``/health`` and
+    ``hazardwatch_camera_decode_errors_total`` in ``/metrics``, with a ``last_error`` naming the
+    corrupt data, while cam_a stays ``streaming`` (no crash, no reconnect needed); frames the
+    decoder had to patch up are not analysed, and the falls of the clean loops still become
+    tickets, each hazard in exactly one ticket, nothing lost or duplicated.
+    """
+    corrupted = make_corrupted_clip(facade.clip, tmp_path / "corrupted.mp4", loops=3)
+    server = rtsp_server_factory({"/cam_a": f"file:{corrupted}"})
+    redis_server = redis_server_factory(appendonly=True)
+    config = write_config(
+        tmp_path / "faults.yaml", {"cam_a": facade.camera_config(server.url("/cam_a"))}
+    )
+    service: Service = service_factory(config, redis_server.url).start()
+    client = redis.Redis.from_url(redis_server.url)
+    # Loop 0 is clean (a hazard), loop 1 damaged, loop 2 clean again (another hazard).
+    wait_for(lambda: service.camera("cam_a").get("decode_errors", 0) > 0, 30, "decode errors")
+    errors = service.camera("cam_a")["decode_errors"]
+    seen = _hazards_of(client, "cam_a")
+    wait_for(lambda: _hazards_of(client, "cam_a") > seen, 4 * FALL_LOOP_S, "a hazard after it")
+    camera = service.camera("cam_a")
+    assert camera["state"] == "streaming" and camera["reconnects"] == 0, camera
+    assert camera["decode_errors"] >= errors
+    assert "corrupt" in str(camera["last_error"]), camera
+    assert camera["frames_out"] < camera["frames_in"]  # the patched-up frames were not analysed
+    metric = service.metric("hazardwatch_camera_decode_errors_total", camera="cam_a")
+    assert metric is not None and metric >= errors
+    code, _took = service.terminate()
+    assert code == 0
+    tickets = settle_tickets(config, redis_server.url, service.data_dir)
+    ledger = check_ledger(client, service.data_dir, tickets, [service.log()])
+    assert len(ledger.hazards) >= 2

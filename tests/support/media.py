@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import av.packet
 import cv2
 import numpy as np
 
@@ -349,3 +350,78 @@ def make_garbage_file(path: Path | str, n_bytes: int, *, seed: int = 0) -> Path:
     out_path = Path(path)
     out_path.write_bytes(np.random.default_rng(seed).bytes(n_bytes))
     return out_path
+
+
+def make_corrupted_clip(
+    src: Path | str,
+    dst: Path | str,
+    *,
+    loops: int = 3,
+    corrupt_loops: tuple[int, ...] = (1,),
+    flip_every: int = 4,
+    flips: int = 8,
+    truncate_every: int = 9,
+    seed: int = 0,
+) -> Path:
+    """Write ``loops`` copies of the H.264 track of ``src`` back to back (stream copy, timestamps
+    continuing) to ``dst``, damaging the copies in ``corrupt_loops`` the way a bad link does.
+
+    In a damaged copy every ``flip_every``-th non-key packet gets ``flips`` random bits flipped
+    in its slice data (past the NAL length and header, so the packet still parses), and every
+    ``truncate_every``-th loses its second half (its NAL length rewritten to match, as a packet
+    cut short would arrive). Keyframes are left intact, so decoding recovers at each one.
+
+    Raises:
+        ValueError: a bad count, or a corrupt loop outside ``range(loops)``.
+    """
+    if loops < 1 or flip_every < 1 or truncate_every < 1 or flips < 0:
+        raise ValueError("make_corrupted_clip: loops, flip_every, truncate_every must be >= 1")
+    if any(not 0 <= k < loops for k in corrupt_loops):
+        raise ValueError(
+            f"make_corrupted_clip: corrupt_loops {corrupt_loops} not in 0..{loops - 1}"
+        )
+    rng = np.random.default_rng(seed)
+    out_path = Path(dst)
+    with av.open(str(src)) as inp:
+        vin = inp.streams.video[0]
+        packets = [p for p in inp.demux(vin) if p.size]
+        time_base = vin.time_base
+        steps = [p.duration or 0 for p in packets]
+        loop_ticks = packets[-1].pts - packets[0].pts + (steps[-1] or steps[0])
+        payloads = [bytes(p) for p in packets]
+        with av.open(str(out_path), "w", format=_CONTAINER_FORMATS["mp4"]) as out:
+            vout = out.add_stream_from_template(vin)
+            for loop in range(loops):
+                for index, (packet, data) in enumerate(zip(packets, payloads, strict=True)):
+                    if loop in corrupt_loops and not packet.is_keyframe:
+                        data = _damage(data, index, rng, flip_every, flips, truncate_every)
+                    copy = av.packet.Packet(data)
+                    copy.pts = packet.pts + loop * loop_ticks
+                    copy.dts = packet.dts + loop * loop_ticks
+                    copy.duration = packet.duration
+                    copy.time_base = time_base
+                    copy.is_keyframe = packet.is_keyframe
+                    copy.stream = vout
+                    out.mux(copy)
+    return out_path
+
+
+def _damage(
+    data: bytes,
+    index: int,
+    rng: np.random.Generator,
+    flip_every: int,
+    flips: int,
+    truncate_every: int,
+) -> bytes:
+    header = 12  # 4-byte NAL length, NAL header and the start of the slice header
+    if len(data) <= 4 * header:
+        return data
+    damaged = bytearray(data)
+    if index % flip_every == 1:
+        for offset in rng.integers(header, len(damaged), size=flips):
+            damaged[int(offset)] ^= 1 << int(rng.integers(0, 8))
+    if index % truncate_every == 4:
+        damaged = damaged[: len(damaged) // 2]
+        damaged[0:4] = (len(damaged) - 4).to_bytes(4, "big")
+    return bytes(damaged)
