@@ -15,8 +15,10 @@ from fractions import Fraction
 
 import av
 import av.container
+import av.error
 import av.packet
 import av.stream
+import av.video.codeccontext
 import av.video.stream
 
 
@@ -48,13 +50,35 @@ class StreamTemplate:
 
     @classmethod
     def from_stream(
-        cls, stream: av.video.stream.VideoStream, first_keyframe: av.packet.Packet
+        cls,
+        stream: av.video.stream.VideoStream,
+        first_keyframe: av.packet.Packet,
+        *,
+        parameter_sets: bytes | None = None,
     ) -> StreamTemplate:
+        """The template of ``stream`` from ``first_keyframe`` on.
+
+        Args:
+            parameter_sets: SPS/PPS (VPS) the keyframe carries in band, Annex B
+                (:func:`inband_parameter_sets`): they replace the stream's extradata, and the
+                picture size is read from them, since a camera whose profile was edited sends
+                new ones mid-stream while the stream's own header still describes the old ones.
+        """
         ctx = stream.codec_context
         extradata = bytes(ctx.extradata or b"")
+        width, height = int(ctx.width), int(ctx.height)
+        size = None
+        if parameter_sets is not None:
+            size = probe_size(str(ctx.name), bytes(first_keyframe))
+        if parameter_sets is not None and size is not None:
+            extradata, (width, height) = parameter_sets, size
         buf = io.BytesIO()
         with av.open(buf, "w", format="nut") as out:
             out_stream = out.add_stream_from_template(stream)
+            if size is not None:
+                out_stream.codec_context.extradata = extradata
+                out_stream.codec_context.width = width
+                out_stream.codec_context.height = height
             copy = av.packet.Packet(bytes(first_keyframe))
             copy.pts = 0
             copy.dts = 0
@@ -63,13 +87,13 @@ class StreamTemplate:
             copy.stream = out_stream
             out.mux(copy)
         digest = hashlib.sha256()
-        digest.update(f"{ctx.name}:{ctx.width}x{ctx.height}:".encode())
+        digest.update(f"{ctx.name}:{width}x{height}:".encode())
         digest.update(extradata)
         rate = getattr(stream, "average_rate", None)
         return cls(
             codec_name=str(ctx.name),
-            width_px=int(ctx.width),
-            height_px=int(ctx.height),
+            width_px=width,
+            height_px=height,
             fps=Fraction(rate) if rate else None,
             nut_header=buf.getvalue(),
             fingerprint=digest.hexdigest(),
@@ -105,3 +129,51 @@ class EncodedPacket:
     @property
     def size_bytes(self) -> int:
         return len(self.data)
+
+
+# Per codec: the NAL unit types of parameter sets, how to read a NAL's type from its first
+# byte, and the types of slices (VCL), before which the parameter sets of an access unit come.
+_PARAMETER_NALS = {
+    "h264": (frozenset({7, 8}), lambda first: first & 0x1F, range(1, 6)),
+    "hevc": (frozenset({32, 33, 34}), lambda first: (first >> 1) & 0x3F, range(32)),
+}
+_START_CODE = b"\x00\x00\x01"
+
+
+def inband_parameter_sets(data: bytes, codec_name: str) -> bytes | None:
+    """The parameter sets (H.264 SPS/PPS, HEVC VPS/SPS/PPS) at the head of an Annex B access
+    unit, as Annex B bytes; None when there are none, the codec is another or the packet is
+    length-prefixed (MP4-style: its parameters are in the stream's extradata)."""
+    known = _PARAMETER_NALS.get(codec_name)
+    if known is None or not (
+        data.startswith(_START_CODE) or data.startswith(b"\x00" + _START_CODE)
+    ):
+        return None
+    wanted, nal_type, slices = known
+    found: list[bytes] = []
+    start = data.find(_START_CODE)
+    while start >= 0:
+        begin = start + len(_START_CODE)
+        following = data.find(_START_CODE, begin)
+        nal = data[begin : len(data) if following < 0 else following].rstrip(b"\x00")
+        if nal:
+            kind = nal_type(nal[0])
+            if kind in wanted:
+                found.append(nal)
+            elif kind in slices:
+                break  # the first slice: parameter sets come before it
+        start = following
+    return b"".join(b"\x00\x00\x00\x01" + nal for nal in found) or None
+
+
+def probe_size(codec_name: str, keyframe: bytes) -> tuple[int, int] | None:
+    """Width and height of the picture an Annex B keyframe with in-band parameter sets decodes
+    to (one throwaway decode: parameters change rarely), or None if it does not decode."""
+    try:
+        decoder = av.CodecContext.create(codec_name, "r")
+        if not isinstance(decoder, av.video.codeccontext.VideoCodecContext):
+            return None
+        frames = [*decoder.decode(av.packet.Packet(keyframe)), *decoder.decode(None)]
+    except (av.error.FFmpegError, ValueError):
+        return None
+    return (frames[0].width, frames[0].height) if frames else None

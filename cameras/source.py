@@ -37,7 +37,7 @@ from cameras.errors import (
     SourceError,
     SourceNotFoundError,
 )
-from cameras.packets import EncodedPacket, StreamTemplate
+from cameras.packets import EncodedPacket, StreamTemplate, inband_parameter_sets
 from cameras.redact import redact_url
 from vision.types import Frame
 
@@ -455,6 +455,7 @@ class VideoSource:
             self._codec = ctx.name
             self._size = (ctx.width, ctx.height) if ctx.width else None
         template: StreamTemplate | None = None
+        parameters: bytes | None = None  # the in-band parameter sets the template was made from
         consecutive_errors = 0
         pace_origin: tuple[float, float] | None = None  # (wall, stream time) of the first packet
         packets = container.demux(stream)
@@ -472,8 +473,10 @@ class VideoSource:
                 if s.realtime and packet.pts is not None:
                     pace_origin = self._pace(pace_origin, self.clock.map(packet.pts, time_base))
                 if self.on_packet is not None:
-                    if template is None and packet.is_keyframe:
-                        template = StreamTemplate.from_stream(stream, packet)
+                    if packet.is_keyframe:
+                        template, parameters = self._follow_parameters(
+                            stream, packet, template, parameters
+                        )
                     if template is not None:
                         self.on_packet(self._encoded(packet, template, time_base))
             if not s.decode:
@@ -496,6 +499,37 @@ class VideoSource:
                 out = self._frame(frame, time_base)
                 if out is not None:
                     yield out
+
+    def _follow_parameters(
+        self,
+        stream: av.video.stream.VideoStream,
+        keyframe: av.packet.Packet,
+        template: StreamTemplate | None,
+        parameters: bytes | None,
+    ) -> tuple[StreamTemplate, bytes | None]:
+        """The codec template for packets from ``keyframe`` on, and its in-band parameter sets.
+
+        A camera whose stream profile is edited (resolution, bitrate) sends new SPS/PPS with its
+        next keyframe, in the same connection, while the stream header still holds the old
+        ones. Clips are remuxed with the template's parameters, so a keyframe carrying other
+        parameter sets than the template's starts a new template (and the packet ring and the
+        clips in progress start afresh with it).
+        """
+        inband = inband_parameter_sets(bytes(keyframe), stream.codec_context.name)
+        if template is not None and (inband is None or inband == parameters):
+            return template, parameters
+        new = StreamTemplate.from_stream(stream, keyframe, parameter_sets=inband)
+        if template is not None:
+            logger.info(
+                "camera %s: stream parameters changed mid-stream (%dx%d -> %dx%d); evidence "
+                "clips restart from this keyframe",
+                self.settings.camera_id,
+                template.width_px,
+                template.height_px,
+                new.width_px,
+                new.height_px,
+            )
+        return new, inband
 
     def _pace(self, origin: tuple[float, float] | None, pts_s: float) -> tuple[float, float]:
         """Sleep until ``pts_s`` is due in wall-clock time (files played like a camera)."""

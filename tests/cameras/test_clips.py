@@ -15,7 +15,7 @@ from cameras.errors import ClipError
 from cameras.packets import EncodedPacket
 from cameras.ring import PacketRing
 from cameras.source import SourceSettings, VideoSource
-from tests.support.media import ensure_clip
+from tests.support.media import ensure_clip, make_resolution_change_clip, mp4_declared_size
 from vision.types import EvidenceClip
 
 GOP = 25
@@ -184,3 +184,31 @@ def test_unfinished_files_older_than_the_start_are_removed(
 
 def test_removing_unfinished_files_of_a_missing_folder_is_nothing(tmp_path: Path) -> None:
     assert remove_partial_files(tmp_path / "nowhere") == []
+
+
+def test_a_resolution_change_mid_stream_starts_clips_with_the_new_parameters(
+    media_cache: Path, tmp_path: Path
+) -> None:
+    """One stream, 320x240 then 160x120 (SPS/PPS in band, as RTSP cameras send them): a clip
+    cut after the change carries the new parameter sets and declares the new size, so that a
+    player that trusts the file's header (a browser) shows it right."""
+    small = ensure_clip(media_cache, width=320, height=240, fps=FPS, seconds=2.0, gop=GOP)
+    stream = make_resolution_change_clip(small, tmp_path / "change.ts", ((320, 240), (160, 120)))
+    ring = PacketRing(max_duration_s=30.0)
+    recorder = ClipRecorder(ring, camera_id="cam")
+    source = VideoSource(
+        SourceSettings(camera_id="cam", url=str(stream), fps=1.0), on_packet=recorder.feed
+    )
+    asked: dict[str, Future[EvidenceClip]] = {}
+    for frame in source.frames():  # each clip is asked for as its hazard would be: live
+        if frame.pts_s >= 1.0 and "before" not in asked:
+            asked["before"] = recorder.request(tmp_path / "before.mp4", 0.5, 0.5, 0.5, 0.5)
+        if frame.pts_s >= 3.0 and "after" not in asked:
+            asked["after"] = recorder.request(tmp_path / "after.mp4", 2.5, 2.5, 0.5, 0.5)
+    recorder.close()
+    before, after = asked["before"].result(10), asked["after"].result(10)
+    assert mp4_declared_size(before.path) == (320, 240)
+    assert mp4_declared_size(after.path) == (160, 120)
+    with av.open(after.path) as container:
+        assert {(f.width, f.height) for f in container.decode(video=0)} == {(160, 120)}
+    assert after.start_pts_s >= 2.0  # the ring restarted at the change: no old packet in it

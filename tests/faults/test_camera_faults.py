@@ -13,19 +13,27 @@ import time
 from pathlib import Path
 from typing import Any
 
+import av
+import cv2
 import pytest
 import redis
 
+from cameras.clips import sha256_file
 from tests.faults.harness import (
     FALL_LOOP_S,
     FacadeMedia,
     Service,
     check_ledger,
     settle_tickets,
+    stream_events,
     wait_for,
     write_config,
 )
-from tests.support.media import make_corrupted_clip
+from tests.support.media import (
+    make_corrupted_clip,
+    make_resolution_change_clip,
+    mp4_declared_size,
+)
 from tests.support.servers import RedisServerFactory, RtspServerFactory, SilentTcpServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -105,8 +113,6 @@ def test_rtsp_server_killed_and_restarted_three_times(
 
 
 def _hazards_of(client: redis.Redis, camera_id: str) -> int:
-    from tests.faults.harness import stream_events
-
     return len({e["hazard_id"] for e in stream_events(client) if e["camera_id"] == camera_id})
 
 
@@ -228,3 +234,80 @@ def test_a_camera_sending_corrupt_h264(
     tickets = settle_tickets(config, redis_server.url, service.data_dir)
     ledger = check_ledger(client, service.data_dir, tickets, [service.log()])
     assert len(ledger.hazards) >= 2
+
+
+ANALYSIS_SIZE = (270, 480)  # (height, width): motion.width 480 of a 16:9 picture
+
+
+@pytest.mark.timeout(150)
+def test_a_resolution_change_mid_stream(
+    tmp_path: Path,
+    facade: FacadeMedia,
+    rtsp_server_factory: RtspServerFactory,
+    redis_server_factory: RedisServerFactory,
+    service_factory: Any,
+) -> None:
+    """cam_a's one RTSP stream alternates between 640x360 and 320x180 every 5 s (the camera's
+    profile edited while streaming), without a reconnect.
+
+    The user sees cam_a ``streaming`` throughout with no reconnect; the analysis keeps its size
+    (the live and evidence snapshots are 480x270 from both halves); the zones and floor lines,
+    being normalized, still map: the fall is found in both halves from the same floor; every
+    hazard's clip is written, plays, and declares the picture size its frames have.
+    """
+    changing = make_resolution_change_clip(facade.clip, tmp_path / "change.ts", SIZES)
+    server = rtsp_server_factory({"/cam_a": f"file:{changing}"})
+    redis_server = redis_server_factory(appendonly=True)
+    config = write_config(
+        tmp_path / "faults.yaml", {"cam_a": facade.camera_config(server.url("/cam_a"))}
+    )
+    service: Service = service_factory(config, redis_server.url).start()
+    client = redis.Redis.from_url(redis_server.url)
+    halves = wait_for(lambda: _halves(client) >= {0, 1} and _halves(client), 40,
+                      "a fall in each half")  # fmt: skip
+    assert halves == {0, 1}
+    live = service.data_dir / "live" / "cam_a.jpg"
+    assert cv2.imread(str(live)).shape[:2] == ANALYSIS_SIZE
+    camera = service.camera("cam_a")
+    assert camera["state"] == "streaming" and camera["reconnects"] == 0, camera
+    code, _took = service.terminate()
+    assert code == 0
+
+    tickets = settle_tickets(config, redis_server.url, service.data_dir)
+    ledger = check_ledger(client, service.data_dir, tickets, [service.log()])
+    starts = [e for e in stream_events(client) if e["phase"] == "start"]
+    assert len(starts) == len(ledger.hazards) >= 2
+    floors = {e["details"].get("origin_floor") for e in starts}
+    assert len(floors) == 1, f"the same fall gave origin floors {floors}"
+    snapshots = set()
+    for event in starts:
+        half = _half(event)
+        evidence = event["evidence"]
+        assert "error" not in evidence, evidence
+        snapshot = cv2.imread(str(service.data_dir / evidence["snapshot"]))
+        snapshots.add(snapshot.shape)  # the analysed frame, with a caption band below
+        clip = service.data_dir / evidence["clip"]
+        assert sha256_file(clip) == evidence["sha256"]["clip"]
+        declared, decoded = _clip_sizes(clip)
+        assert decoded == {SIZES[half]}, (half, decoded)
+        assert declared == SIZES[half], f"clip of half {half} declares {declared}"
+    assert len(snapshots) == 1 and snapshots.pop()[1] == ANALYSIS_SIZE[1]
+
+
+SIZES = ((640, 360), (320, 180))
+
+
+def _half(event: dict[str, Any]) -> int:
+    """0 for a fall in the 640x360 half of the 10 s cycle, 1 for the 320x180 half."""
+    return int(event["start_pts_s"] % (2 * FALL_LOOP_S) >= FALL_LOOP_S)
+
+
+def _halves(client: redis.Redis) -> set[int]:
+    return {_half(e) for e in stream_events(client) if e["phase"] == "start"}
+
+
+def _clip_sizes(clip: Path) -> tuple[tuple[int, int], set[tuple[int, int]]]:
+    """(the size the file's header declares, the sizes of its decoded frames)."""
+    with av.open(str(clip)) as container:
+        decoded = {(f.width, f.height) for f in container.decode(video=0)}
+    return mp4_declared_size(clip), decoded

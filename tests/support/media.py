@@ -21,6 +21,7 @@ import hashlib
 import inspect
 import json
 import os
+from collections.abc import Iterator
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
@@ -425,3 +426,96 @@ def _damage(
         damaged = damaged[: len(damaged) // 2]
         damaged[0:4] = (len(damaged) - 4).to_bytes(4, "big")
     return bytes(damaged)
+
+
+def make_resolution_change_clip(
+    src: Path | str, dst: Path | str, sizes: tuple[tuple[int, int], ...], *, gop: int = 25
+) -> Path:
+    """Re-encode ``src`` once per size in ``sizes`` and join the encodes into one MPEG-TS stream
+    at ``dst``: the picture size changes mid-stream, as when a camera's stream profile is edited.
+
+    MPEG-TS carries SPS/PPS in band, so the change reaches a reader (and the RTSP test server)
+    inside one stream. Timestamps continue across the joins; every part starts with a keyframe.
+
+    Raises:
+        ValueError: no sizes, or an odd width or height.
+    """
+    if not sizes or any(w % 2 or h % 2 or w < 16 or h < 16 for w, h in sizes):
+        raise ValueError(f"make_resolution_change_clip: sizes must be even and >= 16, got {sizes}")
+    out_path = Path(dst)
+    parts = []
+    offset = 0
+    for k, (width, height) in enumerate(sizes):
+        part = out_path.with_name(f".{out_path.name}.part{k}.ts")
+        offset = _encode_part(Path(src), part, width, height, gop, offset)
+        parts.append(part)
+    try:
+        out_path.write_bytes(b"".join(part.read_bytes() for part in parts))
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
+    return out_path
+
+
+def _encode_part(src: Path, dst: Path, width: int, height: int, gop: int, offset: int) -> int:
+    """Encode ``src`` at ``width`` x ``height`` to MPEG-TS, frame pts from ``offset``; returns
+    the pts after the last frame."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mpegts") as out:
+        vin = inp.streams.video[0]
+        rate = vin.average_rate or Fraction(25)
+        time_base = Fraction(1, round(rate))
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = time_base
+        stream.options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "bf": "0",
+                          "tune": "zerolatency", "preset": "ultrafast", "threads": "1"}  # fmt: skip
+        pts = offset
+        for frame in inp.decode(vin):
+            scaled = frame.reformat(width, height, "yuv420p")
+            scaled.pts, scaled.time_base = pts, time_base
+            out.mux(stream.encode(scaled))
+            pts += 1
+        out.mux(stream.encode(None))
+    return pts
+
+
+def mp4_declared_size(path: Path | str) -> tuple[int, int]:
+    """Width and height the video track of an MP4 declares (its ``tkhd`` box), which is what a
+    player lays out before it decodes anything.
+
+    Raises:
+        ValueError: no ``moov/trak/tkhd`` box in the file.
+    """
+    data = Path(path).read_bytes()
+
+    def boxes(start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+        pos = start
+        while pos + 8 <= end:
+            size = int.from_bytes(data[pos : pos + 4], "big")
+            kind = data[pos + 4 : pos + 8]
+            header = 8
+            if size == 1:
+                size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
+            elif size == 0:
+                size = end - pos
+            if size < header:
+                return
+            yield kind, pos + header, pos + size
+            pos += size
+
+    for kind, body, end in boxes(0, len(data)):
+        if kind != b"moov":
+            continue
+        for trak_kind, trak, trak_end in boxes(body, end):
+            if trak_kind != b"trak":
+                continue
+            for tkhd_kind, tkhd, _tkhd_end in boxes(trak, trak_end):
+                if tkhd_kind == b"tkhd":
+                    # version 0: 4 flags, 20 times and id, 8 reserved, 8 layer/group/volume,
+                    # 36 matrix, then 16.16 width and height; version 1 has 12 more in the times.
+                    offset = tkhd + (88 if data[tkhd] == 1 else 76)
+                    width = int.from_bytes(data[offset : offset + 4], "big") >> 16
+                    height = int.from_bytes(data[offset + 4 : offset + 8], "big") >> 16
+                    if width and height:
+                        return width, height
+    raise ValueError(f"mp4_declared_size: no video track header (moov/trak/tkhd) in {path}")

@@ -10,8 +10,9 @@ Mount specs:
 
 - ``live:WIDTHxHEIGHT@FPS``: a live ``videotestsrc pattern=ball`` with a time overlay, encoded by
   x264 (zerolatency, ultrafast, a keyframe every second, no B-frames).
-- ``file:PATH``: the H.264 track of an MP4 (or MKV) served **without re-encoding**, in real time,
-  **looped forever**, with timestamps that carry on across loops.
+- ``file:PATH``: the H.264 track of an MP4, MKV or MPEG-TS file served **without re-encoding**,
+  in real time, **looped forever**, with timestamps that carry on across loops. MPEG-TS carries
+  SPS/PPS in band, so a ``.ts`` whose picture size changes mid-stream is served as it is.
 
 How a file is looped: its access units are read once into memory at start-up (through qtdemux and
 h264parse, which also validates the file) and an ``appsrc`` pushes them again and again, shifting
@@ -62,7 +63,15 @@ except (ImportError, ValueError) as _exc:
     sys.exit(EXIT_MISSING_BINDINGS)
 
 _LIVE_SPEC = re.compile(r"^(\d+)x(\d+)@(\d+)$")
-_DEMUXERS = {".mp4": "qtdemux", ".mov": "qtdemux", ".m4v": "qtdemux", ".mkv": "matroskademux"}
+# file suffix -> (demuxer, the pad of its video track). MPEG-TS names its pads by PID, so any pad
+# that links to h264parse is taken; it carries SPS/PPS in band, so a stream may change resolution.
+_DEMUXERS = {
+    ".mp4": ("qtdemux", "demux.video_0"),
+    ".mov": ("qtdemux", "demux.video_0"),
+    ".m4v": ("qtdemux", "demux.video_0"),
+    ".mkv": ("matroskademux", "demux.video_0"),
+    ".ts": ("tsdemux", "demux."),
+}
 _READ_TIMEOUT_NS = 20 * 1_000_000_000  # longest time to read a clip into memory at start-up
 _PULL_WAIT_NS = 50_000_000
 
@@ -145,12 +154,13 @@ def read_clip(path: Path, where: str) -> Clip:
     """Read the H.264 track of ``path`` into memory; raise :class:`SpecError` if impossible."""
     if not path.is_file():
         raise SpecError(f"{where}: file {path} does not exist")
-    demuxer = _DEMUXERS.get(path.suffix.lower())
-    if demuxer is None:
+    found = _DEMUXERS.get(path.suffix.lower())
+    if found is None:
         raise SpecError(f"{where}: file {path} must end in one of {', '.join(sorted(_DEMUXERS))}")
+    demuxer, video_pad = found
     location = str(path.resolve()).replace("\\", "\\\\").replace('"', '\\"')
     pipeline = Gst.parse_launch(
-        f'filesrc location="{location}" ! {demuxer} name=demux demux.video_0 '
+        f'filesrc location="{location}" ! {demuxer} name=demux {video_pad} '
         "! h264parse config-interval=-1 ! video/x-h264,stream-format=byte-stream,alignment=au "
         "! appsink name=sink sync=false"
     )
