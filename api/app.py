@@ -4,6 +4,11 @@ Bad input never becomes a 500: request models reject unknown fields and wrong ty
 values are bounded, bodies over the limit are refused before parsing (:mod:`api.limits`), unknown
 query parameters are refused, and every error the ticket store raises on purpose maps to its 4xx.
 Anything else is a bug: it is logged with an opaque id and answered 500 with that id only.
+
+Order of answers: a route that needs a token authenticates before anything about the request is
+judged, so a caller without a valid token learns 401 and nothing else (not which parameters a
+route takes). Every response carries ``X-Content-Type-Options: nosniff``, and every GET route
+answers HEAD too (:mod:`api.headers`).
 """
 
 from __future__ import annotations
@@ -19,11 +24,19 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import Forbidden, SessionSigner, TokenRegistry, Unauthenticated
-from api.context import AppContext, UnknownQueryParameter, reject_unknown_query
+from api.auth import AuthError, Forbidden, SessionSigner, TokenRegistry, Unauthenticated
+from api.context import (
+    AppContext,
+    UnknownQueryParameter,
+    authenticate,
+    needs_authentication,
+    reject_unknown_query,
+)
 from api.errors import InvalidQuery, TicketNotFound
+from api.headers import ResponseHeadersMiddleware
 from api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from api.routes import cameras, system, tickets, ui
 from api.status import StatusReader
@@ -101,9 +114,53 @@ def create_app(
     def root() -> Response:
         return RedirectResponse("/ui/review", status_code=303)
 
+    add_head_routes(app)
     _add_exception_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(ResponseHeadersMiddleware)  # outermost: it sees every answer
     return app
+
+
+def api_routes(app: FastAPI) -> list[Any]:
+    """Every FastAPI route of ``app`` with its full path and methods, included routers too.
+
+    Since FastAPI 0.137 ``app.routes`` holds included routers unexpanded;
+    ``fastapi.routing.iter_route_contexts`` walks them (older versions kept them flat).
+    """
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - FastAPI before 0.137
+        return [route for route in app.routes if isinstance(route, APIRoute)]
+    return [
+        context
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+    ]
+
+
+def add_head_routes(app: FastAPI) -> None:
+    """A HEAD route beside every GET route that has none (RFC 9110: GET implies HEAD).
+
+    Each runs the GET route's endpoint with the same dependencies (authentication first), so
+    it answers the same status and headers; :class:`api.headers.ResponseHeadersMiddleware`
+    drops the body. They stay out of the OpenAPI schema (HEAD is implied by GET there).
+    """
+    routes = api_routes(app)
+    has_head = {route.path for route in routes if "HEAD" in (route.methods or ())}
+    for route in routes:
+        if "GET" not in (route.methods or ()) or route.path in has_head:
+            continue
+        app.add_api_route(
+            route.path,
+            route.endpoint,
+            methods=["HEAD"],
+            response_model=route.response_model,
+            response_class=route.response_class,
+            dependencies=list(route.dependencies),
+            include_in_schema=False,
+            name=f"{route.name}_head",
+        )
+        has_head.add(route.path)
 
 
 def _shown(value: Any) -> str:
@@ -139,6 +196,8 @@ def _allowed_methods(request: Request, starlette_allow: str) -> list[str]:
         pattern = "^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path):
             methods |= {method.upper() for method in operations}
+    if "GET" in methods:  # every GET route has its HEAD twin (add_head_routes)
+        methods.add("HEAD")
     return sorted(methods)
 
 
@@ -146,16 +205,42 @@ def _json(status_code: int, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status_code)
 
 
+def _auth_error(request: Request) -> JSONResponse | None:
+    """The 401/403 answer for a request to a route that needs a token and lacks a valid one.
+
+    Called before answering 422: whoever has no valid token learns only that.
+    """
+    if not needs_authentication(request.scope.get("route")):
+        return None
+    try:
+        authenticate(request)
+    except Unauthenticated as exc:
+        response = _json(401, str(exc))
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    except Forbidden as exc:
+        return _json(403, str(exc))
+    except AuthError as exc:  # any other refusal of the credentials
+        return _json(401, str(exc))
+    return None
+
+
 def _add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def on_validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = _auth_error(request)
+        if refused is not None:
+            return refused
         errors = _validation_errors(exc) or [{"loc": "request", "msg": "invalid request"}]
         shown = "; ".join(f"{error['loc']}: {error['msg']}" for error in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
         return _json(422, shown + more, errors=errors)
 
     @app.exception_handler(UnknownQueryParameter)
-    async def on_unknown_query(_request: Request, exc: UnknownQueryParameter) -> JSONResponse:
+    async def on_unknown_query(request: Request, exc: UnknownQueryParameter) -> JSONResponse:
+        refused = _auth_error(request)
+        if refused is not None:
+            return refused
         errors = [
             {"loc": f"query.{name[:40]}", "msg": "unknown query parameter"} for name in exc.unknown
         ]
@@ -176,7 +261,10 @@ def _add_exception_handlers(app: FastAPI) -> None:
         return _json(404, str(exc))
 
     @app.exception_handler(InvalidQuery)
-    async def on_invalid_query(_request: Request, exc: InvalidQuery) -> JSONResponse:
+    async def on_invalid_query(request: Request, exc: InvalidQuery) -> JSONResponse:
+        refused = _auth_error(request)
+        if refused is not None:
+            return refused
         return _json(422, str(exc), errors=[{"loc": "query", "msg": str(exc)}])
 
     @app.exception_handler(StarletteHTTPException)
@@ -201,8 +289,11 @@ def _add_exception_handlers(app: FastAPI) -> None:
             request.url.path,
             exc_info=exc,
         )
-        return _json(
+        response = _json(
             500,
             f"internal error (id {error_id}); the details are in the server log",
             error_id=error_id,
         )
+        # Answered by Starlette's outermost error middleware, outside ResponseHeadersMiddleware.
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response

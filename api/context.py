@@ -7,7 +7,7 @@ dependencies here fetch it and authenticate the request (bearer header, else ses
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,6 +23,7 @@ from api.auth import (
     Unauthenticated,
     bearer_token,
 )
+from api.evidence_files import DigestCache
 from api.status import StatusReader
 from pipelines.config import HazardwatchConfig
 
@@ -43,6 +44,7 @@ class AppContext:
     signer: SessionSigner
     status: StatusReader
     service_health: Callable[[], dict[str, Any]] | None
+    digests: DigestCache = field(default_factory=DigestCache)  # evidence checked before serving
 
 
 def get_context(request: Request) -> AppContext:
@@ -88,19 +90,38 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
+def _depends_on(dependant: Any, call: Callable[..., Any]) -> bool:
+    if getattr(dependant, "call", None) is call:
+        return True
+    return any(_depends_on(sub, call) for sub in getattr(dependant, "dependencies", ()))
+
+
+def needs_authentication(route: Any) -> bool:
+    """Whether a route takes the caller (:data:`Caller`), i.e. answers only with a token."""
+    dependant = getattr(route, "dependant", None)
+    return dependant is not None and _depends_on(dependant, authenticate)
+
+
 def reject_unknown_query(request: Request) -> None:
     """Refuse query parameters the route does not take (``?staus=closed`` would otherwise
     quietly list every ticket).
 
+    A route that needs a token authenticates first: a caller without one gets 401, not a list
+    of the parameters the route takes.
+
     Raises:
+        Unauthenticated, Forbidden: as :func:`authenticate`, for routes that need a caller.
         UnknownQueryParameter: naming the unknown parameters and the known ones.
     """
-    dependant = getattr(request.scope.get("route"), "dependant", None)
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
     known = _query_names(dependant)
     unknown = sorted(set(request.query_params.keys()) - known)
     if unknown:
+        if needs_authentication(route):
+            authenticate(request)
         raise UnknownQueryParameter(unknown, sorted(known))
 
 

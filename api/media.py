@@ -1,14 +1,18 @@
 """Media files (evidence clips, snapshots, live pictures) as HTTP responses with byte ranges.
 
 Paths come from events and the ticket store, i.e. from outside this process: every path is
-resolved (symlinks followed) and must land on a regular file *inside* the data dir, or it is not
-served. A relative path is taken relative to the data dir; ``..`` that climbs out, an absolute
-path elsewhere, a symlink pointing out, a device or a directory are all refused.
+resolved (symlinks followed) and must land on a regular file *inside* the folder it belongs to
+(:func:`resolve_inside`; evidence is held to its camera's folder and its recorded SHA-256 by
+:mod:`api.evidence_files`), or it is not served. A relative path is taken relative to the base
+folder; ``..`` that climbs out, an absolute path elsewhere, a symlink pointing out, a device or a
+directory are all refused, before anything opens the file.
 
 Range requests follow RFC 9110 §14 for one range: ``bytes=a-b``, ``bytes=a-`` and ``bytes=-n``
 answer 206 with ``Content-Range``; a range that starts past the end or cannot be parsed answers 416
-with ``Content-Range: bytes */size``. A request with several ranges gets the whole file (a server
-may ignore Range), which every player handles, instead of a multipart body nobody needs here.
+with ``Content-Range: bytes */size``. Positions are ASCII digits, at most 20 of them: longer ones
+are refused before any conversion (Python refuses to convert more than 4300 digits, and no file
+is 10**20 bytes long). A request with several ranges gets the whole file (a server may ignore
+Range), which every player handles, instead of a multipart body nobody needs here.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 CHUNK_BYTES = 64 * 1024
 _MAX_RANGES = 16
-_RANGE_SPEC_RE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+_MAX_POSITION_DIGITS = 20
+_RANGE_SPEC_RE = re.compile(r"^[ \t]*([0-9]*)[ \t]*-[ \t]*([0-9]*)[ \t]*$")
 
 
 class MediaError(Exception):
@@ -34,7 +39,7 @@ class MediaError(Exception):
 
 
 class MediaNotFound(MediaError):
-    """The file is missing, not a regular file, or its path is not inside the data dir."""
+    """The file is missing, not a regular file, or its path is not inside its folder."""
 
 
 class RangeNotSatisfiable(MediaError):
@@ -57,8 +62,23 @@ class ByteRange:
         return self.last - self.first + 1
 
 
-def resolve_inside(root: Path, stored: str | os.PathLike[str]) -> Path:
-    """The real path of ``stored`` (absolute, or relative to ``root``) if it is a file in ``root``.
+def resolve_inside(
+    root: Path,
+    stored: str | os.PathLike[str],
+    *,
+    base: Path | None = None,
+    root_name: str = "the data directory",
+) -> Path:
+    """The real path of ``stored`` (absolute, or relative to ``base``) if it is a file in ``root``.
+
+    Nothing is opened: only ``stat`` is used, so a path that names something it must not (the
+    ticket database) is refused without touching that file.
+
+    Args:
+        root: the folder the file must be in (after symlinks are followed).
+        stored: the path as stored (text from an event or the ticket store).
+        base: what a relative ``stored`` is relative to (default: ``root``).
+        root_name: how error messages name ``root``.
 
     Raises:
         MediaNotFound: empty path, NUL byte, a path outside ``root`` (``..``, absolute elsewhere,
@@ -70,7 +90,7 @@ def resolve_inside(root: Path, stored: str | os.PathLike[str]) -> Path:
     root_real = root.resolve(strict=False)
     candidate = Path(text)
     if not candidate.is_absolute():
-        candidate = root_real / candidate
+        candidate = (root_real if base is None else base.resolve(strict=False)) / candidate
     try:
         real = candidate.resolve(strict=True)
     except (FileNotFoundError, NotADirectoryError):
@@ -78,7 +98,7 @@ def resolve_inside(root: Path, stored: str | os.PathLike[str]) -> Path:
     except (OSError, RuntimeError):  # a symlink loop, a path too long
         raise MediaNotFound("the media path cannot be resolved") from None
     if not real.is_relative_to(root_real):
-        raise MediaNotFound("the media path is outside the data directory")
+        raise MediaNotFound(f"the media path is outside {root_name}")
     try:
         mode = real.stat().st_mode
     except OSError:
@@ -113,27 +133,40 @@ def _shown(text: str) -> str:
     return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
+def _position(text: str, part: str) -> int:
+    """A byte position of a range spec, refused before ``int()`` when it is absurdly long."""
+    if len(text) > _MAX_POSITION_DIGITS:
+        raise RangeNotSatisfiable(
+            f"byte position in range {_shown(part.strip())} has {len(text)} digits "
+            f"(at most {_MAX_POSITION_DIGITS})",
+            0,
+        )
+    return int(text)
+
+
 def _parse_one(part: str, size: int, header: str) -> ByteRange:
     match = _RANGE_SPEC_RE.match(part)
     if match is None or (not match.group(1) and not match.group(2)):
         raise RangeNotSatisfiable(f"malformed byte range in {_shown(header)}", size)
     first_text, last_text = match.groups()
-    if not first_text:  # suffix: the last n bytes
-        suffix = int(last_text)
-        if suffix == 0 or size == 0:
+    try:
+        first = _position(first_text, part) if first_text else None
+        last = _position(last_text, part) if last_text else None
+    except RangeNotSatisfiable as exc:
+        raise RangeNotSatisfiable(str(exc), size) from None
+    if first is None:  # suffix: the last n bytes
+        if not last or size == 0:
             raise RangeNotSatisfiable(
                 f"suffix range {_shown(part.strip())} selects nothing of a {size}-byte file", size
             )
-        return ByteRange(max(0, size - suffix), size - 1)
-    first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if last_text and last < first:
+        return ByteRange(max(0, size - last), size - 1)
+    if last is not None and last < first:
         raise RangeNotSatisfiable(f"range {_shown(part.strip())} ends before it starts", size)
     if first >= size:
         raise RangeNotSatisfiable(
             f"range {_shown(part.strip())} starts at or past the end of the {size}-byte file", size
         )
-    return ByteRange(first, min(last, size - 1))
+    return ByteRange(first, size - 1 if last is None else min(last, size - 1))
 
 
 def _read_chunks(handle: BinaryIO, start: int, length: int) -> Iterator[bytes]:
@@ -161,22 +194,50 @@ def file_response(
 ) -> Response:
     """Serve ``path`` (already checked with :func:`resolve_inside`), honouring ``Range``.
 
-    Args:
-        request: the request (its ``Range``, ``If-Range`` headers and method).
-        path: the file to send.
-        media_type: Content-Type of the file.
-        etag: strong validator (e.g. the file's SHA-256); ``If-Range`` must match it for a range.
-        filename: suggested file name for ``Content-Disposition: inline``.
-        cache_control: Cache-Control header value.
-
     Raises:
         MediaNotFound: the file disappeared before it could be opened.
     """
     try:
         handle = path.open("rb")
-        size = os.fstat(handle.fileno()).st_size
     except OSError:
         raise MediaNotFound("the media file does not exist") from None
+    return handle_response(
+        request,
+        handle,
+        media_type,
+        etag=etag,
+        filename=filename,
+        cache_control=cache_control,
+    )
+
+
+def handle_response(
+    request: Request,
+    handle: BinaryIO,
+    media_type: str,
+    *,
+    etag: str | None = None,
+    filename: str | None = None,
+    cache_control: str = "private, max-age=300",
+) -> Response:
+    """Serve an open file, honouring ``Range``; the response closes ``handle``.
+
+    Serving the handle that was checked (rather than opening the path again) means a file
+    renamed over the path in between is never what gets sent.
+
+    Args:
+        request: the request (its ``Range``, ``If-Range`` headers and method).
+        handle: the file, opened for binary reading; owned by the response from here on.
+        media_type: Content-Type of the file.
+        etag: strong validator (e.g. the file's SHA-256); ``If-Range`` must match it for a range.
+        filename: suggested file name for ``Content-Disposition: inline``.
+        cache_control: Cache-Control header value.
+    """
+    try:
+        size = os.fstat(handle.fileno()).st_size
+    except OSError:
+        handle.close()
+        raise MediaNotFound("the media file cannot be read") from None
     headers = {"Accept-Ranges": "bytes", "Cache-Control": cache_control}
     if etag:
         headers["ETag"] = f'"{etag}"'

@@ -11,6 +11,12 @@ committed. Why that is enough for "no loss, no duplicates":
 - the store is idempotent on ``event_id``, so an entry applied before the crash and delivered
   again is a no-op (counted as a duplicate) and is then acknowledged.
 
+An event's evidence is checked before the store sees it (:mod:`api.evidence_files`): every file
+it names must be a regular file inside ``DATA_DIR/evidence/{camera_id}/`` whose SHA-256 is the
+one the event gives. An event naming anything else (the ticket database, another camera's
+clip, a file changed since it was hashed) is refused as malformed. An event that names no file
+(the disk was full, the clip was skipped) is fine.
+
 A malformed entry is never retried forever: it is copied, with the reason, to
 ``hazardwatch:events:dead`` and acknowledged in one MULTI/EXEC. An entry that keeps failing for
 an unexpected reason is dead-lettered after :data:`MAX_ATTEMPTS`; a database that cannot be
@@ -34,12 +40,15 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import redis
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from api.entries import EVIDENCE_FILES, ParsedEvent, parse_event
 from api.errors import InvalidEntry, ServiceError
+from api.evidence_files import DigestCache, EvidenceRejected, check_evidence_file
 from api.store import TicketStore, TicketView
 from api.workflow import RiskLevel
 
@@ -112,6 +121,8 @@ class TicketService:
     Args:
         redis_url: ``redis://host:port/db``.
         store: where tickets live.
+        data_dir: the data dir the evidence writer writes to; every file an event names must
+            be in its ``evidence/{camera_id}/`` folder with the SHA-256 the event gives.
         group: consumer group name (shared by every instance of the service).
         consumer: this consumer's name (default ``hostname-pid``).
         block_ms: longest ``XREADGROUP`` waits for new entries, 1 to 60000 ms.
@@ -129,6 +140,7 @@ class TicketService:
         redis_url: str,
         store: TicketStore,
         *,
+        data_dir: Path,
         group: str = "tickets",
         consumer: str | None = None,
         block_ms: int = 500,
@@ -147,6 +159,8 @@ class TicketService:
         if not group or not (consumer is None or consumer):
             raise ServiceError("group and consumer names must not be empty")
         self.store = store
+        self.data_dir = Path(data_dir)
+        self._digests = DigestCache()
         self.group = group
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.block_ms = block_ms
@@ -410,6 +424,7 @@ class TicketService:
     def _apply(self, stream: str, fields: Mapping[bytes, bytes]) -> None:
         data = _payload(stream, fields)
         if stream == EVENTS_STREAM:
+            self._check_evidence(parse_event(data))
             view = self.store.apply_event(data)
             if view is None:
                 self._count("duplicates")
@@ -426,6 +441,31 @@ class TicketService:
         for view in changed:
             self._count("rechecks")
             self._notify("rechecked", view)
+
+    def _check_evidence(self, parsed: ParsedEvent) -> None:
+        """Every file the event names is its camera's, a regular file, and has its SHA-256.
+
+        Raises:
+            InvalidEntry: naming the event, the file and why (the entry is dead-lettered).
+        """
+        camera_id = parsed.event.camera_id
+        for name in EVIDENCE_FILES:
+            stored = parsed.evidence.get(name)
+            if stored is None:
+                continue
+            try:
+                check_evidence_file(
+                    self.data_dir,
+                    camera_id,
+                    stored,
+                    parsed.evidence.get(f"{name}_sha256"),
+                    self._digests,
+                )
+            except EvidenceRejected as exc:
+                raise InvalidEntry(
+                    f"event {parsed.event.event_id!r} of camera {camera_id!r}: "
+                    f"evidence.{name} {stored[:160]!r} is refused: {exc}"
+                ) from None
 
     def _dead_letter(
         self, stream: str, entry_id: str, fields: Mapping[bytes, bytes], error: str

@@ -95,7 +95,7 @@ def main() -> int:
     store = TicketStore(
         f"sqlite:///{work / 'tickets.sqlite3'}", policy=TicketPolicy.from_config(config)
     )
-    service = TicketService(redis_url, store, block_ms=100)
+    service = TicketService(redis_url, store, data_dir=work, block_ms=100)
     app = create_app(config, store, data_dir=work, redis_url=redis_url,
                      environ={"HAZARDWATCH_ADMIN_TOKEN": TOKEN})  # fmt: skip
     server = uvicorn.Server(

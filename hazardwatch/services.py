@@ -206,9 +206,14 @@ def build_api(
     store = TicketStore(url, policy=TicketPolicy.from_config(config))
     levels = config.api.levels if config.api is not None else None
     service = (
-        TicketService(args.redis_url, store, escalation_interval_s=levels.escalation_interval_s)
+        TicketService(
+            args.redis_url,
+            store,
+            data_dir=args.data_dir,
+            escalation_interval_s=levels.escalation_interval_s,
+        )
         if levels is not None
-        else TicketService(args.redis_url, store)
+        else TicketService(args.redis_url, store, data_dir=args.data_dir)
     )
     app = create_app(
         config,

@@ -114,7 +114,10 @@ def get_live_snapshot(
 ) -> Response:
     visible_camera(context, caller, camera_id)
     try:
-        path = resolve_inside(context.data_dir, f"{LIVE_DIR}/{camera_id}.jpg")
+        # Held to the live folder (not merely the data dir, which holds the ticket database).
+        path = resolve_inside(
+            context.data_dir / LIVE_DIR, f"{camera_id}.jpg", root_name="the live pictures folder"
+        )
         return file_response(request, path, "image/jpeg", cache_control="no-store")
     except MediaNotFound:
         raise HTTPException(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -12,7 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from api.auth import Principal, require_role
 from api.context import AppContext, Caller, Ctx
 from api.errors import InvalidTransition, TicketNotFound, UnknownStatus
-from api.media import MediaNotFound, file_response, resolve_inside
+from api.evidence_files import open_verified, resolve_evidence
+from api.media import MediaNotFound, handle_response
 from api.schemas import (
     CAMERA_ID_PATTERN,
     TICKET_ID_PATTERN,
@@ -28,6 +30,8 @@ from api.tickets_view import can_see, evidence_value, ticket_json
 from api.workflow import TicketStatus
 from pipelines.config import TokenRole
 from vision.types import HazardKind
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["tickets"], responses=common_responses())
 
@@ -54,26 +58,34 @@ def visible_ticket(context: AppContext, caller: Principal, ticket_id: str) -> Ti
     return ticket
 
 
-def parse_since(value: str) -> datetime:
-    """An ISO-8601 time (``Z`` or an offset; none means UTC); 422 for anything else.
+def _since_error(value: str, message: str) -> RequestValidationError:
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    return RequestValidationError(
+        [{"type": "datetime_parsing", "loc": ("query", "since"), "msg": message, "input": shown}]
+    )
 
-    Only ISO-8601 is taken: a bare number would otherwise be read as a Unix time.
+
+def parse_since(value: str) -> datetime:
+    """An ISO-8601 time (``Z`` or an offset; none means UTC), in UTC; 422 for anything else.
+
+    Only ISO-8601 is taken: a bare number would otherwise be read as a Unix time. A time that
+    exists in its own offset but not in UTC (``9999-12-31T23:59:59-12:00``) is refused here,
+    where the message can name ``since``, not left to overflow in the database driver.
     """
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        raise RequestValidationError(
-            [
-                {
-                    "type": "datetime_parsing",
-                    "loc": ("query", "since"),
-                    "msg": "expected an ISO-8601 time such as 2026-11-20T08:00:00Z",
-                    "input": shown,
-                }
-            ]
+        raise _since_error(
+            value, "expected an ISO-8601 time such as 2026-11-20T08:00:00Z"
         ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise _since_error(
+            value, "the time is out of range once converted to UTC (years 1 to 9999)"
+        ) from None
 
 
 @router.get("/tickets", response_model=TicketList, summary="Tickets, newest first")
@@ -167,28 +179,38 @@ def _serve_evidence(
     media_type: str,
     what: str,
 ) -> Response:
+    """Serve one evidence file of ``ticket`` if it is in the ticket camera's evidence folder, a
+    regular file, and its SHA-256 is the one recorded (:mod:`api.evidence_files`); else 404
+    and a warning naming the ticket, the file and why."""
     stored = evidence_value(ticket, key)
     if stored is None:
         error = evidence_value(ticket, "error")
         reason = f" (evidence error: {error})" if error else ""
         raise HTTPException(status_code=404, detail=f"ticket '{ticket.id}' has no {what}{reason}")
+    expected = evidence_value(ticket, f"{key}_sha256")
     try:
-        path = resolve_inside(context.data_dir, stored)
+        path = resolve_evidence(context.data_dir, ticket.camera_id, stored)
+        handle = open_verified(path, expected, context.digests)
     except MediaNotFound as exc:
+        logger.warning(
+            "ticket %s (camera %s): not serving its %s %r: %s",
+            ticket.id,
+            ticket.camera_id,
+            key,
+            stored[:200],
+            exc,
+        )
         raise HTTPException(
             status_code=404, detail=f"the {what} of ticket '{ticket.id}' is not available: {exc}"
         ) from None
     suffix = ".mp4" if media_type == "video/mp4" else ".jpg"
-    try:
-        return file_response(
-            request,
-            path,
-            media_type,
-            etag=evidence_value(ticket, f"{key}_sha256"),
-            filename=f"{ticket.code or ticket.id}-{key}{suffix}",
-        )
-    except MediaNotFound as exc:
-        raise HTTPException(status_code=404, detail=f"the {what} disappeared: {exc}") from None
+    return handle_response(
+        request,
+        handle,
+        media_type,
+        etag=expected,
+        filename=f"{ticket.code or ticket.id}-{key}{suffix}",
+    )
 
 
 @router.get(

@@ -1,6 +1,6 @@
 """A ticket service that stops dead between the store's commit and the XACK, for kill -9 tests.
 
-Run as ``python tests/api/crash_consumer.py REDIS_URL DB_URL CONSUMER``. It runs the real
+Run as ``python tests/api/crash_consumer.py REDIS_URL DB_URL CONSUMER DATA_DIR``. It runs the real
 :class:`api.service.TicketService` on the real store; right after ``apply_event`` has committed,
 it prints ``APPLIED <event_id> <ticket_id>`` and blocks, so the test can ``kill -9`` it at exactly
 that point (the entry is in the database but not acknowledged in Redis).
@@ -33,8 +33,10 @@ class CommitThenHang(TicketStore):
 
 
 def main() -> int:
-    redis_url, db_url, consumer = sys.argv[1:4]
-    service = TicketService(redis_url, CommitThenHang(db_url), consumer=consumer, block_ms=100)
+    redis_url, db_url, consumer, data_dir = sys.argv[1:5]
+    service = TicketService(
+        redis_url, CommitThenHang(db_url), data_dir=Path(data_dir), consumer=consumer, block_ms=100
+    )
     print("READY", flush=True)
     while True:
         service.run_once()

@@ -78,7 +78,7 @@ BAD_REQUESTS: list[tuple[str, str, Any, int, str]] = [
     ("PUT", "/cameras/lane_a/zones", {"zone": {}}, 422, "unknown field 'zone'"),
     ("PUT", "/cameras/lane_a/zones", {"zones": {}, "by": "me"}, 422, "unknown field 'by'"),
     ("DELETE", "/tickets/{id}", None, 405, "method DELETE not allowed here; allowed: GET"),
-    ("DELETE", "/cameras/lane_a/zones", None, 405, "allowed: GET, PUT"),
+    ("DELETE", "/cameras/lane_a/zones", None, 405, "allowed: GET, HEAD, PUT"),
     ("GET", "/no/such/route", None, 404, "no such endpoint: GET /no/such/route"),
 ]
 
@@ -241,7 +241,7 @@ def test_no_json_body_gives_a_500(harness: ApiHarness, ticket: MadeTicket, body:
 def test_405_lists_every_allowed_method(harness: ApiHarness) -> None:
     response = harness.client.patch("/cameras/lane_a/zones", headers=bearer("admin"), json={})
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET, PUT"
+    assert response.headers["allow"] == "GET, HEAD, PUT"
 
 
 def test_openapi_schema_builds_cleanly(harness: ApiHarness) -> None:

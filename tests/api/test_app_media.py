@@ -45,6 +45,12 @@ pytestmark = pytest.mark.timeout(60)
         ("items=0-9", 100, None, "Range must look like 'bytes=first-last'"),
         ("0-9", 100, None, "Range must look like"),
         ("bytes=" + ",".join(["0-1"] * 17), 100, None, "too many ranges"),
+        ("bytes=" + "9" * 4301 + "-", 100, None, "has 4301 digits"),
+        ("bytes=0-" + "9" * 4301, 100, None, "has 4301 digits"),
+        ("bytes=-" + "9" * 4301, 100, None, "has 4301 digits"),
+        ("bytes=" + "0" * 21 + "-", 100, None, "has 21 digits"),
+        ("bytes=0-" + "9" * 20, 100, ByteRange(0, 99), None),
+        ("bytes=\u0661-\u0662", 100, None, "malformed byte range"),
     ],
     ids=[
         "first-bytes",
@@ -66,6 +72,12 @@ pytestmark = pytest.mark.timeout(60)
         "other-unit",
         "no-unit",
         "too-many",
+        "4301-digit-start",
+        "4301-digit-end",
+        "4301-digit-suffix",
+        "21-digit-zeros",
+        "20-digit-end-clamped",
+        "non-ascii-digits",
     ],
 )
 def test_parse_range(header: str, size: int, expected: ByteRange | None, error: str | None) -> None:

@@ -50,11 +50,19 @@ def store(db_url: str) -> Iterator[TicketStore]:
 
 
 @pytest.fixture
-def services() -> Iterator[Callable[..., TicketService]]:
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def services(data_dir: Path) -> Iterator[Callable[..., TicketService]]:
     made: list[TicketService] = []
 
     def make(url: str, store: TicketStore, **kwargs: Any) -> TicketService:
         kwargs.setdefault("block_ms", 50)
+        kwargs.setdefault("data_dir", data_dir)
         service = TicketService(url, store, **kwargs)
         made.append(service)
         return service
@@ -64,9 +72,35 @@ def services() -> Iterator[Callable[..., TicketService]]:
         service.stop()
 
 
-def publish(client: redis.Redis, data: dict[str, Any]) -> str:
+def write_evidence(data_dir: Path, data: dict[str, Any]) -> None:
+    """Write the files an event of :mod:`tests.api.hazard_events` names: each holds its own
+    path as text, which is what that module's sha256 is of."""
+    evidence = data.get("evidence") or {}
+    for name, stored in evidence.items():
+        if name in ("sha256", "error"):
+            continue
+        path = data_dir / stored
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(stored)
+
+
+def xadd_event(client: redis.Redis, data: dict[str, Any]) -> str:
     entry_id = client.xadd(EVENTS_STREAM, {"event_id": data["event_id"], "event": json.dumps(data)})
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
+Publish = Callable[[redis.Redis, dict[str, Any]], str]
+
+
+@pytest.fixture
+def publish(data_dir: Path) -> Publish:
+    """XADD an event the way the pipeline does: its evidence files written first."""
+
+    def publish_event(client: redis.Redis, data: dict[str, Any]) -> str:
+        write_evidence(data_dir, data)
+        return xadd_event(client, data)
+
+    return publish_event
 
 
 def fresh(phase: str = "start", **kwargs: Any) -> dict[str, Any]:
@@ -103,6 +137,7 @@ def test_events_are_applied_then_acked(
     redis_server: RedisServerProcess,
     store: TicketStore,
     services: Callable[..., TicketService],
+    publish: Publish,
 ) -> None:
     client = redis_server.client()
     service = services(redis_server.url, store)
@@ -124,6 +159,7 @@ def test_the_same_event_xadded_twice_is_one_ticket(
     redis_server: RedisServerProcess,
     store: TicketStore,
     services: Callable[..., TicketService],
+    publish: Publish,
 ) -> None:
     client = redis_server.client()
     service = services(redis_server.url, store)
@@ -140,6 +176,7 @@ def test_groups_are_created_once_and_read_from_the_start(
     redis_server: RedisServerProcess,
     store: TicketStore,
     services: Callable[..., TicketService],
+    publish: Publish,
 ) -> None:
     client = redis_server.client()
     publish(client, fresh())  # published before any consumer group exists
@@ -157,14 +194,16 @@ def test_groups_are_created_once_and_read_from_the_start(
 def test_kill_9_between_commit_and_ack_leaves_one_ticket(
     redis_server: RedisServerProcess,
     db_url: str,
+    data_dir: Path,
     store: TicketStore,
     services: Callable[..., TicketService],
+    publish: Publish,
 ) -> None:
     client = redis_server.client()
     ev = fresh()
     publish(client, ev)
     crashed = subprocess.Popen(
-        [sys.executable, str(CRASH_SCRIPT), redis_server.url, db_url, "doomed"],
+        [sys.executable, str(CRASH_SCRIPT), redis_server.url, db_url, "doomed", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=REPO,
@@ -196,6 +235,7 @@ def test_an_entry_read_by_a_consumer_that_died_before_applying_is_applied(
     redis_server: RedisServerProcess,
     store: TicketStore,
     services: Callable[..., TicketService],
+    publish: Publish,
 ) -> None:
     client = redis_server.client()
     first = services(redis_server.url, store, consumer="first")
@@ -217,6 +257,7 @@ def test_own_pending_entries_are_reread_after_a_restart(
     redis_server: RedisServerProcess,
     store: TicketStore,
     services: Callable[..., TicketService],
+    publish: Publish,
 ) -> None:
     client = redis_server.client()
     services(redis_server.url, store, consumer="edge-1").run_once()
@@ -234,6 +275,7 @@ def test_redis_killed_and_restarted_the_service_recovers(
     redis_server_factory: RedisServerFactory,
     store: TicketStore,
     services: Callable[..., TicketService],
+    publish: Publish,
 ) -> None:
     server = redis_server_factory(appendonly=True)
     service = services(server.url, store)
@@ -261,6 +303,7 @@ def test_redis_that_lost_its_data_gets_the_groups_again(
     redis_server: RedisServerProcess,
     store: TicketStore,
     services: Callable[..., TicketService],
+    publish: Publish,
 ) -> None:
     service = services(redis_server.url, store)
     service.run_once()
@@ -285,7 +328,7 @@ def test_no_redis_at_all_is_unhealthy_not_a_crash(
 
 
 def test_a_database_outage_leaves_entries_pending_until_it_returns(
-    redis_server: RedisServerProcess, services: Callable[..., TicketService]
+    redis_server: RedisServerProcess, services: Callable[..., TicketService], publish: Publish
 ) -> None:
     reason = unavailable_reason()
     if reason:
@@ -332,6 +375,7 @@ def test_malformed_entries_go_to_the_dead_letter_stream(
     services: Callable[..., TicketService],
     fields: dict[str, Any],
     error: str,
+    publish: Publish,
 ) -> None:
     client = redis_server.client()
     service = services(redis_server.url, store)
@@ -418,6 +462,7 @@ def test_urgent_new_tickets_are_notified(
     redis_server: RedisServerProcess,
     store: TicketStore,
     services: Callable[..., TicketService],
+    publish: Publish,
 ) -> None:
     client = redis_server.client()
     service = services(redis_server.url, store, escalation_interval_s=3600)
@@ -439,11 +484,13 @@ def test_urgent_new_tickets_are_notified(
     ],
     ids=["block", "claim", "interval", "batch", "group"],
 )
-def test_bad_settings_are_refused(store: TicketStore, kwargs: dict[str, Any], message: str) -> None:
+def test_bad_settings_are_refused(
+    store: TicketStore, data_dir: Path, kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(ServiceError, match=message):
-        TicketService("redis://127.0.0.1:1/0", store, **kwargs)
+        TicketService("redis://127.0.0.1:1/0", store, data_dir=data_dir, **kwargs)
 
 
-def test_a_bad_redis_url_is_refused(store: TicketStore) -> None:
+def test_a_bad_redis_url_is_refused(store: TicketStore, data_dir: Path) -> None:
     with pytest.raises(ServiceError, match="Redis URL"):
-        TicketService("http://example.com", store)
+        TicketService("http://example.com", store, data_dir=data_dir)
