@@ -46,6 +46,7 @@ from typing import Any, cast
 import redis
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from api.after_picture import AfterPictureKeeper
 from api.entries import EVIDENCE_FILES, ParsedEvent, parse_event
 from api.errors import InvalidEntry, ServiceError
 from api.evidence_files import DigestCache, EvidenceRejected, check_evidence_file
@@ -161,6 +162,7 @@ class TicketService:
         self.store = store
         self.data_dir = Path(data_dir)
         self._digests = DigestCache()
+        self._after_pictures = AfterPictureKeeper(self.data_dir)
         self.group = group
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self.block_ms = block_ms
@@ -436,7 +438,8 @@ class TicketService:
             elif last in ("reopened", "level_raised"):
                 self._notify(str(last), view)
             return
-        changed = self.store.apply_zone_status(data)
+        # A recheck keeps its own copy of the zone's live picture (api.after_picture).
+        changed = self.store.apply_zone_status(data, after_pictures=self._after_pictures)
         self._count("zone_status_applied")
         for view in changed:
             self._count("rechecks")

@@ -9,7 +9,9 @@ and (end to end) redis-server with the ticket service.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +21,11 @@ import numpy as np
 import pytest
 
 from api.after_picture import AfterPictureKeeper
+from api.service import ZONE_STATUS_STREAM, TicketService
 from pipelines.evidence import write_zone_snapshot
 from pipelines.evidence_layout import LIVE_DIRNAME, live_after_name
 from tests.api.app_harness import ApiHarness, MadeTicket, bearer
+from tests.support.servers import RedisServerProcess
 from vision.types import Frame, HazardKind
 
 pytestmark = pytest.mark.timeout(60)
@@ -180,3 +184,35 @@ def test_a_status_naming_another_file_gets_no_after_picture(
     assert database.stat().st_ino == before.st_ino  # still the same database file
     got = harness.client.get(AFTER_URL.format(made.id), headers=bearer("admin"))
     assert got.status_code == 404
+
+
+# --- end to end: the zone status on the stream, the ticket service copies -----------------------
+
+
+@pytest.mark.integration
+def test_the_ticket_service_keeps_the_after_picture(
+    harness: ApiHarness, redis_server: RedisServerProcess
+) -> None:
+    made = rectifying_ticket(harness)
+    service = TicketService(redis_server.url, harness.store, data_dir=harness.data_dir, block_ms=50)
+    client = redis_server.client()
+    try:
+        live_sha = write_live_after(harness.data_dir, 60)
+        status = clear_status(f"{LIVE_DIRNAME}/{LIVE_NAME}", live_sha)
+        client.xadd(ZONE_STATUS_STREAM, {"status": json.dumps(status)})
+        deadline = time.monotonic() + 20
+        while service.counters()["rechecks"] < 1:
+            assert time.monotonic() < deadline, service.counters()
+            service.run_once()
+        view = harness.store.get_ticket(made.id)
+        assert view is not None and view.status == "rechecked"
+        assert view.evidence["after_snapshot_sha256"] == live_sha
+        write_live_after(harness.data_dir, 200)  # the pipeline's next refresh
+        got = harness.client.get(AFTER_URL.format(made.id), headers=bearer("reviewer"))
+        assert got.status_code == 200, got.text
+        assert sha256(got.content) == view.evidence["after_snapshot_sha256"]
+        assert got.headers["etag"] == f'"{live_sha}"'
+        assert view.evidence["after_snapshot"].startswith(f"evidence/{CAMERA}/")
+    finally:
+        service.stop()
+        client.close()

@@ -26,6 +26,7 @@ from api.service import (
     TicketService,
 )
 from api.store import TicketStore
+from pipelines.evidence_layout import live_after_name
 from tests.api.hazard_events import T0, event, zone_status
 from tests.api.pg_server import PostgresServer, unavailable_reason
 from tests.support.servers import RedisServerFactory, RedisServerProcess, free_port
@@ -416,6 +417,7 @@ def test_a_clear_zone_on_the_stream_rechecks_the_ticket(
     redis_server: RedisServerProcess,
     store: TicketStore,
     services: Callable[..., TicketService],
+    data_dir: Path,
 ) -> None:
     client = redis_server.client()
     service = services(redis_server.url, store)
@@ -423,12 +425,19 @@ def test_a_clear_zone_on_the_stream_rechecks_the_ticket(
     assert view is not None
     for status in ("reported", "verified", "rectifying"):
         store.transition(view.id, status, actor="office", now=T0)
-    client.xadd(ZONE_STATUS_STREAM, {"status": json.dumps(zone_status(clear_for_s=60))})
-    client.xadd(ZONE_STATUS_STREAM, {"status": json.dumps(zone_status(clear_for_s=600))})
+    live = f"live/{live_after_name('lane', 'lane', 'fire_lane_blocked')}"
+    (data_dir / live).parent.mkdir(parents=True)
+    (data_dir / live).write_bytes(b"\xff\xd8\xff\xe0 the zone, clear")  # the pipeline's picture
+    for clear_for_s in (60, 600):
+        status = {**zone_status(clear_for_s=clear_for_s), "snapshot": live}
+        client.xadd(ZONE_STATUS_STREAM, {"status": json.dumps(status)})
     assert service.run_once() == 2
     after = store.get_ticket(view.id)
     assert after is not None and after.status == "rechecked"
-    assert after.evidence["after_snapshot"] == "evidence/lane/after.jpg"
+    # The ticket keeps its own copy of the picture, beside the hazard's evidence.
+    kept = after.evidence["after_snapshot"]
+    assert kept.startswith(f"evidence/lane/{T0:%Y-%m-%d}/{view.hazard_ids[0]}/after-"), kept
+    assert (data_dir / kept).read_bytes() == (data_dir / live).read_bytes()
     counters = service.counters()
     assert counters["zone_status_applied"] == 2 and counters["rechecks"] == 1
     [note] = [n for n in notifications(client) if n["type"] == "rechecked"]
