@@ -38,7 +38,8 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -75,6 +76,9 @@ _PENDING_NOTIFICATIONS = 10_000
 _BACKOFF_START_S = 0.5
 _BACKOFF_MAX_S = 10.0
 _STALE_CONSUMER_MS = 3_600_000  # a consumer idle this long with nothing pending is removed
+# A ticket write waiting this long for the database (SQLite waits up to 30 s for a lock held by
+# another connection) makes the service unhealthy meanwhile, so that /health shows it at once.
+STORE_STALL_S = 5.0
 _URGENT = (RiskLevel.ORANGE.value, RiskLevel.RED.value)
 
 _RedisDown = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -201,6 +205,7 @@ class TicketService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed = False
+        self._store_busy_since: float | None = None  # monotonic start of a ticket write
 
     # -- public -------------------------------------------------------------------------------
 
@@ -210,11 +215,21 @@ class TicketService:
         return self._healthy
 
     def counters(self) -> dict[str, Any]:
-        """A snapshot of the counters for /metrics, plus ``healthy``."""
+        """A snapshot of the counters for /metrics, plus ``healthy`` and ``store_wait_s`` (how
+        long the ticket write in progress has been waiting for the database)."""
         with self._lock:
             out = dict(self._counters)
+            busy_since = self._store_busy_since
         out["healthy"] = self._healthy
         out["notifications_pending"] = len(self._notifications)
+        waited_s = 0.0 if busy_since is None else time.monotonic() - busy_since
+        out["store_wait_s"] = round(waited_s, 1)
+        if waited_s >= STORE_STALL_S:
+            out["healthy"] = False
+            out["last_error"] = (
+                f"database busy: a ticket write has waited {waited_s:.0f} s (is it locked by "
+                "another connection?); the entries stay pending in Redis"
+            )
         return out
 
     def start(self) -> None:
@@ -402,7 +417,8 @@ class TicketService:
             self._redis.xack(stream, self.group, entry_id)
             return
         try:
-            self._apply(stream, fields)
+            with self._store_call():
+                self._apply(stream, fields)
         except InvalidEntry as exc:
             self._dead_letter(stream, entry_id, fields, str(exc))
             return
@@ -422,6 +438,17 @@ class TicketService:
             return
         self._attempts.pop(entry_id, None)
         self._redis.xack(stream, self.group, entry_id)
+
+    @contextmanager
+    def _store_call(self) -> Iterator[None]:
+        """Mark a ticket write in progress, for :meth:`counters` to see one that hangs."""
+        with self._lock:
+            self._store_busy_since = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._store_busy_since = None
 
     def _apply(self, stream: str, fields: Mapping[bytes, bytes]) -> None:
         data = _payload(stream, fields)
@@ -491,7 +518,8 @@ class TicketService:
             return
         self._next_escalation = time.monotonic() + self.escalation_interval_s
         try:
-            changed = self.store.escalate_overdue(datetime.now(UTC))
+            with self._store_call():
+                changed = self.store.escalate_overdue(datetime.now(UTC))
         except DBAPIError as exc:
             if not _database_down(exc):
                 raise

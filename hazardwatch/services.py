@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import redis
@@ -194,8 +194,13 @@ def wait_for_signal() -> None:
 
 
 def build_api(
-    config: HazardwatchConfig, args: argparse.Namespace
+    config: HazardwatchConfig,
+    args: argparse.Namespace,
+    publisher_health: Callable[[], dict[str, Any]] | None = None,
 ) -> tuple[TicketStore, TicketService, FastAPI]:
+    """The ticket store, service and web app; ``publisher_health`` (``up``: the pipelines run
+    in this process) adds the publisher's spool to ``/health`` and ``/metrics``, where it shows
+    even while Redis, through which the camera status travels, is down."""
     from api.app import create_app
     from api.service import TicketService
     from api.store import TicketStore
@@ -215,12 +220,19 @@ def build_api(
         if levels is not None
         else TicketService(args.redis_url, store, data_dir=args.data_dir)
     )
+
+    def health() -> dict[str, Any]:
+        record = service.counters()
+        if publisher_health is not None:
+            record["publisher"] = publisher_health()
+        return record
+
     app = create_app(
         config,
         store,
         data_dir=args.data_dir,
         redis_url=args.redis_url,
-        service_health=service.counters,
+        service_health=health,
     )
     return store, service, app
 
@@ -291,9 +303,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     config = load(args.config)
     with local_redis(args.redis_url, args.data_dir):
-        store, service, app = build_api(config, args)
+        running: list[EventPublisher] = []  # the publisher, once the pipelines are started
+        store, service, app = build_api(
+            config, args, lambda: running[0].health() if running else {}
+        )
         service.start()
         publisher, runners = start_pipelines(config, args)
+        running.append(publisher)
         print(
             f"up: {len(runners)} camera(s), web UI http://{args.host}:{args.port}/ui/review",
             flush=True,

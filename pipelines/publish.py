@@ -732,6 +732,21 @@ class EventPublisher:
                 status_dropped=self._status_dropped,
             )
 
+    def health(self) -> dict[str, int | bool]:
+        """What a user needs to see while Redis is away, for ``/health`` and ``/metrics``: events
+        waiting in the spool (safe, not yet tickets), whether Redis answered, and totals. No error
+        text: it may name hosts (the log has it)."""
+        stats = self.stats()
+        return {
+            "redis_up": stats.redis_up,
+            "spooled": stats.spooled,
+            "memory_backlog": stats.memory_backlog,
+            "published_total": stats.published,
+            "send_errors_total": stats.send_errors,
+            "spool_errors_total": stats.spool_errors,
+            "rejected_total": stats.rejected,
+        }
+
     def close(self, flush_timeout_s: float = 2.0) -> None:
         """Try to send what is waiting for up to ``flush_timeout_s``, then stop. Spooled events
         not sent stay in the spool for the next start; events held only in memory are logged."""
