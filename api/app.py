@@ -57,6 +57,7 @@ def create_app(
     data_dir: Path,
     redis_url: str | None,
     service_health: Callable[[], dict[str, Any]] | None = None,
+    retention_status: Callable[[], dict[str, Any]] | None = None,
     session_secret: bytes | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     environ: Mapping[str, str] | None = None,
@@ -70,6 +71,8 @@ def create_app(
         redis_url: where the pipelines' camera status is read; ``None``: no Redis (degraded).
         service_health: returns the ticket service's health record (shown in ``/health`` and
             as ``hazardwatch_service_*`` metrics).
+        retention_status: the evidence retention's status (:class:`api.retention.
+            EvidenceRetention`), shown in ``/health`` and as ``hazardwatch_retention_*``.
         session_secret: HMAC key of page sessions (>= 16 bytes); random per process if None.
         max_body_bytes: request bodies larger than this are refused with 413.
         environ: where ``HAZARDWATCH_ADMIN_TOKEN`` is read (``os.environ`` by default).
@@ -88,6 +91,7 @@ def create_app(
         signer=SessionSigner(registry, session_secret),
         status=status,
         service_health=service_health,
+        retention_status=retention_status,
     )
 
     @asynccontextmanager

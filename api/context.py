@@ -45,6 +45,7 @@ class AppContext:
     status: StatusReader
     service_health: Callable[[], dict[str, Any]] | None
     digests: DigestCache = field(default_factory=DigestCache)  # evidence checked before serving
+    retention_status: Callable[[], dict[str, Any]] | None = None  # api.retention's status
 
 
 def get_context(request: Request) -> AppContext:

@@ -29,7 +29,7 @@ from pipelines.retention import HazardState, RetentionRun, RetentionSettings, ru
 if TYPE_CHECKING:
     from api.store import TicketStore
 
-__all__ = ["EvidenceRetention"]
+__all__ = ["EvidenceRetention", "health_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -142,3 +142,36 @@ class EvidenceRetention:
                 "last_error": last.last_error,
             }
         return out
+
+
+def health_record(status: dict[str, Any], *, staff: bool) -> tuple[dict[str, Any], list[str]]:
+    """The small ``retention`` field of ``/health`` and the reasons it gives for ``degraded``.
+
+    Error text (it names paths) is shown to staff only.
+    """
+    if "status_error" in status:  # the status itself could not be read
+        return {"error": status["status_error"]}, ["evidence retention status is unavailable"]
+    last = status.get("last_run")
+    record: dict[str, Any] = {"runs_total": status.get("runs_total", 0), "last_run_at": None}
+    reasons: list[str] = []
+    if isinstance(last, dict):
+        record.update(
+            {
+                "last_run_at": last.get("at"),
+                "files_deleted": last.get("files_deleted"),
+                "bytes_deleted": last.get("bytes_deleted"),
+                "bytes_in_use": last.get("bytes_in_use"),
+                "free_bytes": last.get("free_bytes"),
+                "over_budget": last.get("over_budget"),
+                "errors": last.get("errors"),
+            }
+        )
+        if staff:
+            record["last_error"] = last.get("last_error")
+        if last.get("errors"):
+            reasons.append(f"evidence retention: {last['errors']} error(s) in its last run")
+        if last.get("over_budget"):
+            reasons.append(
+                "evidence is over its disk budget and what is left belongs to open tickets"
+            )
+    return record, reasons

@@ -94,6 +94,11 @@ class HealthResponse(BaseModel):
     service: dict[str, Any] | None = Field(
         default=None, description="The ticket service's own health, when it reports one."
     )
+    retention: dict[str, Any] | None = Field(
+        default=None,
+        description="The last evidence retention run (time, files and bytes deleted, bytes in "
+        "use, errors), when the ticket service runs retention.",
+    )
 
 
 def common_responses() -> dict[int | str, dict[str, Any]]:

@@ -51,6 +51,7 @@ from api.after_picture import AfterPictureKeeper
 from api.entries import EVIDENCE_FILES, ParsedEvent, parse_event
 from api.errors import InvalidEntry, ServiceError
 from api.evidence_files import DigestCache, EvidenceRejected, check_evidence_file
+from api.retention import EvidenceRetention
 from api.store import TicketStore, TicketView
 from api.workflow import RiskLevel
 
@@ -135,6 +136,7 @@ class TicketService:
             taken over (0: at once).
         escalation_interval_s: how often overdue tickets are escalated.
         batch_size: entries read per call.
+        retention: evidence retention, started and stopped with the service (its own thread).
 
     Raises:
         ServiceError: for a bad URL or an out-of-range setting.
@@ -152,6 +154,7 @@ class TicketService:
         claim_idle_ms: int = 30000,
         escalation_interval_s: float = 60.0,
         batch_size: int = 100,
+        retention: EvidenceRetention | None = None,
     ) -> None:
         if not 1 <= block_ms <= 60000:
             raise ServiceError(f"block_ms must be 1 to 60000, got {block_ms}")
@@ -164,6 +167,7 @@ class TicketService:
         if not group or not (consumer is None or consumer):
             raise ServiceError("group and consumer names must not be empty")
         self.store = store
+        self.retention = retention
         self.data_dir = Path(data_dir)
         self._digests = DigestCache()
         self._after_pictures = AfterPictureKeeper(self.data_dir)
@@ -239,9 +243,13 @@ class TicketService:
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="ticket-service", daemon=True)
         self._thread.start()
+        if self.retention is not None:
+            self.retention.start()
 
     def stop(self, timeout_s: float | None = None) -> None:
-        """Stop the loop, wait for the thread and close the Redis connection."""
+        """Stop the loop (and retention), wait for the thread, close the Redis connection."""
+        if self.retention is not None:
+            self.retention.stop()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s if timeout_s is not None else self.block_ms / 1000 + 10)

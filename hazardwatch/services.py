@@ -202,6 +202,7 @@ def build_api(
     in this process) adds the publisher's spool to ``/health`` and ``/metrics``, where it shows
     even while Redis, through which the camera status travels, is down."""
     from api.app import create_app
+    from api.retention import EvidenceRetention
     from api.service import TicketService
     from api.store import TicketStore
     from api.workflow import TicketPolicy
@@ -210,15 +211,18 @@ def build_api(
     url = f"sqlite:///{(args.data_dir / 'tickets.sqlite3').resolve()}"
     store = TicketStore(url, policy=TicketPolicy.from_config(config))
     levels = config.api.levels if config.api is not None else None
+    # Evidence retention runs with the ticket service: it needs the tickets' states.
+    retention = EvidenceRetention(store, args.data_dir, config.retention)
     service = (
         TicketService(
             args.redis_url,
             store,
             data_dir=args.data_dir,
             escalation_interval_s=levels.escalation_interval_s,
+            retention=retention,
         )
         if levels is not None
-        else TicketService(args.redis_url, store, data_dir=args.data_dir)
+        else TicketService(args.redis_url, store, data_dir=args.data_dir, retention=retention)
     )
 
     def health() -> dict[str, Any]:
@@ -233,6 +237,7 @@ def build_api(
         data_dir=args.data_dir,
         redis_url=args.redis_url,
         service_health=health,
+        retention_status=retention.status,
     )
     return store, service, app
 

@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from api import metrics
 from api.auth import AuthError, Principal, require_role
 from api.context import AppContext, Caller, Ctx, authenticate
+from api.retention import health_record
 from api.schemas import ErrorResponse, HealthResponse, common_responses
 from api.status import RedisState, merge_disabled
 from api.tickets_view import TICKET_STATUSES
@@ -35,6 +36,17 @@ def _service_health(context: AppContext) -> dict[str, Any] | None:
         logger.exception("service_health callback failed")
         return {"status": "error", "error": type(exc).__name__}
     return dict(record) if isinstance(record, dict) else {"status": "error", "error": "not a dict"}
+
+
+def _retention_status(context: AppContext) -> dict[str, Any] | None:
+    """The evidence retention's status; a failing callback is reported, not raised."""
+    if context.retention_status is None:
+        return None
+    try:
+        return dict(context.retention_status())
+    except Exception as exc:  # a broken callback must not break /health itself
+        logger.exception("retention_status callback failed")
+        return {"status_error": type(exc).__name__}
 
 
 def _camera_states(context: AppContext) -> tuple[dict[str, dict[str, Any]], RedisState]:
@@ -70,6 +82,12 @@ def health(request: Request, context: Ctx) -> dict[str, Any]:
     elif service is not None and service.get("healthy") is False:
         reasons.append("ticket service is unhealthy")
     caller = _optional_principal(request)
+    retention = _retention_status(context)
+    retention_info = None
+    if retention is not None:
+        staff = caller is not None and caller.is_staff
+        retention_info, retention_reasons = health_record(retention, staff=staff)
+        reasons += retention_reasons
     if caller is None or not caller.is_staff:  # errors may name hosts: staff only
         for record in cameras.values():
             record.pop("last_error", None)
@@ -82,6 +100,7 @@ def health(request: Request, context: Ctx) -> dict[str, Any]:
         "redis": redis_info,
         "reasons": reasons,
         "service": service,
+        "retention": retention_info,
     }
 
 
@@ -112,6 +131,9 @@ def get_metrics(context: Ctx, caller: Caller) -> PlainTextResponse:
     service = _service_health(context)
     if service is not None:
         families += metrics.service_families(service)
+    retention = _retention_status(context)
+    if retention is not None:
+        families += metrics.retention_families(retention)
     return PlainTextResponse(metrics.render(families), media_type=metrics.CONTENT_TYPE)
 
 

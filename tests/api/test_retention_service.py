@@ -12,7 +12,7 @@ import pytest
 from api.metrics import render, retention_families
 from api.retention import EvidenceRetention
 from pipelines.retention import RetentionSettings
-from tests.api.app_harness import CLOSING_PATH, ApiHarness, MadeTicket
+from tests.api.app_harness import CLOSING_PATH, ApiHarness, MadeTicket, bearer
 from tests.api.test_app_metrics import parse_exposition
 from vision.types import HazardKind
 
@@ -115,3 +115,62 @@ def test_no_run_yet_gives_empty_gauges() -> None:
     families = parse_exposition(render(retention_families(status)))
     assert families["hazardwatch_retention_runs_total"]["samples"] == {frozenset(): 0}
     assert families["hazardwatch_evidence_bytes"]["samples"] == {}
+
+
+def test_health_and_metrics_show_the_last_run(tmp_path: Path, media_cache: Path) -> None:
+    holder: list[EvidenceRetention] = []
+    harness = ApiHarness(tmp_path, media_cache, retention_status=lambda: holder[0].status())
+    try:
+        site(harness)
+        retention = EvidenceRetention(
+            harness.store,
+            harness.data_dir,
+            RetentionSettings(max_bytes=0, min_free_bytes=0),
+        )
+        holder.append(retention)
+        before = harness.client.get("/health").json()
+        assert before["retention"] == {"runs_total": 0, "last_run_at": None}
+        run = retention.run_once()
+        public = harness.client.get("/health").json()
+        shown = public["retention"]
+        assert shown["runs_total"] == 1 and shown["last_run_at"].endswith("Z")
+        assert (shown["files_deleted"], shown["bytes_deleted"], shown["errors"]) == (
+            run.files_deleted,
+            run.bytes_deleted,
+            0,
+        )
+        assert shown["bytes_in_use"] == run.bytes_in_use and shown["over_budget"] is True
+        assert "last_error" not in shown  # error text is for staff
+        assert public["status"] == "degraded"
+        assert (
+            "evidence is over its disk budget and what is left belongs to open tickets"
+            in public["reasons"]
+        )
+        staff = harness.client.get("/health", headers=bearer("admin")).json()
+        assert staff["retention"]["last_error"] is None
+        text = harness.client.get("/metrics", headers=bearer("admin")).text
+        families = parse_exposition(text)
+        assert families["hazardwatch_retention_runs_total"]["samples"][frozenset()] == 1
+        assert families["hazardwatch_retention_last_run_files_deleted"]["samples"][
+            frozenset()
+        ] == float(run.files_deleted)
+        assert families["hazardwatch_evidence_bytes"]["samples"][frozenset()] == float(
+            run.bytes_in_use
+        )
+    finally:
+        harness.close()
+
+
+def test_a_failing_retention_status_is_reported(tmp_path: Path, media_cache: Path) -> None:
+    def broken() -> dict[str, object]:
+        raise RuntimeError("retention thread is gone")
+
+    harness = ApiHarness(tmp_path, media_cache, retention_status=broken)
+    try:
+        body = harness.client.get("/health").json()
+        assert body["retention"] == {"error": "RuntimeError"}
+        assert "evidence retention status is unavailable" in body["reasons"]
+        metrics = harness.client.get("/metrics", headers=bearer("admin"))
+        assert metrics.status_code == 200
+    finally:
+        harness.close()
