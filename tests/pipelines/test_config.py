@@ -841,3 +841,4 @@ def test_mixed_site_example_covers_everything() -> None:
     assert config.cameras["north_lane"].detect.fps == 4
     assert config.cameras["lobby_lift"].detect.fps == 5
     assert config.cameras["lobby_lift"].detect.width == 640
+    assert (config.retention.max_age_days, config.retention.max_bytes) == (365, 50 * 1024**3)
