@@ -4,7 +4,7 @@ Every config model of the project derives from :class:`ConfigModel`: unknown key
 instances are frozen, and non-finite floats (``.nan``, ``.inf`` in YAML) are refused. Each field has
 a description and bounds. Only the shape of single fields is checked here; checks that relate
 several fields (a hazard's zone exists, a polygon does not cross itself, floor lines are ordered)
-are the ``verify_*`` functions of :mod:`pipelines.config_checks`, which name the camera and zone.
+are the ``verify_*`` functions of :mod:`cameras.schema_checks`, which name the camera and zone.
 
 Derived data (pixel polygons, masks) is never stored here: it belongs to the runtime objects built
 from this config.
