@@ -51,6 +51,7 @@ import cv2
 from cameras.clips import ClipRecorder, sha256_file
 from cameras.errors import ClipError
 from pipelines.evidence_layout import (
+    EVIDENCE_DIRNAME,
     EvidenceError,
     check_id,
     evidence_dir,
@@ -515,10 +516,12 @@ class EvidenceWriter:
             job.paths[key] = path
 
     def _free_space_problem(self) -> str | None:
+        # Measured where the clips go: the evidence folder may be a disk of its own.
+        where = self.data_dir / EVIDENCE_DIRNAME / self.camera_id
         try:
-            free = free_bytes(self.data_dir)
+            free = free_bytes(where)
         except OSError as exc:
-            return f"cannot read free space of {self.data_dir}: {_reason(exc)}"
+            return f"cannot read free space of {where}: {_reason(exc)}"
         full = free < self.min_free_bytes
         with self._lock:
             self._disk_full = full
@@ -526,7 +529,7 @@ class EvidenceWriter:
                 self._clips_skipped += 1
         if full:
             return (
-                f"skipped: free space on {self.data_dir} is {free / MB:.0f} MB, below the "
+                f"skipped: free space on {where} is {free / MB:.0f} MB, below the "
                 f"minimum of {self.min_free_bytes / MB:.0f} MB (disk full)"
             )
         return None
