@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 CAMERA_STATUS_KEY = "hazardwatch:camera_status"
 STALE_AFTER_S = 10.0
+MAX_ERROR_CHARS = 500  # of a camera's last_error as the API shows it
+_MAX_ERROR_IN_CHARS = 65_536  # longer error texts in a status record are not shown
 REDIS_TIMEOUT_S = 0.5
 # Fields of a camera status record that are passed on, and their types.
 _NUMBER_FIELDS = (
@@ -72,6 +74,20 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+def _shown_error(value: Any) -> str | None:
+    """A status record's error text, redacted, then cut to :data:`MAX_ERROR_CHARS`.
+
+    Redaction comes first (cutting first could split a URL before its '@' and show part of a
+    password); text too long to redact cheaply is not shown at all.
+    """
+    if not value:
+        return None
+    text = str(value)
+    if len(text) > _MAX_ERROR_IN_CHARS:
+        return f"(an error text of {len(text)} characters, too long to show)"
+    return redact_text(text)[:MAX_ERROR_CHARS]
+
+
 def camera_record(raw: str | bytes | None, now: datetime) -> dict[str, Any]:
     """One camera's status for the API from the raw hash value (``None`` when missing).
 
@@ -93,8 +109,7 @@ def camera_record(raw: str | bytes | None, now: datetime) -> dict[str, Any]:
             record[key] = value
     if isinstance(data.get("disk_full"), bool):  # clips stop below the free-space minimum
         record["disk_full"] = data["disk_full"]
-    last_error = data.get("last_error")
-    record["last_error"] = redact_text(str(last_error))[:500] if last_error else None
+    record["last_error"] = _shown_error(data.get("last_error"))
     updated_at = _parse_time(data.get("updated_at"))
     record["updated_at"] = None if updated_at is None else updated_at.isoformat()
     age_s = None if updated_at is None else (now - updated_at).total_seconds()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from api.retention import health_record
 from api.schemas import ErrorResponse, HealthResponse, common_responses
 from api.status import RedisState, merge_disabled
 from api.tickets_view import TICKET_STATUSES
+from cameras.redact import redact_text
 from pipelines.config import TokenRole
 from vision.types import HazardKind
 
@@ -24,6 +26,9 @@ router = APIRouter(tags=["system"], responses=common_responses())
 
 _STAFF = (TokenRole.ADMIN, TokenRole.REVIEWER)
 _DEGRADED_SERVICE_STATES = frozenset({"degraded", "down", "error", "stopped"})
+# Keys of /health records whose text only staff see (a number under such a key is a count).
+_ERROR_WORDS = ("error", "exception", "traceback", "detail", "message")
+_WORD = re.compile(r"[a-z_]{1,32}")
 
 
 def _service_health(context: AppContext) -> dict[str, Any] | None:
@@ -88,20 +93,66 @@ def health(request: Request, context: Ctx) -> dict[str, Any]:
         staff = caller is not None and caller.is_staff
         retention_info, retention_reasons = health_record(retention, staff=staff)
         reasons += retention_reasons
-    if caller is None or not caller.is_staff:  # errors may name hosts: staff only
-        for record in cameras.values():
-            record.pop("last_error", None)
-        redis_info = {"state": redis_state.state}
-    else:
-        redis_info = redis_state.to_dict()
+    # Error text (a camera's last error, Redis's, the ticket service's dead-letter reason or
+    # database error) may name hosts, paths or SQL: staff (admin, reviewer) only.
+    is_staff = caller is not None and caller.is_staff
     return {
         "status": "degraded" if reasons else "ok",
-        "cameras": cameras,
-        "redis": redis_info,
+        "cameras": {
+            camera_id: _redacted(record) if is_staff else _without_error_text(record)
+            for camera_id, record in cameras.items()
+        },
+        "redis": _redacted(redis_state.to_dict()) if is_staff else {"state": redis_state.state},
         "reasons": reasons,
-        "service": service,
+        "service": _service_shown(service, staff=is_staff),
         "retention": retention_info,
     }
+
+
+def _service_shown(service: dict[str, Any] | None, *, staff: bool) -> dict[str, Any] | None:
+    if service is None:
+        return None
+    return _redacted(service) if staff else _states(service)
+
+
+def _is_error_key(key: str) -> bool:
+    return any(word in key.lower() for word in _ERROR_WORDS)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, bool | int | float)
+
+
+def _without_error_text(record: dict[str, Any]) -> dict[str, Any]:
+    """A camera record without its error text (``last_error`` and the like; counts stay)."""
+    return {k: v for k, v in record.items() if not _is_error_key(k) or _is_number(v)}
+
+
+def _states(record: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see of a free-form health record (the ticket service's): numbers and
+    flags, and one-word ``status``/``state`` values; no other text at all, so no dead-letter
+    reason, SQL, host or path, whatever fields the record gains later."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out[key] = _states(value)
+        elif _is_number(value) or value is None or _is_state_word(key, value):
+            out[key] = value
+    return out
+
+
+def _is_state_word(key: str, value: Any) -> bool:
+    return key in ("status", "state") and isinstance(value, str) and bool(_WORD.fullmatch(value))
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` with every string passed through :func:`redact_text`: staff see error text,
+    never a credential in it."""
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return redact_text(value) if isinstance(value, str) else value
 
 
 @router.get(
