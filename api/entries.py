@@ -110,7 +110,7 @@ def _parse_evidence(raw: Any, where: str, *, phase: HazardPhase) -> dict[str, An
 
 
 def parse_event(data: Any) -> ParsedEvent:
-    """Validate a hazard event dict (DESIGN.md §5 with ``evidence`` filled).
+    """Validate a hazard event dict (ARCHITECTURE.md §5 with ``evidence`` filled).
 
     Raises:
         InvalidEntry: naming the event (when it has an id) and the bad field.

@@ -14,7 +14,7 @@ from cameras.source import SourceSettings, VideoSource
 
 @dataclass(slots=True)
 class ProbeResult:
-    """What ``probe`` found; ``to_dict`` gives the JSON of DESIGN.md §3."""
+    """What ``probe`` found; ``to_dict`` gives the JSON of ARCHITECTURE.md §3."""
 
     url: str
     connected: bool = False

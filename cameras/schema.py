@@ -1,4 +1,4 @@
-"""Per-camera configuration schema (DESIGN.md §4), pydantic v2.
+"""Per-camera configuration schema (ARCHITECTURE.md §4), pydantic v2.
 
 Every config model of the project derives from :class:`ConfigModel`: unknown keys are rejected,
 instances are frozen, and non-finite floats (``.nan``, ``.inf`` in YAML) are refused. Each field has

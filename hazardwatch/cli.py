@@ -1,7 +1,7 @@
 """The single ``hazardwatch`` command line.
 
 Each layer owns its subcommands in a module with ``register(subparsers)``; this file only lists
-them. Exit codes (DESIGN.md §3): 0 ok, 2 bad input, 1 internal error.
+them. Exit codes (ARCHITECTURE.md §3): 0 ok, 2 bad input, 1 internal error.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``hazardwatch models list|pull|import|validate`` (DESIGN.md §3).
+"""``hazardwatch models list|pull|import|validate`` (ARCHITECTURE.md §3).
 
 ``validate MODEL --image IMG --json`` prints exactly::
 

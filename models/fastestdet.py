@@ -1,6 +1,6 @@
 """FastestDet: output (B, 5 + C, H/16, W/16), one box per cell.
 
-Recipe (assets/README.md §2.2, dog-qiuqiu/FastestDet's ONNX demo): channel 0 is objectness with
+Recipe (docs/ARCHITECTURE.md §7, dog-qiuqiu/FastestDet's ONNX demo): channel 0 is objectness with
 sigmoid applied, channels 1-2 centre offsets (apply tanh), 3-4 width and height as a fraction of
 the image (apply sigmoid), 5.. class probabilities (softmax applied). Score =
 ``obj ** 0.6 * max(cls) ** 0.4``; ``cx = (gx + tanh(t1)) / gw`` and so on, normalised to the

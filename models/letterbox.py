@@ -2,7 +2,7 @@
 
 Two conventions matter, and they differ in every detail (checked against the upstream code):
 
-- YOLOX (``preproc`` in YOLOX, recipe in assets/README.md §2.1): scale ``r = min(H/h, W/w)``,
+- YOLOX (``preproc`` in YOLOX, recipe in docs/ARCHITECTURE.md §7): scale ``r = min(H/h, W/w)``,
   resized size truncated with ``int()``, pasted at the **top-left** of a canvas filled with 114,
   **BGR**, values 0..255 (no normalisation). Boxes map back by dividing by ``r``.
 - Ultralytics (``LetterBox`` and ``scale_boxes`` in ultralytics): resized size **rounded**,
@@ -59,7 +59,7 @@ class LetterboxStyle:
 YOLOX_STYLE = LetterboxStyle(PadPlacement.TOP_LEFT, rgb=False, divisor=1.0)
 ULTRALYTICS_STYLE = LetterboxStyle(PadPlacement.CENTER, rgb=True, divisor=255.0)
 # FastestDet's ONNX demo resizes with INTER_AREA; with it the detections match the reference
-# values of assets/README.md §2.3 exactly (INTER_LINEAR moves boxes by 1-2 px and drops one).
+# values of tests/models/test_detector_real_models.py exactly (INTER_LINEAR moves boxes by 1-2 px and drops one).
 FASTESTDET_STYLE = LetterboxStyle(
     PadPlacement.STRETCH, rgb=False, divisor=255.0, interpolation=cv2.INTER_AREA
 )

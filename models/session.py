@@ -7,7 +7,7 @@ is honoured as given; asking for a provider that is not available is a
 
 Session options are set deliberately rather than left to defaults: on a CPU box serving many
 cameras, one intra-op thread per session and cameras in parallel gives the best throughput
-(FIELD-NOTES: 2 threads cost more CPU per image), so ``intra_op_threads`` defaults to 1.
+(docs/ARCHITECTURE.md §8: 2 threads cost more CPU per image), so ``intra_op_threads`` defaults to 1.
 """
 
 from __future__ import annotations

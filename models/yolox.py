@@ -1,6 +1,6 @@
 """YOLOX exports: output (B, N, 5 + C), rows ``[tx, ty, tw, th, obj, cls_0 .. cls_C-1]``.
 
-Recipe (assets/README.md §2.1, YOLOX ``demo_postprocess``): N is the concatenation of the grids
+Recipe (docs/ARCHITECTURE.md §7, YOLOX ``demo_postprocess``): N is the concatenation of the grids
 at strides 8, 16 and 32, each row-major (for each grid y, for each grid x). ``obj`` and the class
 scores already went through a sigmoid inside the graph; the box decoding is not in the graph:
 ``cx = (tx + gx) * s``, ``cy = (ty + gy) * s``, ``w = exp(tw) * s``, ``h = exp(th) * s`` in

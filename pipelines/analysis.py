@@ -1,6 +1,6 @@
 """One camera's analysis: frames in, hazard events out.
 
-Two analyses may run on the same frames (DESIGN.md §2):
+Two analyses may run on the same frames (ARCHITECTURE.md §2):
   * object analysis at ``detect.fps``: MotionGate → detector → tracker → Observation → object rules
     (fire lane, e-bike entry);
   * motion analysis at ``motion.fps`` on low-resolution luma → falling-object rules.

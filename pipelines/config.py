@@ -1,4 +1,4 @@
-"""The root configuration (DESIGN.md §4): schema, loader and cross-field checks.
+"""The root configuration (ARCHITECTURE.md §4): schema, loader and cross-field checks.
 
 ``load_config(path)`` and ``parse_config(text, source_name)`` return a frozen
 :class:`HazardwatchConfig` or raise :class:`ConfigError` listing *every* problem of the file, each
@@ -99,7 +99,7 @@ class ClassRole(StrEnum):
 
 
 class TokenRole(StrEnum):
-    """API roles (DESIGN.md §6)."""
+    """API roles (ARCHITECTURE.md §6)."""
 
     ADMIN = "admin"
     REVIEWER = "reviewer"
@@ -108,7 +108,7 @@ class TokenRole(StrEnum):
 
 
 class RiskLevel(StrEnum):
-    """Risk level of a ticket (DOMAIN.md 分级响应), lowest first: blue < yellow < orange < red."""
+    """Risk level of a ticket (ARCHITECTURE.md §12, 分级响应), lowest first: blue < yellow < orange < red."""
 
     BLUE = "blue"
     YELLOW = "yellow"
@@ -310,7 +310,7 @@ class DurationRaises(ConfigModel):
 
 
 class LevelsConfig(ConfigModel):
-    """Risk levels, step deadlines, escalation and automatic recheck of tickets (DOMAIN.md)."""
+    """Risk levels, step deadlines, escalation and automatic recheck of tickets (ARCHITECTURE.md §12)."""
 
     default_level: KindLevels = Field(
         default_factory=KindLevels,

@@ -7,7 +7,7 @@ queues them: a slow disk's fsync never stalls analysis), asks the camera's
 gathered live), and once that clip is on disk makes the public clip (decoded, heads and plates
 pixelated, re-encoded small) on a second worker thread. The returned future resolves
 with a copy of the event whose ``evidence`` names every file (relative to the data dir) with its
-SHA-256; only then may the event be published (DESIGN.md §9: written before acknowledged).
+SHA-256; only then may the event be published (ARCHITECTURE.md §9: written before acknowledged).
 
 Wiring (the camera pipeline): ``writer.capture(event, frame, boxes).add_done_callback(lambda f:
 publisher.publish(f.result()))``, and ``writer.observe(frame, boxes)`` on every analysed frame

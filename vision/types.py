@@ -300,7 +300,7 @@ def _iso_utc(value: datetime | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class HazardEvent:
-    """One phase of one hazard: the event contract of DESIGN.md §5.
+    """One phase of one hazard: the event contract of ARCHITECTURE.md §5.
 
     ``box_norm`` is (x1, y1, x2, y2) in 0..1 of the full frame. ``details`` holds kind-specific
     values (occupancy, clear_width_m, origin_floor, trajectory_norm). ``evidence`` is filled by

@@ -1,4 +1,4 @@
-"""Bad API input gets a 4xx with a message, never a 500 (DESIGN.md §9).
+"""Bad API input gets a 4xx with a message, never a 500 (ARCHITECTURE.md §9).
 
 The TestClient re-raises any exception that reaches the server, so a request that would have been
 a 500 fails its test loudly instead of passing on a status code.

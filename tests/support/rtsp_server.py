@@ -17,7 +17,7 @@ Mount specs:
 How a file is looped: its access units are read once into memory at start-up (through qtdemux and
 h264parse, which also validates the file) and an ``appsrc`` pushes them again and again, shifting
 the timestamps of pass k by k times the clip's duration. The sinks of the RTSP media sync to the
-clock, which gives real-time pacing. The alternative from FIELD-NOTES (a probe on h264parse's sink
+clock, which gives real-time pacing. The alternative (a probe on h264parse's sink
 pad that drops EOS and seeks qtdemux back to 0 from the main loop) also works here, but only with a
 *flushing* seek (the non-flushing one stalls because qtdemux's src pad stays flagged EOS), and the
 flush restarts the running time, so every loop would jump the RTP timestamps back to 0.

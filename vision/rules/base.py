@@ -1,7 +1,7 @@
 """What every hazard rule shares: one open hazard's lifecycle and its events.
 
 A rule decides *when* a hazard starts, updates and ends; :class:`OpenHazard` turns those decisions
-into contract events (DESIGN.md §5) with stable ids: exactly one ``start``, rate-limited
+into contract events (ARCHITECTURE.md §5) with stable ids: exactly one ``start``, rate-limited
 ``update``s, at most one ``end``.
 """
 

@@ -1,4 +1,4 @@
-"""Fire lane blocked: a blocker at rest inside the lane for ``dwell_s`` (DESIGN.md §1, §4).
+"""Fire lane blocked: a blocker at rest inside the lane for ``dwell_s`` (ARCHITECTURE.md §1, §4).
 
 One hazard per lane zone: the lane is blocked or it is not. The rule keeps *rest records*: one per
 object that came to rest inside the lane, whatever the tracker calls it.
