@@ -137,6 +137,9 @@ def test_sigkill_then_restart_loses_and_duplicates_nothing(
     entries read but not acknowledged (the ticket database locked), and with half-written
     evidence files; then a restart.
 
+    (``tests/api/test_service.py`` kills a bare consumer between commit and XACK; this kills the
+    whole service with every kind of unfinished work at once.)
+
     The user sees: the restarted service drains the spool (``spool.sqlite3`` empty), reclaims
     the dead consumer's pending entries (``service.reclaimed`` in ``/health`` and
     ``hazardwatch_service_reclaimed`` in ``/metrics``, nothing pending in the group), has removed
@@ -184,3 +187,31 @@ def _pending(client: redis.Redis) -> int:
         return int(client.xpending("hazardwatch:events", "tickets")["pending"])
     except redis.ResponseError:  # no group yet
         return 0
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_sigterm_stops_run_and_serve_with_exit_0(
+    command: str,
+    tmp_path: Path,
+    facade: FacadeMedia,
+    rtsp_server_factory: RtspServerFactory,
+    redis_server_factory: RedisServerFactory,
+    service_factory: Any,
+) -> None:
+    """``run`` (the pipelines alone) and ``serve`` (the ticket service and API alone) stop on
+    SIGTERM with exit code 0 within the bound, ``run`` with an empty spool."""
+    rtsp = rtsp_server_factory({"/cam_a": f"file:{facade.clip}"})
+    redis_server = redis_server_factory()
+    config = write_config(
+        tmp_path / "faults.yaml", {"cam_a": facade.camera_config(rtsp.url("/cam_a"))}
+    )
+    service: Service = service_factory(config, redis_server.url, command=command).start()
+    if command == "run":
+        client = redis.Redis.from_url(redis_server.url)
+        wait_for(lambda: client.xlen("hazardwatch:events") > 0, 40, "an event from run")
+    code, took_s = service.terminate(timeout_s=SIGTERM_BOUND_S + 10)
+    assert code == 0, f"{command} exited {code}:\n{service.log()[-2000:]}"
+    assert took_s < SIGTERM_BOUND_S
+    assert spool_rows(service.data_dir) == 0
+    assert partial_files(service.data_dir) == []
