@@ -66,7 +66,8 @@ def create_app(
 
     Args:
         config: the validated configuration (cameras, ``api.tokens``).
-        store: the ticket store; the app does not close it.
+        store: the ticket store (also where logged-out sessions are kept); the app does not
+            close it.
         data_dir: the data directory; media are served only from inside it.
         redis_url: where the pipelines' camera status is read; ``None``: no Redis (degraded).
         service_health: returns the ticket service's health record (shown in ``/health`` and
@@ -88,7 +89,7 @@ def create_app(
         store=store,
         data_dir=Path(data_dir).resolve(),
         registry=registry,
-        signer=SessionSigner(registry, session_secret),
+        signer=SessionSigner(registry, session_secret, revocations=store),
         status=status,
         service_health=service_health,
         retention_status=retention_status,

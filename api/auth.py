@@ -7,10 +7,19 @@ nor its timing tells which hash, or which prefix of one, came close.
 
 Web pages cannot send an ``Authorization`` header on navigation, so a token given once (login form
 or ``?token=``) is exchanged for a session cookie. The cookie holds an HMAC-signed record of the
-token's *name*, an expiry and a fingerprint of the token's hash — never the token itself — and a
-changed or removed token invalidates its sessions. Requests authenticated by the cookie that change
-state must also carry the header ``X-Hazardwatch: 1``: a cross-site form cannot set it, so the
-cookie alone never suffices for a write (CSRF).
+token's *name*, an expiry, a random session id and a fingerprint of the token's hash — never the
+token itself — and a changed or removed token invalidates its sessions. Requests authenticated by
+the cookie that change state must also carry the header ``X-Hazardwatch: 1``: a cross-site form
+cannot set it, so the cookie alone never suffices for a write (CSRF).
+
+Logging out revokes the session on the server, not only in the browser: its id goes into a
+revocation list (:class:`SessionRevocations`) that every check consults until the cookie would
+have expired anyway. The app keeps that list in the ticket database (:class:`api.store.TicketStore`
+implements it), because that is the one thing every server process of a site already shares: with
+several uvicorn workers (or a session secret shared between processes) a logout in one must end
+the session in all, and a list in one process's memory would not. Redis was the other candidate;
+it is not needed to serve pages and may be down, and a revocation that is lost while Redis is
+down is no revocation. The list holds only ids of sessions not yet expired, so it stays small.
 """
 
 from __future__ import annotations
@@ -21,10 +30,13 @@ import hmac
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol
 
 from pipelines.config import HazardwatchConfig, TokenRole
 
@@ -176,6 +188,35 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+class SessionRevocations(Protocol):
+    """Where revoked session ids are kept until the session would have expired anyway."""
+
+    def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        """Refuse ``session_id`` from now on (until ``expires_at``, when it expires anyway)."""
+
+    def session_revoked(self, session_id: str) -> bool:
+        """Whether ``session_id`` was revoked."""
+
+
+class MemoryRevocations:
+    """Revoked session ids in this process's memory: right only for a single process whose
+    session secret is its own (the cookies of no other process verify here anyway)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._expiry: dict[str, datetime] = {}
+
+    def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        now = datetime.now(UTC)
+        with self._lock:
+            self._expiry = {sid: exp for sid, exp in self._expiry.items() if exp > now}
+            self._expiry[session_id] = expires_at
+
+    def session_revoked(self, session_id: str) -> bool:
+        with self._lock:
+            return session_id in self._expiry
+
+
 class SessionSigner:
     """Signs and checks session cookies: ``base64(payload).base64(hmac_sha256)``.
 
@@ -183,16 +224,25 @@ class SessionSigner:
         registry: the tokens; a session is valid only while its token still exists unchanged.
         secret: HMAC key; a random one per process by default (sessions end on restart).
         ttl_s: lifetime of a session in seconds.
+        revocations: where logouts are recorded (the app passes its ticket store, shared by
+            every process of the site); this process's memory by default.
     """
 
     def __init__(
-        self, registry: TokenRegistry, secret: bytes | None = None, ttl_s: int = SESSION_TTL_S
+        self,
+        registry: TokenRegistry,
+        secret: bytes | None = None,
+        ttl_s: int = SESSION_TTL_S,
+        revocations: SessionRevocations | None = None,
     ) -> None:
         if secret is not None and len(secret) < 16:
             raise ValueError(f"session secret must be at least 16 bytes, got {len(secret)}")
         self._registry = registry
         self._secret = secret if secret is not None else secrets.token_bytes(32)
         self.ttl_s = ttl_s
+        self._revocations: SessionRevocations = (
+            revocations if revocations is not None else MemoryRevocations()
+        )
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()
@@ -203,12 +253,35 @@ class SessionSigner:
         fingerprint = self._registry.fingerprint(principal.name)
         if fingerprint is None:
             raise ValueError(f"no configured token is named '{principal.name}'")
-        record = {"n": principal.name, "exp": int(now) + self.ttl_s, "k": fingerprint}
+        record = {
+            "n": principal.name,
+            "exp": int(now) + self.ttl_s,
+            "k": fingerprint,
+            "sid": _b64encode(secrets.token_bytes(18)),
+        }
         payload = json.dumps(record, separators=(",", ":"), sort_keys=True).encode("utf-8")
         return f"{_b64encode(payload)}.{_b64encode(self._mac(payload))}"
 
     def verify(self, cookie: str, now_s: float | None = None) -> Principal | None:
-        """The principal of a cookie value, or ``None`` if forged, expired or revoked."""
+        """The principal of a cookie value, or ``None`` if forged, expired or revoked (logged
+        out, or its token changed or removed)."""
+        checked = self._check(cookie, now_s)
+        if checked is None or self._revocations.session_revoked(checked[1]):
+            return None
+        return checked[0]
+
+    def revoke(self, cookie: str, now_s: float | None = None) -> bool:
+        """End the session of a cookie value for good (logout); False if it was not valid."""
+        checked = self._check(cookie, now_s)
+        if checked is None:
+            return False
+        _principal, session_id, expiry = checked
+        self._revocations.revoke_session(session_id, datetime.fromtimestamp(expiry, UTC))
+        return True
+
+    def _check(self, cookie: str, now_s: float | None) -> tuple[Principal, str, int] | None:
+        """(principal, session id, expiry) of an authentic, unexpired cookie of a current
+        token; revocation is not looked at."""
         if not cookie or len(cookie) > 4096 or cookie.count(".") != 1:
             return None
         payload_b64, mac_b64 = cookie.split(".")
@@ -222,16 +295,19 @@ class SessionSigner:
         try:
             record = json.loads(payload)
             name, expiry, fingerprint = str(record["n"]), int(record["exp"]), str(record["k"])
+            session_id = str(record["sid"])  # a cookie without one could not be revoked
         except (ValueError, KeyError, TypeError):
             return None
         now = time.time() if now_s is None else now_s
-        if expiry < now:
+        if expiry < now or not 16 <= len(session_id) <= 64:
             return None
         current = self._registry.fingerprint(name)
         if current is None or not hmac.compare_digest(current, fingerprint):
             return None
         principal = self._registry.principal_by_name(name)
-        return None if principal is None else principal.with_method(AuthMethod.SESSION)
+        if principal is None:
+            return None
+        return principal.with_method(AuthMethod.SESSION), session_id, expiry
 
 
 def bearer_token(authorization: str | None) -> str | None:

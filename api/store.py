@@ -43,6 +43,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     select,
@@ -218,6 +219,15 @@ class AppliedEventRow(Base):
     phase: Mapped[str] = mapped_column(String(8))
     ticket_id: Mapped[str] = mapped_column(String(36))
     applied_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class RevokedSessionRow(Base):
+    """A web session ended by logout; kept until the session would have expired anyway."""
+
+    __tablename__ = "revoked_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class SerialCounterRow(Base):
@@ -886,6 +896,33 @@ class TicketStore:
             level_to=decision.level_to.value,
         )
         return True
+
+    # -- web sessions (api.auth.SessionRevocations) -------------------------------------------
+
+    def revoke_session(self, session_id: str, expires_at: datetime) -> None:
+        """Record that the web session ``session_id`` was logged out; it is refused until
+        ``expires_at`` (its own expiry), after which its row is deleted on a later logout.
+
+        Raises:
+            InvalidQuery: an empty or over-long id, or a naive ``expires_at``.
+        """
+        if not session_id or len(session_id) > 64:
+            raise InvalidQuery("a session id must be 1 to 64 characters")
+        if expires_at.tzinfo is None or expires_at.utcoffset() is None:
+            raise InvalidQuery("expires_at must be timezone-aware")
+
+        def work(session: Session) -> None:
+            now = _utcnow()
+            session.execute(delete(RevokedSessionRow).where(RevokedSessionRow.expires_at < now))
+            if session.get(RevokedSessionRow, session_id) is None:
+                session.add(RevokedSessionRow(session_id=session_id, expires_at=expires_at))
+
+        self._writing(work)
+
+    def session_revoked(self, session_id: str) -> bool:
+        """Whether the web session ``session_id`` was logged out (and has not expired)."""
+        with self._reading() as session:
+            return session.get(RevokedSessionRow, session_id) is not None
 
     # -- queries ------------------------------------------------------------------------------
 

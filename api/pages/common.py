@@ -15,7 +15,7 @@ import secrets
 
 from api.auth import Principal
 
-# Terms of DOMAIN.md: Chinese first, English beside it.
+# Terms of ARCHITECTURE.md §12: Chinese first, English beside it.
 STATUS_LABELS = {
     "discovered": "发现 Discovered",
     "reported": "上报 Reported",
@@ -130,7 +130,9 @@ def security_headers(nonce: str) -> dict[str, str]:
         "Content-Security-Policy": content_security_policy(nonce),
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
+        # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on our
+        # own form posts, which the login's cross-site check must refuse (api.routes.ui).
+        "Referrer-Policy": "same-origin",
         "Cache-Control": "no-store",
     }
 

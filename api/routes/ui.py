@@ -4,13 +4,26 @@ A page takes a token once — from the login form or from ``?token=`` (then redi
 address without it, so the token does not stay in the address bar or the history) — and sets a
 session cookie (HttpOnly, SameSite=Lax, signed; see :mod:`api.auth`). Without a session a page
 redirects to the login form, remembering where to come back to (only ever a ``/ui/`` path: no
-open redirect).
+open redirect). Logging out revokes the session on the server (the cookie no longer works even
+if it was copied), and so does logging in again over an existing session.
+
+``POST /ui/login`` and ``POST /ui/logout`` are form posts, which any site can make a browser send
+(login CSRF: a victim logged in as the attacker files reports into the attacker's account). So
+they must come from this site (:func:`same_origin`): the ``Origin`` header, which every current
+browser sends on a POST, must name this host; ``Origin: null`` (sandboxed or privacy-stripped
+origins) is refused. Without ``Origin`` (browsers from before 2020), the ``Referer`` must name this
+host, which these pages allow: they send ``Referrer-Policy: same-origin``, so a same-site post
+carries it and nothing leaks to other sites. A post with neither header is refused: a browser
+always sends one of them for our own form, and scripts use bearer tokens, not the form. The host
+compared is the request's ``Host``, or ``X-Forwarded-Host`` when a reverse proxy rewrote it (a
+cross-site form cannot set that header, so trusting it does not reopen the hole).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +36,8 @@ from api.pages.login import render_login
 from api.pages.review import render_review
 from api.pages.zones import render_zones
 from api.routes.cameras import camera_summary
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -44,7 +59,68 @@ def safe_next(value: str | None) -> str:
     return value
 
 
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _host_of(url: str) -> str | None:
+    """``host[:port]`` of an absolute http(s) URL, lowercased, without its default port."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if port is None or str(port) == _DEFAULT_PORTS[parts.scheme]:
+        return host
+    return f"{host}:{port}"
+
+
+def _request_hosts(request: Request) -> set[str]:
+    """The names this site was reached by: ``Host`` and any ``X-Forwarded-Host``."""
+    hosts = set()
+    for header in ("host", "x-forwarded-host"):
+        for value in request.headers.get(header, "").split(","):
+            value = value.strip().lower()
+            for default in (":80", ":443"):
+                if value.endswith(default):
+                    value = value[: -len(default)]
+            if value:
+                hosts.add(value)
+    return hosts
+
+
+def same_origin(request: Request) -> str | None:
+    """None when a form post comes from this site; otherwise why it is refused.
+
+    See the module docstring: ``Origin`` decides; without it, ``Referer``; with neither, the
+    post is refused.
+    """
+    hosts = _request_hosts(request)
+    origin = request.headers.get("origin")
+    if origin is not None:
+        if _host_of(origin) in hosts:
+            return None
+        shown = origin if len(origin) <= 80 else origin[:77] + "..."
+        return f"the form was sent from another site (Origin: {shown})"
+    referer = request.headers.get("referer")
+    if referer is not None:
+        if _host_of(referer) in hosts:
+            return None
+        return "the form was sent from another site (its Referer names another host)"
+    return "the form post carries neither Origin nor Referer, so it may come from another site"
+
+
+def _cross_site(reason: str, next_path: str = DEFAULT_PAGE) -> HTMLResponse:
+    logger.warning("refused a cross-site form post: %s", reason)
+    return _login_page(next_path, f"跨站请求已拒绝 Refused: {reason}.", 403)
+
+
 def _set_session(response: Response, request: Request, context: AppContext, who: Principal) -> None:
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # a new login ends the session it replaces
+        context.signer.revoke(previous)
     response.set_cookie(
         SESSION_COOKIE,
         context.signer.issue(who),
@@ -114,6 +190,9 @@ def login_form(request: Request, context: Ctx) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login_submit(request: Request, context: Ctx) -> Response:
+    refused = same_origin(request)
+    if refused is not None:
+        return _cross_site(refused)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
         return _login_page(
@@ -137,7 +216,13 @@ async def login_submit(request: Request, context: Ctx) -> Response:
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, context: Ctx) -> Response:
+    refused = same_origin(request)
+    if refused is not None:
+        return _cross_site(refused)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        context.signer.revoke(cookie)  # refused from now on, in every process of the site
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

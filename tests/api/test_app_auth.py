@@ -230,6 +230,7 @@ def _login(harness: ApiHarness, role: str) -> str:
     response = harness.client.post(
         "/ui/login",
         data={"token": TOKENS[role][0], "next": "/ui/dashboard"},
+        headers={"Origin": "http://testserver"},
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text

@@ -16,6 +16,7 @@ from tests.api.app_harness import SECRET_IN_SOURCES, TOKENS, ApiHarness
 
 pytestmark = pytest.mark.timeout(60)
 
+SAME_SITE = {"Origin": "http://testserver"}  # what a browser sends with our own forms
 PAGES = ["/ui/review", "/ui/dashboard", "/ui/zones"]
 
 
@@ -28,7 +29,10 @@ def harness(tmp_path: Path, media_cache: Path) -> Iterator[ApiHarness]:
 
 def _login(harness: ApiHarness, role: str) -> None:
     response = harness.client.post(
-        "/ui/login", data={"token": TOKENS[role][0], "next": "/ui/review"}, follow_redirects=False
+        "/ui/login",
+        data={"token": TOKENS[role][0], "next": "/ui/review"},
+        headers=SAME_SITE,
+        follow_redirects=False,
     )
     assert response.status_code == 303, response.text
 
@@ -72,13 +76,17 @@ def test_bad_token_in_the_address_shows_the_login_form(harness: ApiHarness) -> N
 def test_login_form_refuses_bad_tokens(
     harness: ApiHarness, form: dict[str, str], status: int
 ) -> None:
-    response = harness.client.post("/ui/login", data=form, follow_redirects=False)
+    response = harness.client.post(
+        "/ui/login", data=form, headers=SAME_SITE, follow_redirects=False
+    )
     assert response.status_code == status
     assert "set-cookie" not in response.headers
 
 
 def test_login_form_needs_a_form_body(harness: ApiHarness) -> None:
-    response = harness.client.post("/ui/login", json={"token": TOKENS["admin"][0]})
+    response = harness.client.post(
+        "/ui/login", json={"token": TOKENS["admin"][0]}, headers=SAME_SITE
+    )
     assert response.status_code == 415
 
 
@@ -117,6 +125,7 @@ def test_login_redirect_never_leaves_the_site(harness: ApiHarness) -> None:
     response = harness.client.post(
         "/ui/login",
         data={"token": TOKENS["admin"][0], "next": "https://evil.example/"},
+        headers=SAME_SITE,
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -178,7 +187,7 @@ def test_page_data_cannot_close_the_script(harness: ApiHarness) -> None:
 def test_logout_clears_the_session(harness: ApiHarness) -> None:
     _login(harness, "reviewer")
     assert harness.client.get("/ui/review", follow_redirects=False).status_code == 200
-    response = harness.client.post("/ui/logout", follow_redirects=False)
+    response = harness.client.post("/ui/logout", headers=SAME_SITE, follow_redirects=False)
     assert response.status_code == 303
     assert harness.client.get("/ui/review", follow_redirects=False).status_code == 303
 
