@@ -1,4 +1,4 @@
-"""Evidence retention, scheduled in the ticket service's process (DESIGN.md §9).
+"""Evidence retention, scheduled in the ticket service's process (ARCHITECTURE.md §9).
 
 Every ``retention.interval_s`` a background thread runs :func:`pipelines.retention.run_retention`
 over the data dir: by age and by disk budget, closed and rejected tickets' evidence first, oldest

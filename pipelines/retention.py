@@ -1,4 +1,4 @@
-"""Evidence retention: which hazard folders may go, and deleting them (DESIGN.md §9).
+"""Evidence retention: which hazard folders may go, and deleting them (ARCHITECTURE.md §9).
 
 The evidence tree (:mod:`pipelines.evidence_layout`) grows with every hazard. One retention run:
 
