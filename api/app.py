@@ -120,6 +120,7 @@ def create_app(
         return RedirectResponse("/ui/review", status_code=303)
 
     add_head_routes(app)
+    declare_bearer_auth(app)
     _add_exception_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(ResponseHeadersMiddleware)  # outermost: it sees every answer
@@ -166,6 +167,42 @@ def add_head_routes(app: FastAPI) -> None:
             name=f"{route.name}_head",
         )
         has_head.add(route.path)
+
+
+BEARER_SCHEME = "bearer"
+
+
+def declare_bearer_auth(app: FastAPI) -> None:
+    """Say in the OpenAPI schema which operations need ``Authorization: Bearer <token>``.
+
+    Authentication is a plain dependency (:func:`api.context.authenticate`, which also takes
+    the page session cookie), invisible to the schema on its own; this marks every operation
+    whose route depends on it, so clients (and schemathesis's ``ignored_auth`` check) know.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = build()
+        if not fresh:
+            return schema
+        components = schema.setdefault("components", {})
+        components.setdefault("securitySchemes", {})[BEARER_SCHEME] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token of api.tokens (or HAZARDWATCH_ADMIN_TOKEN).",
+        }
+        paths = schema.get("paths", {})
+        for route in api_routes(app):
+            operations = paths.get(route.path_format or route.path, {})
+            if not needs_authentication(route):
+                continue
+            for method in route.methods or ():
+                if method.lower() in operations:
+                    operations[method.lower()]["security"] = [{BEARER_SCHEME: []}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _shown(value: Any) -> str:
