@@ -129,6 +129,10 @@ def parse_event(data: Any) -> ParsedEvent:
     for name in ("event_id", "hazard_id"):
         if not _ID_RE.match(getattr(hazard, name)):
             raise InvalidEntry(f"{where}: {name} must be 1 to 128 letters, digits or _.:-")
+    for name in ("started_at", "ended_at"):
+        value = getattr(hazard, name)
+        if value is not None:
+            _check_in_utc_range(value, f"{where}: {name}")
     _check_slug("camera_id", hazard.camera_id, where)
     _check_slug("zone", hazard.zone, where)
     if not math.isfinite(hazard.score):
@@ -157,6 +161,21 @@ class ZoneStatus:
     snapshot_sha256: str | None
 
 
+def _check_in_utc_range(value: datetime, what: str) -> datetime:
+    """``value`` in UTC; a time whose offset pushes it past year 9999 (or before year 1) in UTC
+    is refused here, by name, and not left to overflow where it is stored.
+
+    Raises:
+        InvalidEntry: naming ``what``.
+    """
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidEntry(
+            f"{what} {value.isoformat()} is out of range once converted to UTC (years 1 to 9999)"
+        ) from None
+
+
 def _parse_time(value: Any, where: str) -> datetime:
     if not isinstance(value, str):
         raise InvalidEntry(f"{where}: 'at' must be an ISO-8601 text")
@@ -166,7 +185,7 @@ def _parse_time(value: Any, where: str) -> datetime:
         raise InvalidEntry(f"{where}: 'at' {value[:40]!r} is not ISO-8601") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise InvalidEntry(f"{where}: 'at' must carry a time zone (UTC)")
-    return parsed.astimezone(UTC)
+    return _check_in_utc_range(parsed, f"{where}: 'at'")
 
 
 def parse_zone_status(data: Any) -> ZoneStatus:

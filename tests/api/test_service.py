@@ -366,6 +366,16 @@ BAD_ENTRIES = [
     pytest.param({"event": json.dumps({**fresh(), "kind": "flood"})}, "flood", id="bad-kind"),
     pytest.param({"event_id": "other", "event": json.dumps(fresh())}, "differs", id="id-mismatch"),
     pytest.param({"event": b"\xff\xfe"}, "not JSON", id="binary"),
+    pytest.param(
+        {"event": json.dumps({**fresh(), "started_at": "9999-12-31T23:59:59-12:00"})},
+        "started_at 9999-12-31T23:59:59-12:00 is out of range once converted to UTC",
+        id="started-after-year-9999-in-utc",
+    ),
+    pytest.param(
+        {"event": json.dumps({**fresh("end"), "ended_at": "9999-12-31T23:00:00-01:00"})},
+        "ended_at 9999-12-31T23:00:00-01:00 is out of range once converted to UTC",
+        id="ended-after-year-9999-in-utc",
+    ),
 ]
 
 
@@ -396,18 +406,31 @@ def test_malformed_entries_go_to_the_dead_letter_stream(
     assert service.healthy
 
 
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"state": "wet"}, "state"),
+        ({"at": "9999-12-31T23:59:59-12:00"}, "'at' 9999-12-31T23:59:59-12:00 is out of range"),
+        ({"at": "0001-01-01T00:00:00+05:00"}, "'at' 0001-01-01T00:00:00+05:00 is out of range"),
+    ],
+    ids=["bad-state", "at-after-year-9999-in-utc", "at-before-year-1-in-utc"],
+)
 def test_a_malformed_zone_status_is_dead_lettered(
     redis_server: RedisServerProcess,
     store: TicketStore,
     services: Callable[..., TicketService],
+    change: dict[str, Any],
+    error: str,
 ) -> None:
     client = redis_server.client()
     service = services(redis_server.url, store)
-    client.xadd(ZONE_STATUS_STREAM, {"status": json.dumps({**zone_status(), "state": "wet"})})
-    assert service.run_once() == 1
+    client.xadd(ZONE_STATUS_STREAM, {"status": json.dumps({**zone_status(), **change})})
+    assert service.run_once() == 1  # at once: not retried as if it were the database's fault
     [(_, dead)] = entries(client, DEAD_LETTER_STREAM)
-    assert dead[b"stream"] == ZONE_STATUS_STREAM.encode() and b"state" in dead[b"error"]
+    assert dead[b"stream"] == ZONE_STATUS_STREAM.encode()
+    assert error in dead[b"error"].decode()
     assert pending(client, ZONE_STATUS_STREAM) == 0
+    assert service.healthy
 
 
 # --- recheck, escalation, notifications ----------------------------------------------------------
