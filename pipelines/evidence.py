@@ -382,6 +382,7 @@ class EvidenceWriter:
             return self._disk_full
 
     def stats(self) -> EvidenceStats:
+        self._refresh_disk_full()
         with self._lock:
             return EvidenceStats(
                 camera_id=self.camera_id,
@@ -515,9 +516,23 @@ class EvidenceWriter:
                 continue
             job.paths[key] = path
 
+    @property
+    def _clips_dir(self) -> Path:
+        # Free space is measured where the clips go: the evidence folder may be a disk of its own.
+        return self.data_dir / EVIDENCE_DIRNAME / self.camera_id
+
+    def _refresh_disk_full(self) -> None:
+        """Follow the disk between hazards too (status is read every second), so that a disk
+        running low shows before a clip is lost, and freed space shows at once."""
+        try:
+            free = free_bytes(self._clips_dir)
+        except OSError:
+            return  # the next capture reports why
+        with self._lock:
+            self._disk_full = free < self.min_free_bytes
+
     def _free_space_problem(self) -> str | None:
-        # Measured where the clips go: the evidence folder may be a disk of its own.
-        where = self.data_dir / EVIDENCE_DIRNAME / self.camera_id
+        where = self._clips_dir
         try:
             free = free_bytes(where)
         except OSError as exc:

@@ -55,11 +55,12 @@ def test_the_evidence_disk_filling_up_while_clips_are_written(
     """Evidence on a 510 MiB filesystem. First clips are written; then the disk drops below the
     writers' 500 MiB minimum; then it fills completely; then space is freed.
 
-    The user sees: below the minimum, ``disk_full: true`` for the camera in ``/health`` and
-    ``hazardwatch_camera_disk_full 1`` in ``/metrics``, new hazards' tickets without a clip and
+    The user sees: as soon as the disk is below the minimum (before any clip is lost),
+    ``disk_full: true`` for the camera in ``/health`` and ``hazardwatch_camera_disk_full 1`` in
+    ``/metrics``; then new hazards' tickets without a clip and
     the evidence error saying "disk full"; on a completely full disk not even the snapshot is
     written, and still every hazard becomes a ticket and nothing crashes or leaves half a file;
-    once space is freed, ``disk_full`` is false again and clips are written again.
+    once space is freed, ``disk_full`` is false again at once and clips are written again.
     """
     evidence = tmp_path / "data" / "evidence"
     try:
@@ -87,9 +88,10 @@ def _fill_up_while_hazards_happen(
 ) -> None:
     rtsp = rtsp_server_factory({"/cam_a": f"file:{facade.clip}"})
     redis_server = redis_server_factory(appendonly=True)
-    config = write_config(
-        tmp_path / "faults.yaml", {"cam_a": facade.camera_config(rtsp.url("/cam_a"))}
-    )
+    # No post-roll: a start is published at once, ~5 s before the next fall, which leaves time
+    # to see the status change between two hazards (not because of one).
+    camera = facade.camera_config(rtsp.url("/cam_a"), postroll_s=0.0)
+    config = write_config(tmp_path / "faults.yaml", {"cam_a": camera})
     service: Service = service_factory(config, redis_server.url).start()
     client = redis.Redis.from_url(redis_server.url)
     timeout_s = 4 * FALL_LOOP_S
@@ -98,17 +100,18 @@ def _fill_up_while_hazards_happen(
     assert "clip" in first["evidence"] and "error" not in first["evidence"], first["evidence"]
     assert service.camera("cam_a").get("disk_full") is False
 
-    # Below the minimum: clips stop, with a clear status.
+    # Below the minimum: the status says so at once (not only once a clip is lost), and the
+    # next hazard's clip is skipped with a clear reason.
     filler = evidence / "filler-low"
     fill(filler, leave_free_bytes=WRITER_MIN_FREE - MIB)
     seen = _starts(client)
+    wait_for(lambda: service.camera("cam_a").get("disk_full"), 3, "disk_full in /health")
+    assert _starts(client) == seen, "disk_full showed only when a hazard lost its clip"
+    assert service.metric("hazardwatch_camera_disk_full", camera="cam_a") == 1
     low = wait_for(lambda: _next_start(client, seen), timeout_s, "a hazard on a low disk")
     assert "clip" not in low["evidence"] and "snapshot" in low["evidence"], low["evidence"]
     assert "disk full" in low["evidence"]["error"], low["evidence"]
-    camera = wait_for(lambda: (c := service.camera("cam_a")).get("disk_full") and c, 5,
-                      "disk_full in /health")  # fmt: skip
-    assert camera["clips_skipped_disk_full"] >= 1
-    assert service.metric("hazardwatch_camera_disk_full", camera="cam_a") == 1
+    wait_for(lambda: service.camera("cam_a")["clips_skipped_disk_full"] >= 1, 4, "a skip count")
 
     # Completely full: not even a snapshot fits; the event and its ticket still go through.
     fill(evidence / "filler-full")
@@ -118,14 +121,15 @@ def _fill_up_while_hazards_happen(
     assert service.camera("cam_a")["state"] == "streaming"
     assert not [p for p in partial_files(service.data_dir) if p.is_relative_to(evidence)]
 
-    # Space freed: clips are written again and the status says so.
+    # Space freed: the status says so at once, and clips are written again.
     for path in (filler, evidence / "filler-full"):
         path.unlink()
     seen = _starts(client)
+    wait_for(lambda: service.camera("cam_a").get("disk_full") is False, 3, "disk_full cleared")
+    assert _starts(client) == seen, "disk_full cleared only when a hazard got its clip"
+    assert service.metric("hazardwatch_camera_disk_full", camera="cam_a") == 0
     again = wait_for(lambda: _next_start(client, seen), timeout_s, "a hazard after freeing")
     assert "clip" in again["evidence"] and "error" not in again["evidence"], again["evidence"]
-    wait_for(lambda: service.camera("cam_a").get("disk_full") is False, 5, "disk_full cleared")
-    assert service.metric("hazardwatch_camera_disk_full", camera="cam_a") == 0
 
     code, _took = service.terminate()
     assert code == 0
