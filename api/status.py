@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from cameras.redact import redact_text
+from pipelines.redis_url import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -130,19 +131,15 @@ class StatusReader:
     """Reads camera status from Redis with short timeouts (health must answer fast).
 
     Args:
-        redis_url: Redis URL, or ``None`` when the API runs without Redis.
+        redis_url: Redis URL (ACL user and TLS as :mod:`pipelines.redis_url` describes), or
+            ``None`` when the API runs without Redis.
         timeout_s: connect and socket timeout of each call.
     """
 
     def __init__(self, redis_url: str | None, timeout_s: float = REDIS_TIMEOUT_S) -> None:
         self._client: redis.Redis | None = None
         if redis_url is not None:
-            self._client = redis.Redis.from_url(
-                redis_url,
-                socket_connect_timeout=timeout_s,
-                socket_timeout=timeout_s,
-                retry_on_timeout=False,
-            )
+            self._client = redis_client(redis_url, timeout_s=timeout_s, retry_on_timeout=False)
 
     def close(self) -> None:
         if self._client is not None:

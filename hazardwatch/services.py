@@ -8,8 +8,10 @@ at ``--redis-url`` (only at start-up: an outage later is the spool's job, never 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,9 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
-
-import redis
+from urllib.parse import unquote, urlsplit
 
 from cameras.clips import remove_partial_files
 from cameras.errors import SourceError
@@ -32,6 +32,13 @@ from models.errors import ModelError
 from pipelines.builders import BuildError, detector_spec
 from pipelines.config import ConfigError, HazardwatchConfig, load_config
 from pipelines.publish import EventPublisher
+from pipelines.redis_url import (
+    RedisAccess,
+    RedisTarget,
+    RedisUrlError,
+    parse_redis_url,
+    probe_redis,
+)
 from pipelines.runner import CameraRunner, RunnerOptions, run_cameras
 
 if TYPE_CHECKING:
@@ -54,7 +61,12 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, http: bool) -> None
     parser.add_argument(
         "--data-dir", type=Path, default=Path("data"), help="database, spool, evidence (./data)"
     )
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis for the event bus")
+    parser.add_argument(
+        "--redis-url",
+        default=DEFAULT_REDIS_URL,
+        help="Redis for the event bus: redis://[user:password@]host:port/db, or rediss://... "
+        "for TLS (?ssl_ca_certs=CA.pem&ssl_cert_reqs=required); see docs/redis-security.md",
+    )
     if http:
         parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address")
         parser.add_argument("--port", type=int, default=8080, help="HTTP port (8080)")
@@ -96,43 +108,118 @@ def make_detector_factory(
     return factory
 
 
-def redis_reachable(url: str, timeout_s: float = 1.0) -> bool:
+def redis_target(url: str) -> RedisTarget:
+    """The checked ``--redis-url``; StartupError (exit 2) naming what is wrong with it."""
     try:
-        client = redis.Redis.from_url(
-            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
-        )
-        return bool(client.ping())
-    except (redis.RedisError, OSError):
+        return parse_redis_url(url)
+    except RedisUrlError as exc:
+        raise StartupError(f"--redis-url: {exc}") from None
+
+
+def redis_reachable(url: str, timeout_s: float = 1.0) -> bool:
+    """Whether Redis answers at ``url`` and takes its credentials."""
+    try:
+        return probe_redis(url, timeout_s).access is RedisAccess.UP
+    except RedisUrlError:
         return False
 
 
-def check_startable(url: str) -> None:
-    """A redis-server can be started for ``url`` only on this machine's loopback."""
-    parts = urlsplit(url)
-    if (parts.hostname or "127.0.0.1") not in ("127.0.0.1", "localhost", "::1"):
+def check_redis(url: str, what: str) -> RedisTarget:
+    """At start-up: refuse a ``--redis-url`` that cannot work (exit 2), warn about one that
+    does not answer yet.
+
+    Wrong credentials or a failed TLS handshake are the user's to fix, so they stop the
+    command with the reason. Nothing answering is an outage, which ``what`` rides out
+    (events wait in the spool; the ticket service retries).
+
+    Raises:
+        StartupError: a bad URL, refused credentials or a TLS failure (credentials masked).
+    """
+    target = redis_target(url)
+    probe = probe_redis(url)
+    if probe.access in (RedisAccess.REFUSED_CREDENTIALS, RedisAccess.TLS_FAILED):
+        raise StartupError(probe.message)
+    if probe.access is RedisAccess.UNREACHABLE:
+        logger.warning("%s; %s", probe.message, what)
+    return target
+
+
+def check_startable(url: str) -> RedisTarget:
+    """A redis-server can be started for ``url`` only on this machine's loopback, over plain
+    TCP (a TLS server needs certificates only its owner can provide)."""
+    target = redis_target(url)
+    if target.scheme == "unix":
         raise StartupError(
-            f"no Redis answers at {parts.hostname}:{parts.port}, and it is not local: "
+            f"no Redis answers at {target.safe_url}: start the server that owns that socket"
+        )
+    if not target.is_loopback:
+        raise StartupError(
+            f"no Redis answers at {target.safe_url}, and it is not local: "
             "start it there, or point --redis-url at a local one"
         )
+    if target.tls:
+        raise StartupError(
+            f"no Redis answers at {target.safe_url}; up starts a local redis-server only for a "
+            "redis:// URL (TLS needs the server's certificate and key): start it yourself"
+        )
+    return target
+
+
+_ACL_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def local_redis_acl(url: str) -> list[str]:
+    """``user`` lines of a local server's ACL so that ``url``'s credentials are the ones it
+    takes: the named user (or ``default``) with the URL's password, stored as its SHA-256, and
+    every permission; the ``default`` user off when another is named. Empty without a password.
+
+    Raises:
+        StartupError: a user name the local server's config file cannot hold.
+    """
+    parts = urlsplit(url)
+    if not parts.password:
+        return []
+    user = unquote(parts.username) if parts.username else "default"
+    if not _ACL_NAME.fullmatch(user):
+        raise StartupError(
+            "--redis-url: a local redis-server is started only for a user name of letters, "
+            "digits and . _ -; start Redis yourself for another"
+        )
+    digest = hashlib.sha256(unquote(parts.password).encode()).hexdigest()
+    lines = [f"user {user} reset on #{digest} ~* &* +@all"]
+    if user != "default":
+        lines.insert(0, "user default reset off")
+    return lines
 
 
 @contextmanager
 def local_redis(url: str, data_dir: Path) -> Iterator[subprocess.Popen[bytes] | None]:
-    """Start ``redis-server`` for ``url`` if nothing answers there; stop it on exit."""
-    if redis_reachable(url):
+    """Start ``redis-server`` for ``url`` if nothing answers there; stop it on exit.
+
+    The server takes the URL's user and password (see :func:`local_redis_acl`), written to a
+    config file only the owner can read. A Redis that answers but refuses the credentials, or
+    fails TLS, is an error (exit 2), not a reason to start another one on its port.
+    """
+    target = redis_target(url)
+    probe = probe_redis(url, 1.0)
+    if probe.access is RedisAccess.UP:
         yield None
         return
+    if probe.access is not RedisAccess.UNREACHABLE:
+        raise StartupError(probe.message)
     check_startable(url)
-    parts = urlsplit(url)
-    host = parts.hostname or "127.0.0.1"
     binary = shutil.which("redis-server")
     if binary is None:
         raise StartupError("no Redis reachable and redis-server is not installed (make deps)")
     redis_dir = data_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
-    port = parts.port or 6379
+    config = redis_dir / "local.conf"
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("".join(f"{line}\n" for line in local_redis_acl(url)))
+    host, port = target.host or "127.0.0.1", target.port
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", host, "--dir", str(redis_dir),
+        [binary, str(config), "--port", str(port), "--bind", host, "--dir", str(redis_dir),
          "--appendonly", "yes", "--save", ""],
         stdout=(redis_dir / "redis.log").open("ab"), stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -144,7 +231,7 @@ def local_redis(url: str, data_dir: Path) -> Iterator[subprocess.Popen[bytes] | 
                 f"redis-server did not start on port {port}: see {redis_dir}/redis.log"
             )
         time.sleep(0.05)
-    logger.info("started redis-server on %s:%s (data in %s)", host, port, redis_dir)
+    logger.info("started redis-server for %s (data in %s)", target.safe_url, redis_dir)
     try:
         yield proc
     finally:
@@ -281,6 +368,7 @@ def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 @_guard
 def cmd_run(args: argparse.Namespace) -> int:
     config = load(args.config)
+    check_redis(args.redis_url, "events wait in the spool until it answers")
     publisher, runners = start_pipelines(config, args)
     print(f"running {len(runners)} camera(s); Ctrl-C stops", flush=True)
     try:
@@ -293,6 +381,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 @_guard
 def cmd_serve(args: argparse.Namespace) -> int:
     config = load(args.config)
+    check_redis(args.redis_url, "the ticket service keeps trying")
     store, service, app = build_api(config, args)
     service.start()
     print(f"serving on http://{args.host}:{args.port}/ui/review", flush=True)

@@ -57,6 +57,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from cameras.redact import redact_text, redact_url
+from pipelines.redis_url import parse_redis_url, redis_client
 from vision.types import HazardEvent
 
 logger = logging.getLogger(__name__)
@@ -348,7 +349,8 @@ class EventPublisher:
     """Publishes hazard events through the spool (see the module docstring).
 
     Args:
-        redis_url: ``redis://[user:password@]host:port/db``.
+        redis_url: ``redis://[user:password@]host:port/db`` or ``rediss://`` (TLS; see
+            :mod:`pipelines.redis_url`).
         spool_path: the SQLite spool file (one per process).
         stream: the events stream.
         maxlen: approximate cap on the stream length (``XADD MAXLEN ~``); None: no cap.
@@ -427,11 +429,7 @@ class EventPublisher:
 
     @staticmethod
     def _check_args(args: Mapping[str, Any]) -> None:
-        if not str(args["redis_url"]).startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(
-                f"EventPublisher redis_url must start with redis://, rediss:// or unix://, got "
-                f"{redact_url(str(args['redis_url']))!r}"
-            )
+        parse_redis_url(str(args["redis_url"]))  # RedisUrlError (a ValueError) names the fault
         if not args["stream"]:
             raise ValueError("EventPublisher stream must not be empty")
         for name in ("maxlen",):
@@ -451,13 +449,8 @@ class EventPublisher:
 
     def _make_client(self, timeout_s: float) -> redis.Redis:
         # No retries inside redis-py: the drain loop has its own backoff, and a status write
-        # must fail fast rather than hold its thread.
-        return redis.Redis.from_url(
-            self.redis_url,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),
-        )
+        # must fail fast rather than hold its thread. ACL users and TLS come from the URL.
+        return redis_client(self.redis_url, timeout_s=timeout_s, retry=Retry(NoBackoff(), 0))
 
     # ----- events ---------------------------------------------------------------------------
 
