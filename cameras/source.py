@@ -433,7 +433,7 @@ class VideoSource:
                 s.url, "r", options=options, timeout=(s.connect_timeout_s, s.read_timeout_s)
             )
         except av.error.FFmpegError as exc:
-            waited_s = time.monotonic() - opened_at
+            waited_s = time.monotonic() - opened_at if s.is_live else None
             raise classify_av_error(
                 exc, where, opening=True, waited_s=waited_s, timeout_s=s.read_timeout_s
             ) from exc
