@@ -161,7 +161,6 @@ def test_a_camera_that_connects_and_sends_nothing(
             stalled_at = time.monotonic()
             wait_for(lambda: _timed_out(service, "cam_a"), 20, "cam_a to notice the stall")
             noticed_s = time.monotonic() - stalled_at
-            accepted = silent.accepted
             samples = []
             for _ in range(16):  # 8 s of retries against two mute servers
                 samples.append((service.threads(), service.fds(), silent.open_now))
@@ -174,7 +173,7 @@ def test_a_camera_that_connects_and_sends_nothing(
         assert max(s[0] for s in samples) <= threads + 1, (threads, samples)
         assert max(s[1] for s in samples) <= fds + 3, (fds, samples)  # 2 cameras retry ~8 times
         assert silent.most_open <= 1, f"{silent.most_open} connections open at once"
-        assert silent.accepted > accepted, "cam_c stopped retrying"
+        assert silent.accepted >= 3, "cam_c stopped retrying"  # backoff grows: 0.5, 1, 2 s...
         assert _timed_out(service, "cam_c")
         assert service.metric("hazardwatch_camera_up", camera="cam_c") == 0
         wait_for(lambda: service.camera("cam_a")["state"] == "streaming", 30, "cam_a to resume")
