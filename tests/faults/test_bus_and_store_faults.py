@@ -71,7 +71,8 @@ def test_redis_stopped_and_restarted_while_hazards_happen(
     assert health["status"] == "degraded" and health["redis"]["state"] == "down", health
     assert {c["state"] for c in health["cameras"].values()} == {"stale"}, health["cameras"]
     assert health["service"]["publisher"]["redis_up"] is False
-    assert spool_rows(service.data_dir) == _spooled(service)  # in the spool file, on disk
+    wait_for(lambda: spool_rows(service.data_dir) == _spooled(service), 10,
+             "the spool file on disk to hold what /health shows")  # fmt: skip
     assert service.metric("hazardwatch_redis_up") == 0
     spooled_metric = service.metric("hazardwatch_service_publisher_spooled")
     assert spooled_metric is not None and spooled_metric >= 4

@@ -105,7 +105,7 @@ def _fill_up_while_hazards_happen(
     filler = evidence / "filler-low"
     fill(filler, leave_free_bytes=WRITER_MIN_FREE - MIB)
     seen = _starts(client)
-    wait_for(lambda: service.camera("cam_a").get("disk_full"), 3, "disk_full in /health")
+    wait_for(lambda: service.camera("cam_a").get("disk_full"), 4, "disk_full in /health")
     assert _starts(client) == seen, "disk_full showed only when a hazard lost its clip"
     assert service.metric("hazardwatch_camera_disk_full", camera="cam_a") == 1
     low = wait_for(lambda: _next_start(client, seen), timeout_s, "a hazard on a low disk")
@@ -125,7 +125,7 @@ def _fill_up_while_hazards_happen(
     for path in (filler, evidence / "filler-full"):
         path.unlink()
     seen = _starts(client)
-    wait_for(lambda: service.camera("cam_a").get("disk_full") is False, 3, "disk_full cleared")
+    wait_for(lambda: service.camera("cam_a").get("disk_full") is False, 4, "disk_full cleared")
     assert _starts(client) == seen, "disk_full cleared only when a hazard got its clip"
     assert service.metric("hazardwatch_camera_disk_full", camera="cam_a") == 0
     again = wait_for(lambda: _next_start(client, seen), timeout_s, "a hazard after freeing")
