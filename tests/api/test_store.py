@@ -758,3 +758,21 @@ def test_naive_times_are_refused(store: TicketStore) -> None:
     with pytest.raises(InvalidQuery, match="now"):
         store.escalate_overdue(datetime(2025, 1, 1))
     assert datetime.now(UTC).tzinfo is not None
+
+
+# --- web sessions ------------------------------------------------------------------------------
+
+
+def test_logged_out_sessions_are_kept_until_they_expire(store: TicketStore) -> None:
+    now = datetime.now(UTC)
+    store.revoke_session("expired-session-0001", now - timedelta(seconds=1))
+    assert store.session_revoked("expired-session-0001")  # until a later logout prunes it
+    store.revoke_session("live-session-000001", now + timedelta(hours=12))
+    assert not store.session_revoked("expired-session-0001")
+    assert store.session_revoked("live-session-000001")
+    store.revoke_session("live-session-000001", now + timedelta(hours=12))  # twice is fine
+    assert not store.session_revoked("never-logged-out-01")
+    with pytest.raises(InvalidQuery, match="session id"):
+        store.revoke_session("", now)
+    with pytest.raises(InvalidQuery, match="timezone-aware"):
+        store.revoke_session("naive-session-00001", datetime(2026, 1, 1))
