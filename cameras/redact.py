@@ -33,6 +33,7 @@ How a URL is found and cut (the rules the tests pin down):
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 MASK = "***"
 
@@ -55,15 +56,15 @@ SECRET_QUERY_PARAMS = frozenset(
 )
 
 _SCHEME_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<rest>.*)$", re.DOTALL)
-# A scheme in free text, wherever it starts: ``0rtsp://`` glued to a word is still a URL.
-_SCHEME_IN_TEXT_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_MAX_SCHEME_CHARS = 32
 # What may follow the userinfo's '@': a host name, IPv4 or bracketed IPv6 (with a zone), an
 # optional port, and then the end or a character that cannot continue a host.
 _HOST_AFTER_AT_RE = re.compile(
     r"@(?:\[[0-9A-Za-z:.%\-]+\]|[A-Za-z0-9\-._~%]+)(?::\d*)?(?=$|[/?#;\s'\"<>()\[\],`|])"
 )
 _QUERY_PARAM_RE = re.compile(r"(?P<lead>[?&;](?P<name>[^=&#;?/\s]+)=)(?P<value>[^&#;\s]*)")
-# Characters that separate a URL from the text around it (a URL's tail ends at whitespace).
+# A userinfo holding one of these is not a plain one: it may go on past a second URL.
 _UNSAFE_IN_PLAIN_USERINFO = re.compile(r"[\s'\"<>`]")
 # Characters after which a scheme starts a new URL rather than continuing a password.
 _BOUNDARY_BEFORE_URL = frozenset(" \t\f\v'\"<>([{,;=|`")
@@ -71,16 +72,82 @@ _LINE_END_RE = re.compile(r"[\r\n]")
 _SPACE_RE = re.compile(r"\s")
 
 
-def _userinfo_end(text: str, start: int, stop: int) -> int | None:
-    """Index of the '@' ending the userinfo that begins at ``start`` (search ends at ``stop``):
-    the last '@' followed by a host, else the last '@'; None when there is none."""
-    last_host_at = None
-    for match in _HOST_AFTER_AT_RE.finditer(text, start, stop):
-        last_host_at = match.start()
-    if last_host_at is not None:
-        return last_host_at
-    at = text.rfind("@", start, stop)
-    return at if at >= 0 else None
+def _last_before(positions: list[int], start: int, stop: int) -> int | None:
+    """The largest of the sorted ``positions`` in ``[start, stop)``, or None."""
+    index = bisect_left(positions, stop) - 1
+    return positions[index] if index >= 0 and positions[index] >= start else None
+
+
+def _first_from(positions: list[int], start: int) -> int | None:
+    """The smallest of the sorted ``positions`` at or after ``start``, or None."""
+    index = bisect_left(positions, start)
+    return positions[index] if index < len(positions) else None
+
+
+class _Scan:
+    """Where the '@'s, hosts, URLs, unsafe characters and line ends of a text are, found once
+    (linear time), so that each URL is then cut with a few binary searches: a hostile text
+    (a status record written by anyone with Redis access) cannot make redaction quadratic."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.host_ats = [m.start() for m in _HOST_AFTER_AT_RE.finditer(text)]
+        self.ats = [i for i, ch in enumerate(text) if ch == "@"]
+        self.unsafe = [m.start() for m in _UNSAFE_IN_PLAIN_USERINFO.finditer(text)]
+        self.line_ends = [m.start() for m in _LINE_END_RE.finditer(text)]
+        self.spaces = [m.start() for m in _SPACE_RE.finditer(text)]
+        self.urls = self._find_urls(text)  # (scheme start, userinfo start)
+        self.begins = [begin for begin, _ in self.urls]
+        self.new_url_begins = [b for b in self.begins if b and text[b - 1] in _BOUNDARY_BEFORE_URL]
+
+    @staticmethod
+    def _find_urls(text: str) -> list[tuple[int, int]]:
+        urls = []
+        slashes = text.find("://")
+        while slashes >= 0:
+            begin = slashes
+            while (
+                begin > 0
+                and text[begin - 1] in _SCHEME_CHARS
+                and slashes - begin < _MAX_SCHEME_CHARS
+            ):
+                begin -= 1
+            while begin < slashes and not text[begin].isalpha():  # a scheme starts with a letter
+                begin += 1
+            if begin < slashes:
+                urls.append((begin, slashes + 3))
+            slashes = text.find("://", slashes + 3)
+        return urls
+
+    def userinfo_end(self, start: int, stop: int) -> int | None:
+        """The '@' ending a userinfo that begins at ``start`` (looked for before ``stop``): the
+        last '@' followed by a host, else the last '@'; None when there is none."""
+        at = _last_before(self.host_ats, start, stop)
+        return at if at is not None else _last_before(self.ats, start, stop)
+
+    def search_stop(self, start: int) -> int:
+        """Where the search for the '@' of the userinfo beginning at ``start`` stops: the end of
+        the line, or the next URL when the text before it is a complete plain URL (or holds no
+        '@' at all). A userinfo with whitespace or a quote runs to the end of the line."""
+        line_end = _first_from(self.line_ends, start)
+        line_end = len(self.text) if line_end is None else line_end
+        begin = _first_from(self.new_url_begins, start)
+        if begin is None or begin >= line_end:
+            return line_end
+        at = self.userinfo_end(start, begin)
+        if at is None or _last_before(self.unsafe, start, at) is None:
+            return begin
+        return line_end
+
+    def tail_end(self, start: int) -> int:
+        """End of the host, path and query that begin at ``start``: the next whitespace, or the
+        next URL (``?next=http://...``), which is then redacted on its own."""
+        ends = [len(self.text)]
+        for positions in (self.spaces, self.begins):
+            found = _first_from(positions, start)
+            if found is not None:
+                ends.append(found)
+        return min(ends)
 
 
 def _redact_query(tail: str) -> str:
@@ -115,48 +182,18 @@ def redact_url(url: str) -> str:
     if match is None:
         return url
     scheme, rest = match.group("scheme"), match.group("rest")
-    at = _userinfo_end(rest, 0, len(rest))
+    scan = _Scan(rest)
+    at = scan.userinfo_end(0, len(rest))
     if at is None:
         return scheme + _redact_query(rest)
     return f"{scheme}{_mask(rest[:at])}@{_redact_query(rest[at + 1 :])}"
 
 
-def _search_stop(text: str, start: int, line_end: int, urls: list[tuple[int, int]]) -> int:
-    """Where the search for the '@' ending the userinfo that begins at ``start`` stops: the end
-    of the line, or the start of the next URL when the text before it is a complete plain
-    URL (or holds no '@' at all).
-
-    Args:
-        urls: ``(scheme start, userinfo start)`` of every URL in ``text``, in order.
-    """
-    for begin, _ in urls:
-        if begin < start:
-            continue
-        if begin >= line_end:
-            break
-        if text[begin - 1] not in _BOUNDARY_BEFORE_URL:
-            continue  # ``user:x://`` inside a password, not a new URL
-        at = _userinfo_end(text, start, begin)
-        if at is None or not _UNSAFE_IN_PLAIN_USERINFO.search(text, start, at):
-            return begin
-    return line_end
-
-
-def _tail_end(text: str, start: int, urls: list[tuple[int, int]]) -> int:
-    """End of the host, path and query that begin at ``start``: the next whitespace, or the
-    start of the next URL (``?next=http://...``), which is then redacted on its own."""
-    space = _SPACE_RE.search(text, start)
-    end = space.start() if space else len(text)
-    for begin, _ in urls:
-        if start <= begin < end:
-            return begin
-    return end
-
-
 def redact_text(text: str) -> str:
     """Redact every URL found in free text (error messages from other libraries, for example).
 
-    See the module docstring for how URLs are found and where their credentials end.
+    See the module docstring for how URLs are found and where their credentials end. Linear
+    time (plus a logarithm) in the length of ``text``, whatever it holds.
 
     Args:
         text: any text.
@@ -165,20 +202,18 @@ def redact_text(text: str) -> str:
         ``text`` with the userinfo of every ``scheme://`` URL masked and the values of secret
         query parameters masked.
     """
-    urls = [(m.start(), m.end()) for m in _SCHEME_IN_TEXT_RE.finditer(text)]
+    scan = _Scan(text)
     out: list[str] = []
     done = 0  # text[:done] is already in ``out``
-    for _, start in urls:
+    for _, start in scan.urls:
         if start <= done:
             continue  # inside a span already masked (a '://' in a password)
         out.append(text[done:start])
-        line = _LINE_END_RE.search(text, start)
-        line_end = line.start() if line else len(text)
-        at = _userinfo_end(text, start, _search_stop(text, start, line_end, urls))
+        at = scan.userinfo_end(start, scan.search_stop(start))
         if at is not None:
             out.append(_mask(text[start:at]) + "@")
             start = at + 1
-        done = _tail_end(text, start, urls)
+        done = scan.tail_end(start)
         out.append(_redact_query(text[start:done]))
     out.append(text[done:])
     return "".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 import pytest
@@ -229,3 +230,16 @@ def test_plain_surroundings_are_kept_exactly(password: str, before: str, after: 
     text = f"{before} 'rtsp://admin:{password}@10.0.0.21:554/ch1' {after}"
     expected = f"{before} 'rtsp://***:***@10.0.0.21:554/ch1' {after}"
     assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [" a://x@h", "a://", "x", "@" + "a" * 50, "rtsp://u:p'@h x://"],
+    ids=["many-urls", "schemes-glued", "no-url", "ats", "quoted-passwords"],
+)
+def test_redact_text_takes_linear_time(unit: str) -> None:
+    # Status text comes from anyone who can write to Redis: 400 kB must not take minutes.
+    text = unit * (400_000 // len(unit))
+    started = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - started < 10.0
