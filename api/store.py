@@ -1018,8 +1018,8 @@ class TicketStore:
         """Counts by status, kind, level and camera; overdue open tickets; rates.
 
         ``rectification_rate`` is closed / (all − rejected); ``repeat_rate`` is the share of
-        non-rejected tickets with more than one hazard attached (DOMAIN.md targets: ≥ 95 % and
-        ≤ 5 %). Rates are None when there is nothing to divide by.
+        non-rejected tickets with more than one hazard attached (ARCHITECTURE.md §12 targets:
+        ≥ 95 % and ≤ 5 %). Rates are None when there is nothing to divide by.
         """
         _check_aware("now", now)
         when = now or _utcnow()
