@@ -38,10 +38,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from pipelines.config import HazardwatchConfig, TokenRole
+from pipelines.config import ENV_ADMIN_NAME, HazardwatchConfig, TokenRole
 
 ADMIN_TOKEN_ENV = "HAZARDWATCH_ADMIN_TOKEN"
-ENV_ADMIN_NAME = "env-admin"
 SESSION_COOKIE = "hw_session"
 CSRF_HEADER = "x-hazardwatch"
 SESSION_TTL_S = 12 * 3600

@@ -55,7 +55,14 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from api.errors import InvalidTransition, TransitionForbidden, UnknownStatus
-from pipelines.config import HazardwatchConfig, LevelsConfig, RiskLevel, TokenRole, camera_area
+from pipelines.config import (
+    SYSTEM_ACTOR,
+    HazardwatchConfig,
+    LevelsConfig,
+    RiskLevel,
+    TokenRole,
+    camera_area,
+)
 from vision.types import HazardKind
 
 __all__ = [
@@ -86,8 +93,6 @@ __all__ = [
     "step_deadline",
     "step_of",
 ]
-
-SYSTEM_ACTOR = "system"
 
 
 class TicketStatus(StrEnum):

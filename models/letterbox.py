@@ -59,7 +59,8 @@ class LetterboxStyle:
 YOLOX_STYLE = LetterboxStyle(PadPlacement.TOP_LEFT, rgb=False, divisor=1.0)
 ULTRALYTICS_STYLE = LetterboxStyle(PadPlacement.CENTER, rgb=True, divisor=255.0)
 # FastestDet's ONNX demo resizes with INTER_AREA; with it the detections match the reference
-# values of tests/models/test_detector_real_models.py exactly (INTER_LINEAR moves boxes by 1-2 px and drops one).
+# values of tests/models/test_detector_real_models.py exactly (INTER_LINEAR moves boxes by 1-2 px
+# and drops one).
 FASTESTDET_STYLE = LetterboxStyle(
     PadPlacement.STRETCH, rgb=False, divisor=255.0, interpolation=cv2.INTER_AREA
 )

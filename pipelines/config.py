@@ -108,7 +108,10 @@ class TokenRole(StrEnum):
 
 
 class RiskLevel(StrEnum):
-    """Risk level of a ticket (ARCHITECTURE.md §12, 分级响应), lowest first: blue < yellow < orange < red."""
+    """Risk level of a ticket (ARCHITECTURE.md §12, 分级响应), lowest first.
+
+    blue < yellow < orange < red.
+    """
 
     BLUE = "blue"
     YELLOW = "yellow"
@@ -195,6 +198,14 @@ class DetectorConfig(ConfigModel):
         if self.labels is not None and self.labels_file is not None:
             raise ValueError("give class names inline in 'labels' or in 'labels_file', not both")
         return self
+
+
+# Actor names the API gives itself: the automatic recheck and escalation act as SYSTEM_ACTOR, the
+# token of HAZARDWATCH_ADMIN_TOKEN as ENV_ADMIN_NAME. A configured token with either name would be
+# mistaken for them in ticket histories, so neither may be configured.
+SYSTEM_ACTOR = "system"
+ENV_ADMIN_NAME = "env-admin"
+RESERVED_TOKEN_NAMES = (SYSTEM_ACTOR, ENV_ADMIN_NAME)
 
 
 class TokenConfig(ConfigModel):
@@ -310,7 +321,10 @@ class DurationRaises(ConfigModel):
 
 
 class LevelsConfig(ConfigModel):
-    """Risk levels, step deadlines, escalation and automatic recheck of tickets (ARCHITECTURE.md §12)."""
+    """Risk levels, step deadlines, escalation and automatic recheck of tickets.
+
+    ARCHITECTURE.md §12 has the users' own rules behind the defaults.
+    """
 
     default_level: KindLevels = Field(
         default_factory=KindLevels,
@@ -633,6 +647,15 @@ def verify_api(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
     first_hash: dict[str, int] = {}
     for index, token in enumerate(parts.api.tokens):
         base: list[str | int] = ["api", "tokens", index]
+        if token.name in RESERVED_TOKEN_NAMES:
+            issues.append(
+                ConfigIssue(
+                    format_path([*base, "name"]),
+                    f"token name '{token.name}' is reserved (the service acts as "
+                    f"'{SYSTEM_ACTOR}', the HAZARDWATCH_ADMIN_TOKEN as '{ENV_ADMIN_NAME}'): "
+                    "choose another name",
+                )
+            )
         if token.token_sha256 in first_hash:
             issues.append(
                 ConfigIssue(

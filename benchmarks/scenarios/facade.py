@@ -16,7 +16,8 @@ for about 0.5 s), a window-cleaning cradle descending slowly at constant speed.
 
 Ground truth: ``onset_s`` is the time the object starts to fall; ``origin_floor`` the floor of
 the window it left. Upward throws are kept low enough that their apex stays in that floor's band
-(ARCHITECTURE.md §4 defines the origin floor as the band of the highest point). Latency allowed: 2 s.
+(ARCHITECTURE.md §4 defines the origin floor as the band of the highest point).
+Latency allowed: 2 s.
 """
 
 from __future__ import annotations

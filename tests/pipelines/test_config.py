@@ -413,6 +413,16 @@ CASES = [
         id="duplicate-token-hash",
     ),
     pytest.param(
+        _set("api.tokens.1.name", "system"),
+        [("api.tokens[1].name", "token name 'system' is reserved")],
+        id="token-named-like-the-automatic-recheck",
+    ),
+    pytest.param(
+        _set("api.tokens.0.name", "env-admin"),
+        [("api.tokens[0].name", "token name 'env-admin' is reserved")],
+        id="token-named-like-the-environment-admin",
+    ),
+    pytest.param(
         _set("api.tokens.1.token_sha256", "not-a-hash"),
         [("api.tokens[1].token_sha256", "must be the SHA-256 of the token as 64 lowercase hex")],
         id="token-hash-format",

@@ -1,4 +1,6 @@
-"""E-bike entry: an e-bike inside a lift car, or crossing a stair door line inward (ARCHITECTURE.md §1).
+"""E-bike entry: an e-bike inside a lift car, or crossing a stair door line inward.
+
+ARCHITECTURE.md §1 describes the hazard.
 
 One hazard per (zone, e-bike). An *episode* follows one e-bike from its first sighting in the zone
 to its hazard's end; it holds the ids the tracker gave it, so a track lost for a moment and found
