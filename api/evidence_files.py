@@ -39,6 +39,7 @@ from pipelines.evidence_layout import EVIDENCE_DIRNAME
 __all__ = [
     "EVIDENCE_DIRNAME",
     "DigestCache",
+    "EvidenceMissing",
     "EvidenceRejected",
     "camera_evidence_dir",
     "check_evidence_file",
@@ -55,6 +56,15 @@ _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 
 class EvidenceRejected(MediaNotFound):
     """An evidence file that must not be used: its message says why (no path, no file content)."""
+
+
+class EvidenceMissing(EvidenceRejected):
+    """The path is inside the camera's evidence folder, but nothing is there (not even a link).
+
+    Not an attack and not a corrupt file: the file was never finished, or retention removed it
+    since. The ticket service applies such an event without that file (a hazard is never lost
+    for want of its evidence); the media routes answer 404 like any other refusal.
+    """
 
 
 def camera_evidence_dir(data_dir: Path, camera_id: str) -> Path:
@@ -79,6 +89,7 @@ def resolve_evidence(data_dir: Path, camera_id: str, stored: str) -> Path:
             regular file, malformed).
     """
     root = camera_evidence_dir(data_dir, camera_id)
+    _raise_if_missing_inside(Path(data_dir), root, stored)
     try:
         return resolve_inside(
             root,
@@ -91,6 +102,28 @@ def resolve_evidence(data_dir: Path, camera_id: str, stored: str) -> Path:
         raise
     except MediaNotFound as exc:
         raise EvidenceRejected(str(exc)) from None
+
+
+def _raise_if_missing_inside(data_dir: Path, root: Path, stored: str) -> None:
+    """Raise :class:`EvidenceMissing` when ``stored`` names nothing, inside ``root``.
+
+    Only a path that lands inside the camera's folder *as written* (after ``..`` and the
+    symlinks of its existing parents) counts as missing; one that would land elsewhere is left
+    to :func:`api.media.resolve_inside`, which refuses it as outside.
+    """
+    if not stored or "\x00" in stored:
+        return
+    candidate = Path(stored)
+    if not candidate.is_absolute():
+        candidate = data_dir / candidate
+    try:
+        if os.path.lexists(candidate):
+            return
+        landed = candidate.resolve(strict=False)
+    except (OSError, RuntimeError):
+        return
+    if landed.is_relative_to(root.resolve(strict=False)):
+        raise EvidenceMissing("the evidence file does not exist")
 
 
 class DigestCache:

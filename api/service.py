@@ -15,7 +15,8 @@ An event's evidence is checked before the store sees it (:mod:`api.evidence_file
 it names must be a regular file inside ``DATA_DIR/evidence/{camera_id}/`` whose SHA-256 is the
 one the event gives. An event naming anything else (the ticket database, another camera's
 clip, a file changed since it was hashed) is refused as malformed. An event that names no file
-(the disk was full, the clip was skipped) is fine.
+(the disk was full, the clip was skipped) is fine, and so is one naming a file of its camera's
+folder that is not there: it is applied without that file, the gap noted in ``evidence.error``.
 
 A malformed entry is never retried forever: it is copied, with the reason, to
 ``hazardwatch:events:dead`` and acknowledged in one MULTI/EXEC. An entry that keeps failing for
@@ -50,7 +51,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from api.after_picture import AfterPictureKeeper
 from api.entries import EVIDENCE_FILES, ParsedEvent, parse_event
 from api.errors import InvalidEntry, ServiceError
-from api.evidence_files import DigestCache, EvidenceRejected, check_evidence_file
+from api.evidence_files import (
+    DigestCache,
+    EvidenceMissing,
+    EvidenceRejected,
+    check_evidence_file,
+)
 from api.retention import EvidenceRetention
 from api.store import TicketStore, TicketView
 from api.workflow import RiskLevel
@@ -461,7 +467,7 @@ class TicketService:
     def _apply(self, stream: str, fields: Mapping[bytes, bytes]) -> None:
         data = _payload(stream, fields)
         if stream == EVENTS_STREAM:
-            self._check_evidence(parse_event(data))
+            self._check_evidence(data, parse_event(data))
             view = self.store.apply_event(data)
             if view is None:
                 self._count("duplicates")
@@ -480,8 +486,11 @@ class TicketService:
             self._count("rechecks")
             self._notify("rechecked", view)
 
-    def _check_evidence(self, parsed: ParsedEvent) -> None:
+    def _check_evidence(self, data: dict[str, Any], parsed: ParsedEvent) -> None:
         """Every file the event names is its camera's, a regular file, and has its SHA-256.
+
+        A file that is simply not there (inside the camera's folder) is no reason to lose the
+        hazard: it is taken out of ``data`` and the gap is written into ``evidence.error``.
 
         Raises:
             InvalidEntry: naming the event, the file and why (the entry is dead-lettered).
@@ -498,6 +507,16 @@ class TicketService:
                     stored,
                     parsed.evidence.get(f"{name}_sha256"),
                     self._digests,
+                )
+            except EvidenceMissing:
+                _drop_missing_file(data, name)
+                logger.warning(
+                    "event %s of camera %s: evidence.%s %r is not on disk; the event is applied "
+                    "without it",
+                    parsed.event.event_id,
+                    camera_id,
+                    name,
+                    stored[:160],
                 )
             except EvidenceRejected as exc:
                 raise InvalidEntry(
@@ -578,3 +597,16 @@ class TicketService:
             )
             self._notifications.popleft()
             self._count("notifications_sent")
+
+
+def _drop_missing_file(data: dict[str, Any], name: str) -> None:
+    """Take evidence file ``name`` out of an event dict and say so in ``evidence.error``."""
+    evidence = dict(data.get("evidence") or {})
+    evidence.pop(name, None)
+    digests = evidence.get("sha256")
+    if isinstance(digests, Mapping):
+        evidence["sha256"] = {k: v for k, v in digests.items() if k != name}
+    note = f"{name} was not on disk when the ticket service received the event"
+    error = evidence.get("error")
+    evidence["error"] = f"{error}; {note}" if error else note
+    data["evidence"] = evidence

@@ -132,6 +132,12 @@ def _missing(data: Path) -> tuple[str, str | None]:
     return "evidence/lane_a/2026-11-20/h1/clip.mp4", "0" * 64
 
 
+def _missing_elsewhere(data: Path) -> tuple[str, str | None]:
+    """Nothing there either, but the path points outside the camera's folder: still refused."""
+    (data / "evidence/lane_a").mkdir(parents=True)
+    return "evidence/lane_a/../lane_b/2026-11-20/h1/clip.mp4", "0" * 64
+
+
 def _digest_differs(data: Path) -> tuple[str, str | None]:
     stored, _ = _good(data)
     return stored, hashlib.sha256(b"what the writer hashed").hexdigest()
@@ -154,6 +160,7 @@ PATH_CASES: list[tuple[str, PathMaker, str | None]] = [
     ("fifo", _fifo, "not a regular file"),
     ("directory", _directory, "not a regular file"),
     ("missing", _missing, "does not exist"),
+    ("missing-elsewhere", _missing_elsewhere, "does not exist"),
     ("digest-differs", _digest_differs, "differs from the recorded"),
     ("no-digest", _no_digest, "no valid sha256 is recorded"),
 ]
@@ -381,8 +388,14 @@ def service_parts(
         store.close()
 
 
+# A missing file inside the camera's folder is not a reason to lose the hazard (see below).
+SERVICE_CASES = [case for case in PATH_CASES if case[0] != "missing"]
+
+
 @pytest.mark.integration
-@pytest.mark.parametrize(("name", "make", "reason"), PATH_CASES, ids=PATH_IDS)
+@pytest.mark.parametrize(
+    ("name", "make", "reason"), SERVICE_CASES, ids=[case[0] for case in SERVICE_CASES]
+)
 def test_service_dead_letters_events_with_evidence_it_cannot_trust(
     service_parts: tuple[TicketService, TicketStore, Path, redis.Redis],
     name: str,
@@ -447,6 +460,33 @@ def test_service_accepts_events_whose_evidence_is_absent_or_sound(
     assert total == 1
     for name in files:
         assert ticket.evidence[name] == evidence[name]
+    assert client.exists(DEAD_LETTER_STREAM) == 0
+
+
+@pytest.mark.integration
+def test_service_applies_an_event_whose_evidence_file_is_gone_without_that_file(
+    service_parts: tuple[TicketService, TicketStore, Path, redis.Redis],
+) -> None:
+    """A clip inside the camera's folder that is not on disk (never finished, or pruned while
+    the event waited in a spool) loses no hazard: the ticket is made, the file is not attached,
+    and the ticket's evidence error says which file was missing."""
+    service, store, data, client = service_parts
+    folder = data / "evidence/lane_a/2026-11-20/h7"
+    folder.mkdir(parents=True)
+    snapshot = folder / "snapshot.jpg"
+    snapshot.write_bytes(b"jpeg bytes")
+    evidence = {
+        "clip": "evidence/lane_a/2026-11-20/h7/clip.mp4",
+        "snapshot": "evidence/lane_a/2026-11-20/h7/snapshot.jpg",
+        "sha256": {"clip": "0" * 64, "snapshot": sha256_of(snapshot)},
+    }
+    _xadd(client, event(camera_id="lane_a", zone="lane", evidence=evidence))
+    assert service.run_once() == 1
+    [ticket], total = store.list_tickets()
+    assert total == 1
+    assert ticket.evidence.get("clip") is None and ticket.evidence.get("clip_sha256") is None
+    assert ticket.evidence["snapshot"] == evidence["snapshot"]
+    assert "clip was not on disk" in ticket.evidence["error"]
     assert client.exists(DEAD_LETTER_STREAM) == 0
 
 
