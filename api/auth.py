@@ -1,4 +1,4 @@
-"""Bearer tokens, roles and page sessions of the API (DESIGN.md §6).
+"""Bearer tokens, roles and page sessions of the API (ARCHITECTURE.md §6).
 
 Tokens are configured as their SHA-256 only (``api.tokens[].token_sha256``); the environment
 variable ``HAZARDWATCH_ADMIN_TOKEN`` adds an admin named ``env-admin``. A presented token is hashed

@@ -1,6 +1,6 @@
 """Who may see which ticket, and a ticket as the API returns it to a given caller.
 
-The rules of ARCHITECTURE.md §6 and DOMAIN.md (分级权限): admin and reviewer see every ticket;
+The rules of ARCHITECTURE.md §6 and §12 (分级权限): admin and reviewer see every ticket;
 a grid_worker only those of its cameras; the public only closed ones, through the store's public
 view (blurred media only, masked actors, no camera sources). A ticket a caller may not see is
 answered exactly like one that does not exist (404), so ids do not leak.

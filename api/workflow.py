@@ -1,7 +1,7 @@
 """The ticket workflow: statuses, transitions, levels, step deadlines, escalation and codes.
 
 Everything here is a pure function of its arguments (no database, no clock): the store passes
-``now`` in. The rules follow the users' own closed loop (DOMAIN.md, 闭环管理): discover →
+``now`` in. The rules follow the users' own closed loop (ARCHITECTURE.md §12, 闭环管理): discover →
 report → verify → rectify → recheck → close, plus ``rejected`` (a false report, 注销) and
 ``reopened``. The allowed transitions (:data:`TRANSITIONS`) and why:
 
@@ -22,7 +22,7 @@ report → verify → rectify → recheck → close, plus ``rejected`` (a false 
   goes straight back to rectification when the fault is already known, or is cancelled.
 
 Who may make each move (the roles are in the table itself, :data:`TRANSITIONS`), following the
-separation of duties of DOMAIN.md:
+separation of duties of ARCHITECTURE.md §12:
 
 - report, verify, rectify (``→ reported | verified | rectifying``): the field, that is a
   ``grid_worker`` (only on its own cameras: the API never shows it other tickets), a ``reviewer``
@@ -96,7 +96,7 @@ __all__ = [
 
 
 class TicketStatus(StrEnum):
-    """Where a ticket is in the closed loop (DESIGN.md §6)."""
+    """Where a ticket is in the closed loop (ARCHITECTURE.md §6)."""
 
     DISCOVERED = "discovered"
     REPORTED = "reported"

@@ -226,7 +226,7 @@ def test_hazards_become_tickets_through_the_closed_loop(
 
 
 def _role_for(step: str) -> str:
-    """Whoever rectifies may not recheck or close (DOMAIN.md): the admin does those."""
+    """Whoever rectifies may not recheck or close (ARCHITECTURE.md §12): the admin does those."""
     return "admin" if step in ("rechecked", "closed") else "reviewer"
 
 

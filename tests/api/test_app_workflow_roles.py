@@ -1,5 +1,5 @@
 """Who may move a ticket, over HTTP: the status × target × role matrix and the separation of
-duties (DOMAIN.md: the field reports, verifies and rectifies; the office cancels, reopens,
+duties (ARCHITECTURE.md §12: the field reports, verifies and rectifies; the office cancels, reopens,
 rechecks and closes; whoever rectifies does not recheck or close)."""
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def _start(store: TicketStore, at: datetime = T0, **kwargs: Any) -> TicketView:
     return view
 
 
-OFFICER = "safety-officer"  # rechecks and closes: never the one who rectified (DOMAIN.md)
+OFFICER = "safety-officer"  # rechecks and closes: never the one who rectified (ARCHITECTURE.md §12)
 
 
 def _walk(store: TicketStore, ticket_id: str, *statuses: str, at: datetime = T0) -> TicketView:

@@ -372,8 +372,8 @@ def test_policy_refuses_an_empty_default_area() -> None:
 
 # --- who may move a ticket (separation of duties) ----------------------------------------------
 
-# Written out from DOMAIN.md, independently of the table in api.workflow: the field reports,
-# verifies and rectifies; the office cancels (注销), reopens, rechecks and closes.
+# Written out from ARCHITECTURE.md §12, independently of the table in api.workflow: the field
+# reports, verifies and rectifies; the office cancels (注销), reopens, rechecks and closes.
 R = TokenRole
 FIELD = {R.ADMIN, R.REVIEWER, R.GRID_WORKER}
 OFFICE = {R.ADMIN, R.REVIEWER}

@@ -1,6 +1,6 @@
 """The event bus (Redis) and the ticket database failing while hazards keep happening.
 
-DESIGN.md §9: evidence and events are written before they are acknowledged; Redis down means a
+ARCHITECTURE.md §9: evidence and events are written before they are acknowledged; Redis down means a
 local spool, drained in order when it returns; nothing is lost, nothing is duplicated.
 """
 

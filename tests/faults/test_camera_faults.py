@@ -1,8 +1,8 @@
 """A camera that drops, sends corrupt video, changes resolution or connects and says nothing.
 
-DESIGN.md §9: such a camera is reconnected with capped exponential backoff and other cameras never
-notice; its state, frame counters, reconnects and last error are visible in ``/health`` and
-``/metrics``; events and tickets are never lost or duplicated.
+ARCHITECTURE.md §9: such a camera is reconnected with capped exponential backoff and other
+cameras never notice; its state, frame counters, reconnects and last error are visible in
+``/health`` and ``/metrics``; events and tickets are never lost or duplicated.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The disk that holds the evidence filling up while clips are written.
 
-DESIGN.md §9: a full disk stops new clips with a clear status and keeps events and tickets.
+ARCHITECTURE.md §9: a full disk stops new clips with a clear status and keeps events and tickets.
 The evidence folder is a small filesystem of its own (tmpfs; as on a box whose evidence lives
 on its own partition), so that the spool and the ticket database are not on it.
 """
