@@ -5,6 +5,13 @@ fed through a drop-oldest frame queue (frames are perishable; every drop is coun
 publishing thread that keeps the camera's events in order: a hazard's ``start`` is published only
 once its evidence is on disk, and its later ``update``/``end`` events wait behind it. A camera that
 fails never stops another. Status, live snapshots and zone states go to Redis for the API.
+
+The analysis (its rules, tracker and open hazards) belongs to the analysis thread alone: the
+status thread sees it through the :class:`AnalysisView` that thread publishes after each frame,
+a zone edit is handed to it to swap in between two frames, and ``stop()`` closes the analysis
+only once that thread has ended. Closing it from another thread while ``process()`` runs would
+end a hazard twice, or publish an event after its hazard's end, or lose what ``process()``
+returned after the publishing thread was told to finish.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from pipelines.config import HazardwatchConfig
 from pipelines.evidence import EvidenceWriter, write_zone_snapshot
 from pipelines.evidence_layout import LIVE_DIRNAME, EvidenceError, live_after_name
 from pipelines.publish import EventPublisher
+from pipelines.snapshots import LabeledBox
 from vision.types import Frame, HazardEvent, HazardPhase
 
 logger = logging.getLogger(__name__)
@@ -42,6 +50,7 @@ LIVE_SNAPSHOT_INTERVAL_S = 5.0
 ZONE_RELOAD_INTERVAL_S = 5.0
 EVIDENCE_TIMEOUT_S = 180.0
 AFTER_REFRESH_S = 10.0  # the live "after" picture of a clear zone is rewritten this often
+THREAD_JOIN_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,31 @@ class RunnerOptions:
     realtime_files: bool = True  # play file sources like a camera (demo, tests)
     loop_files: bool = False
     frame_queue_size: int = 4
+    # How long stop() waits for the analysis thread to finish the frame it is on (a detector
+    # call); past that the camera's open hazards are left without their end (see stop()).
+    analysis_stop_timeout_s: float = THREAD_JOIN_S
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneState:
+    """Whether a hazard is open in one zone, for the zone status the API shows."""
+
+    zone_id: str
+    kind: str  # HazardKind value
+    active: bool  # a hazard is open in the zone
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisView:
+    """What the status thread may know of the analysis, as of one analysed frame: published
+    by the analysis thread (one atomic attribute swap), never changed afterwards."""
+
+    frame: Frame
+    boxes: tuple[LabeledBox, ...]  # detections of ``frame``, for the privacy blur
+    zones: tuple[ZoneState, ...]
+    last_pts_s: float
+    inference_runs: int
+    inference_ms_total: float
 
 
 def zones_overlay(camera: CameraConfig) -> dict[str, tuple]:
@@ -122,11 +156,20 @@ class CameraRunner:
         self._publish_queue = queue.Queue()
         self._hooks = self._build_hooks(camera)
         self._threads: list[threading.Thread] = []
+        self._analysis_thread: threading.Thread | None = None
+        # Events go to the publishing thread until stop() sends it the end marker; the lock
+        # orders a late analysis thread's events against that (see stop()).
+        self._route_lock = threading.Lock()
+        self._routing_open = True
+        # A zone edit's new analysis (with its camera config), waiting for the analysis thread.
+        self._pending_lock = threading.Lock()
+        self._pending: tuple[CameraAnalysis, CameraConfig] | None = None
         self.events_total = 0
-        self._last_frame: Frame | None = None
+        self._view: AnalysisView | None = None
         self._clear_since: dict[tuple[str, str], float | None] = {}
         self._after_written: dict[tuple[str, str], tuple[float, str]] = {}
         self._zones_mtime: float | None = None
+        self._reload_lock = threading.Lock()  # reload_zones() may be called from outside too
 
     # ----- construction -------------------------------------------------------------------------
 
@@ -160,21 +203,38 @@ class CameraRunner:
             thread = threading.Thread(target=target, name=f"{name}-{self.camera_id}", daemon=True)
             thread.start()
             self._threads.append(thread)
+            if name == "analysis":
+                self._analysis_thread = thread
 
     def stop(self) -> None:
         """Stop the camera: open hazards end, pending evidence is finished or resolved
-        without its clip, every event is handed to the publisher, every thread ends."""
+        without its clip, every event is handed to the publisher, every thread ends.
+
+        The analysis thread finishes its frame first; only then are the open hazards ended
+        here, so that each gets one ``end``, after its other events. If it does not finish in
+        ``analysis_stop_timeout_s`` (a hung detector), its hazards are left open rather than
+        closed under it: the event contract allows a hazard without its ``end`` (at most
+        one), which a crash leaves too; a second ``end``, or an ``update`` after the ``end``,
+        would break it, and the rules' state with it. What that thread produces once the
+        publishing thread has been told to finish is logged as not published.
+        """
         self._stop.set()
         self.source.stop()
         if self.evidence_source is not None:
             self.evidence_source.stop()
         self._queue.close()
         self.recorder.end_of_stream()  # pending clips are cut with what they have
-        for event in self.analysis.close():
-            self._route(event, None)
+        if self._join_analysis_thread():
+            for event in self._close_analysis():
+                self._route(event, None, ())
+        with self._route_lock:
+            self._routing_open = False
         self._publish_queue.put(None)
         for thread in self._threads:
-            thread.join(EVIDENCE_TIMEOUT_S if thread.name.startswith("publish") else 10)
+            if thread is not self._analysis_thread:
+                thread.join(
+                    EVIDENCE_TIMEOUT_S if thread.name.startswith("publish") else THREAD_JOIN_S
+                )
         self.recorder.close()  # writes the clips still pending, so the writer can finish them
         # Public clips still being encoded are finished; anything left is resolved without its
         # clip (its temporary files removed) and the writer's threads end.
@@ -182,47 +242,142 @@ class CameraRunner:
         for hook in self._hooks.values():
             hook.close()
 
+    def _join_analysis_thread(self) -> bool:
+        """Wait for the analysis thread to end; False (logged) when it is still running."""
+        thread = self._analysis_thread
+        if thread is None:
+            return True
+        timeout_s = self.options.analysis_stop_timeout_s
+        logger.info(
+            "camera %s: stopping; waiting up to %.1f s for the analysis thread",
+            self.camera_id,
+            timeout_s,
+        )
+        thread.join(timeout_s)
+        if not thread.is_alive():
+            return True
+        logger.error(
+            "camera %s: the analysis thread did not end within %.1f s of stop (stuck in the "
+            "detector or a rule); its open hazards are left without their end event, and "
+            "events it still produces are logged, not published",
+            self.camera_id,
+            timeout_s,
+        )
+        return False
+
     # ----- loops --------------------------------------------------------------------------------
 
     def _analyse_loop(self) -> None:
+        """The analysis thread: the only one that touches ``self.analysis`` while it runs."""
         while not self._stop.is_set():
             frame = self._queue.get(timeout_s=0.5)
-            if frame is None:
-                continue
-            self._last_frame = frame
+            self._swap_in_pending_analysis()
+            if frame is not None:
+                self._analyse(frame)
+
+    def _analyse(self, frame: Frame) -> None:
+        analysis = self.analysis
+        try:
+            events = analysis.process(frame)
+        except Exception:
+            logger.exception("camera %s: analysis failed on frame %d", self.camera_id, frame.seq)
+            return
+        boxes = self._detected_boxes(analysis)
+        self._view = self._make_view(analysis, frame, boxes)
+        if analysis.last_tracks is not None:
             try:
-                events = self.analysis.process(frame)
-                if self.analysis.last_tracks is not None:
-                    self.evidence.observe(frame, self._boxes_for_snapshot(frame))
-            except Exception:
+                self.evidence.observe(frame, boxes)
+            except Exception:  # the privacy timeline misses a frame; the events still go
                 logger.exception(
-                    "camera %s: analysis failed on frame %d", self.camera_id, frame.seq
+                    "camera %s: privacy regions of frame %d not recorded",
+                    self.camera_id,
+                    frame.seq,
                 )
-                continue
-            for event in events:
-                self._route(event, frame)
+        for event in events:
+            self._route(event, frame, boxes)
 
-    def _route(self, event: HazardEvent, frame: Frame | None) -> None:
-        """Keep a camera's events in order; a start waits for its evidence."""
-        self.events_total += 1
-        hook = self._hooks.get(event.zone)
-        if hook is not None and event.phase is not HazardPhase.UPDATE:
-            hook.fire(event)
-        if event.phase is HazardPhase.START and frame is not None:
-            boxes = self._boxes_for_snapshot(frame)
-            self._publish_queue.put((self.evidence.capture(event, frame, boxes), event))
-        else:
-            self._publish_queue.put((None, event))
+    def _swap_in_pending_analysis(self) -> None:
+        """Between two frames: end the old analysis's hazards and continue with the new one."""
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        analysis, camera = pending
+        events = self._close_analysis()
+        self.analysis = analysis
+        for event in events:
+            self._route(event, None, ())
+        try:
+            self.evidence.zones = zones_overlay(camera)
+        except ValueError as exc:  # snapshots keep the old zone outlines
+            logger.error(
+                "camera %s: zone outlines for evidence not updated: %s", self.camera_id, exc
+            )
+        logger.info("camera %s: new zones applied", self.camera_id)
 
-    def _boxes_for_snapshot(self, frame: Frame) -> list[tuple[Sequence[float], str]]:
-        tracks = self.analysis.last_tracks
-        if tracks is None:
+    def _close_analysis(self) -> list[HazardEvent]:
+        """End the open hazards (by the thread that owns the analysis, or once none does)."""
+        try:
+            return self.analysis.close()
+        except Exception:
+            logger.exception("camera %s: ending the open hazards failed", self.camera_id)
             return []
-        labels = self.analysis.labels
-        return [
+
+    def _route(self, event: HazardEvent, frame: Frame | None, boxes: Sequence[LabeledBox]) -> None:
+        """Keep a camera's events in order; a start waits for its evidence."""
+        with self._route_lock:
+            if not self._routing_open:
+                logger.error(
+                    "camera %s: %s event %s of hazard %s came after the camera stopped; "
+                    "not published: %s",
+                    self.camera_id,
+                    event.phase.value,
+                    event.event_id,
+                    event.hazard_id,
+                    event.to_dict(),
+                )
+                return
+            self.events_total += 1
+            hook = self._hooks.get(event.zone)
+            if hook is not None and event.phase is not HazardPhase.UPDATE:
+                hook.fire(event)
+            future: Future[HazardEvent] | None = None
+            if event.phase is HazardPhase.START and frame is not None:
+                try:
+                    future = self.evidence.capture(event, frame, boxes)
+                except (ValueError, RuntimeError) as exc:  # published without its evidence
+                    logger.error(
+                        "camera %s: no evidence for hazard %s: %s",
+                        self.camera_id,
+                        event.hazard_id,
+                        exc,
+                    )
+            self._publish_queue.put((future, event))
+
+    @staticmethod
+    def _detected_boxes(analysis: CameraAnalysis) -> tuple[LabeledBox, ...]:
+        tracks = analysis.last_tracks
+        if tracks is None:
+            return ()
+        labels = analysis.labels
+        return tuple(
             (tuple(float(v) for v in box), labels[int(c)] if int(c) < len(labels) else "")
             for box, c in zip(tracks.detections.xyxy, tracks.detections.class_id, strict=True)
-        ]
+        )
+
+    @staticmethod
+    def _make_view(
+        analysis: CameraAnalysis, frame: Frame, boxes: tuple[LabeledBox, ...]
+    ) -> AnalysisView:
+        rules = (*analysis.rules.object_rules, *analysis.rules.falling_rules)
+        return AnalysisView(
+            frame=frame,
+            boxes=boxes,
+            zones=tuple(ZoneState(r.zone_id, r.kind.value, r.active) for r in rules),
+            last_pts_s=analysis.last_pts_s,
+            inference_runs=analysis.clock.calls.get("inference", 0),
+            inference_ms_total=analysis.clock.total_ms.get("inference", 0.0),
+        )
 
     def _publish_loop(self) -> None:
         while True:
@@ -255,34 +410,34 @@ class CameraRunner:
             try:
                 if self.source.status().state.value == "stopped":
                     self.recorder.end_of_stream()  # a file ended: no more post-roll will come
-                self._publish_camera_status()
-                self._publish_zone_states()
-                if now - last_snapshot >= LIVE_SNAPSHOT_INTERVAL_S and self._last_frame is not None:
+                view = self._view
+                self._publish_camera_status(view)
+                if view is not None:
+                    self._publish_zone_states(view)
+                if now - last_snapshot >= LIVE_SNAPSHOT_INTERVAL_S and view is not None:
                     last_snapshot = now
                     live = self.options.data_dir / LIVE_DIRNAME / f"{self.camera_id}.jpg"
-                    write_zone_snapshot(
-                        self._last_frame,
-                        live,
-                        privacy_boxes=self._boxes_for_snapshot(self._last_frame),
-                    )
+                    write_zone_snapshot(view.frame, live, privacy_boxes=view.boxes)
                 if now - last_reload >= ZONE_RELOAD_INTERVAL_S:
                     last_reload = now
-                    self._reload_zones()
+                    self.reload_zones()
             except Exception:
                 logger.exception("camera %s: status update failed", self.camera_id)
 
     # ----- status, zones --------------------------------------------------------------------------
 
-    def _publish_camera_status(self) -> None:
+    def _publish_camera_status(self, view: AnalysisView | None) -> None:
         status = self.source.status()
-        runs = max(self.analysis.clock.calls.get("inference", 0), 1)
+        last_pts_s = view.last_pts_s if view is not None else 0.0
+        runs = max(view.inference_runs, 1) if view is not None else 1
+        inference_ms_total = view.inference_ms_total if view is not None else 0.0
         self.publisher.set_camera_status(
             self.camera_id,
             {
                 "state": status.state.value,
                 "fps_in": status.fps_in,
-                "fps_out": round(status.frames_out / max(self.analysis.last_pts_s, 1e-6), 2)
-                if self.analysis.last_pts_s
+                "fps_out": round(status.frames_out / max(last_pts_s, 1e-6), 2)
+                if last_pts_s
                 else 0.0,
                 "frames_in": status.frames_in,
                 "frames_out": status.frames_out,
@@ -290,9 +445,7 @@ class CameraRunner:
                 "reconnects": status.reconnects,
                 "decode_errors": status.decode_errors,
                 "last_error": status.last_error,
-                "inference_ms_avg": round(
-                    self.analysis.clock.total_ms.get("inference", 0.0) / runs, 2
-                ),
+                "inference_ms_avg": round(inference_ms_total / runs, 2),
                 "events": self.events_total,
                 **self._evidence_and_publisher_status(),
                 "updated_at": datetime.now(UTC).isoformat(),
@@ -314,13 +467,11 @@ class CameraRunner:
             "publish_errors": publisher.send_errors + publisher.spool_errors,
         }
 
-    def _publish_zone_states(self) -> None:
-        frame = self._last_frame
-        if frame is None:
-            return
-        for rule in (*self.analysis.rules.object_rules, *self.analysis.rules.falling_rules):
-            key = (rule.zone_id, rule.kind.value)
-            if rule.active:
+    def _publish_zone_states(self, view: AnalysisView) -> None:
+        frame = view.frame
+        for zone in view.zones:
+            key = (zone.zone_id, zone.kind)
+            if zone.active:
                 self._clear_since[key] = None
                 state, clear_for = "occupied", 0.0
             else:
@@ -330,15 +481,15 @@ class CameraRunner:
                 state, clear_for = "clear", frame.pts_s - since
             snapshot = digest = None
             if state == "clear":
-                snapshot, digest = self._live_after_picture(frame, rule.zone_id, rule.kind.value)
+                snapshot, digest = self._live_after_picture(view, zone.zone_id, zone.kind)
             self.publisher.publish_status(
                 "hazardwatch:zone_status",
                 {
                     "status": json.dumps(
                         {
                             "camera_id": self.camera_id,
-                            "zone": rule.zone_id,
-                            "kind": rule.kind.value,
+                            "zone": zone.zone_id,
+                            "kind": zone.kind,
                             "state": state,
                             "clear_for_s": round(clear_for, 2),
                             "at": frame.captured_at.isoformat(),
@@ -350,7 +501,7 @@ class CameraRunner:
             )
 
     def _live_after_picture(
-        self, frame: Frame, zone_id: str, kind: str
+        self, view: AnalysisView, zone_id: str, kind: str
     ) -> tuple[str | None, str | None]:
         """The zone's latest clear picture, refreshed at most every 10 s: ``(path relative to
         the data dir, sha256)``, or ``(None, None)`` when it cannot be written.
@@ -365,9 +516,7 @@ class CameraRunner:
             return f"{LIVE_DIRNAME}/{name}", written[1]
         try:
             digest = write_zone_snapshot(
-                frame,
-                self.options.data_dir / LIVE_DIRNAME / name,
-                privacy_boxes=self._boxes_for_snapshot(frame),
+                view.frame, self.options.data_dir / LIVE_DIRNAME / name, privacy_boxes=view.boxes
             )
         except EvidenceError as exc:
             self._after_written.pop(key, None)
@@ -376,13 +525,22 @@ class CameraRunner:
         self._after_written[key] = (time.monotonic(), digest)
         return f"{LIVE_DIRNAME}/{name}", digest
 
-    def _reload_zones(self) -> None:
+    def reload_zones(self) -> bool:
+        """Apply ``zones/{camera}.json`` of the data dir when it changed since the last call
+        (the status thread calls this every few seconds). The new analysis is built here and
+        handed to the analysis thread, which ends the old one's hazards and swaps it in
+        between two frames. Returns whether new zones were handed over.
+        """
+        with self._reload_lock:
+            return self._reload_zones()
+
+    def _reload_zones(self) -> bool:
         path = self.options.data_dir / "zones" / f"{self.camera_id}.json"
         if not path.is_file():
-            return
+            return False
         mtime = path.stat().st_mtime
         if mtime == self._zones_mtime:
-            return
+            return False
         self._zones_mtime = mtime
         try:
             zones = json.loads(path.read_text())["zones"]
@@ -392,13 +550,12 @@ class CameraRunner:
             analysis = self._build_analysis(camera)
         except Exception as exc:
             logger.error("camera %s: zones in %s not applied: %s", self.camera_id, path, exc)
-            return
-        for event in self.analysis.close():
-            self._route(event, None)
-        self.camera = camera
-        self.analysis = analysis
-        self.evidence.zones = zones_overlay(camera)
+            return False
+        self.camera = camera  # the status thread's: the base of the next reload
+        with self._pending_lock:  # a newer edit replaces one not yet applied (it never ran)
+            self._pending = (analysis, camera)
         logger.info("camera %s: zones reloaded from %s", self.camera_id, path)
+        return True
 
 
 def run_cameras(

@@ -1,26 +1,38 @@
 """A live CameraRunner on a real file source, a real publisher and redis-server: shutdown
-closes the evidence writer, and the status record carries evidence and publisher counters."""
+closes the evidence writer, and the status record carries evidence and publisher counters.
+
+The analysis belongs to the analysis thread: ``stop()`` and a zone edit arriving while it is
+inside ``process()`` (held there by a detector that waits on an Event, as a slow model would)
+must still publish every event once, each hazard with one start first and one end last."""
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from models.detector import Detector
 from pipelines.config import HazardwatchConfig, parse_config
 from pipelines.evidence_layout import LIVE_DIRNAME, live_after_name
-from pipelines.publish import CAMERA_STATUS_KEY, ZONE_STATUS_STREAM, EventPublisher
+from pipelines.publish import (
+    CAMERA_STATUS_KEY,
+    EVENTS_STREAM,
+    ZONE_STATUS_STREAM,
+    EventPublisher,
+)
 from pipelines.runner import CameraRunner, RunnerOptions
 from tests.support.media import ensure_clip
 from tests.support.servers import RedisServerProcess
-from vision.types import Frame, HazardEvent, HazardKind, HazardPhase
+from vision.types import Detections, Frame, HazardEvent, HazardKind, HazardPhase
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -47,23 +59,84 @@ cameras:
     )
 
 
+def lift_config(video: Path) -> HazardwatchConfig:
+    """An e-bike in the lift car starts a hazard at once; the model file is never opened."""
+    return parse_config(
+        f"""
+site: {{id: block_a, name: "Block A"}}
+detector: {{model: unused.onnx, labels: [ebike], classes: {{ebike: ebike}}}}
+cameras:
+  {CAMERA}:
+    source: {video}
+    preroll_s: 1
+    postroll_s: 1
+    detect: {{fps: 10}}
+    zones:
+      lift: {{polygon: [[0.05, 0.05], [0.95, 0.05], [0.95, 0.95], [0.05, 0.95]]}}
+    hazards:
+      - {{kind: ebike_entry, zone: lift, min_duration_s: 0}}
+""",
+        "runner-test",
+    )
+
+
+class HeldDetector:
+    """Sees one e-bike in the middle of every picture. Once ``hold_next`` is set, its next call
+    sets ``held`` and waits for ``release``, as a slow or hung model would."""
+
+    labels = ("ebike",)
+    max_batch_size = 1
+
+    def __init__(self) -> None:
+        self.hold_next = threading.Event()
+        self.held = threading.Event()
+        self.release = threading.Event()
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        if self.hold_next.is_set():
+            self.hold_next.clear()
+            self.held.set()
+            if not self.release.wait(60):
+                raise TimeoutError("the test never released the detector")
+        out = []
+        for image in images:
+            h, w = image.shape[:2]
+            out.append(
+                Detections(
+                    np.array([[0.4 * w, 0.4 * h, 0.6 * w, 0.6 * h]], np.float32),
+                    np.array([0.9], np.float32),
+                    np.array([0], np.int32),
+                )
+            )
+        return out
+
+
+MakeRunner = Callable[..., CameraRunner]
+
+
 @pytest.fixture
 def runner_parts(
     tmp_path: Path, media_cache: Path, redis_server: RedisServerProcess
-) -> Iterator[Callable[[], CameraRunner]]:
+) -> Iterator[MakeRunner]:
+    """``make(config_of=facade_config, detector=None, **options)``: a runner (not started) with
+    its own publisher (``runner.publisher``); both are stopped and closed at teardown."""
     video = ensure_clip(media_cache, width=320, height=240, seconds=30.0)
     made: list[tuple[CameraRunner, EventPublisher]] = []
 
-    def make() -> CameraRunner:
-        config = facade_config(video)
+    def make(
+        config_of: Callable[[Path], HazardwatchConfig] = facade_config,
+        detector: Detector | None = None,
+        **options: float,
+    ) -> CameraRunner:
+        config = config_of(video)
         publisher = EventPublisher(redis_server.url, tmp_path / "spool.sqlite3")
         runner = CameraRunner(
             CAMERA,
             config.cameras[CAMERA],
             config,
-            None,
+            detector,
             publisher,
-            RunnerOptions(data_dir=tmp_path / "data"),
+            replace(RunnerOptions(data_dir=tmp_path / "data"), **options),
         )
         made.append((runner, publisher))
         return runner
@@ -103,6 +176,41 @@ def a_frame(pts_s: float) -> Frame:
 def evidence_threads() -> list[str]:
     prefixes = (f"snapshots-{CAMERA}", f"evidence-{CAMERA}", f"clips-{CAMERA}")
     return [t.name for t in threading.enumerate() if t.name.startswith(prefixes)]
+
+
+def runner_thread(role: str) -> threading.Thread | None:
+    return next((t for t in threading.enumerate() if t.name == f"{role}-{CAMERA}"), None)
+
+
+def published_events(server: RedisServerProcess) -> list[dict]:
+    """The events stream as the ticket service reads it, in order."""
+    with server.client() as client:
+        return [json.loads(fields[b"event"]) for _, fields in client.xrange(EVENTS_STREAM)]
+
+
+def lifecycles(events: list[dict]) -> dict[str, list[str]]:
+    """hazard id -> its phases in publishing order."""
+    phases: dict[str, list[str]] = {}
+    for event in events:
+        phases.setdefault(event["hazard_id"], []).append(event["phase"])
+    return phases
+
+
+def assert_each_hazard_started_and_ended_once(events: list[dict]) -> None:
+    assert len({e["event_id"] for e in events}) == len(events), "an event was published twice"
+    for hazard_id, phases in lifecycles(events).items():
+        middle = set(phases[1:-1])
+        assert len(phases) >= 2, (hazard_id, phases)
+        assert (phases[0], phases[-1]) == ("start", "end"), (hazard_id, phases)
+        assert middle <= {"update"}, (hazard_id, phases)
+
+
+def start_ebike_hazard_then_hold(runner: CameraRunner, detector: HeldDetector) -> None:
+    """Run until the e-bike's hazard has started, then hold the analysis inside process()."""
+    runner.start()
+    wait_until(lambda: runner.events_total >= 1)
+    detector.hold_next.set()
+    assert detector.held.wait(30), "the analysis never called the detector again"
 
 
 def test_stop_closes_the_evidence_writer(
@@ -152,3 +260,89 @@ def test_status_shows_evidence_and_publisher_counters_and_the_live_after_picture
     # Relative to the data dir (not to the working directory), and named per zone and kind.
     assert status["state"] == "clear" and status["snapshot"] == f"{LIVE_DIRNAME}/{name}"
     assert (tmp_path / "data" / LIVE_DIRNAME / name).is_file()
+
+
+def test_stop_while_the_analysis_is_inside_process_publishes_every_event_once(
+    runner_parts: MakeRunner,
+    redis_server: RedisServerProcess,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="pipelines.runner")
+    detector = HeldDetector()
+    runner = runner_parts(lift_config, detector)
+    start_ebike_hazard_then_hold(runner, detector)
+    stopping = threading.Thread(target=runner.stop, name="test-stop")
+    stopping.start()
+    # Let process() go on once stop() waits for it, or once stop() has ended the hazards
+    # under it and let the publishing thread finish (the defect): either is observable.
+    wait_until(
+        lambda: (
+            any("waiting up to" in r.getMessage() for r in caplog.records)
+            or runner_thread("publish") is None
+        )
+    )
+    detector.release.set()
+    stopping.join(60)
+    assert not stopping.is_alive()
+    runner.publisher.close()
+    events = published_events(redis_server)
+    assert len(events) == runner.events_total  # every routed event was published
+    assert_each_hazard_started_and_ended_once(events)
+    assert not [r for r in caplog.records if "not published" in r.getMessage()]
+
+
+def test_a_zone_edit_while_the_analysis_is_inside_process_ends_each_hazard_once(
+    runner_parts: MakeRunner,
+    redis_server: RedisServerProcess,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="pipelines.runner")
+    detector = HeldDetector()
+    runner = runner_parts(lift_config, detector)
+    start_ebike_hazard_then_hold(runner, detector)
+    zones = tmp_path / "data" / "zones" / f"{CAMERA}.json"
+    zones.parent.mkdir(parents=True, exist_ok=True)
+    zones.write_text(
+        json.dumps(
+            {"zones": {"lift": {"polygon": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}}}
+        )
+    )
+    runner.reload_zones()  # unless the status thread has just done it: either way, held
+    assert [r for r in caplog.records if "zones reloaded" in r.getMessage()]
+    detector.release.set()
+    # The old zones' hazard ended, and the e-bike, still there, starts one under the new zones.
+    wait_until(lambda: len(lifecycles(published_events(redis_server))) >= 2)
+    runner.stop()
+    runner.publisher.close()
+    events = published_events(redis_server)
+    assert len(events) == runner.events_total
+    assert_each_hazard_started_and_ended_once(events)
+
+
+def test_stop_leaves_a_hung_analysis_alone_and_says_so(
+    runner_parts: MakeRunner,
+    redis_server: RedisServerProcess,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    detector = HeldDetector()
+    runner = runner_parts(lift_config, detector, analysis_stop_timeout_s=0.2)
+    start_ebike_hazard_then_hold(runner, detector)
+    runner.stop()  # gives up on the analysis thread after 0.2 s
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any(
+        m.startswith(f"camera {CAMERA}: the analysis thread did not end within 0.2 s")
+        for m in errors
+    ), errors
+    routed = runner.events_total
+    detector.release.set()
+    analysis = runner_thread("analysis")
+    if analysis is not None:
+        analysis.join(30)
+        assert not analysis.is_alive()
+    runner.publisher.close()
+    events = published_events(redis_server)
+    # The open hazard was not closed under the running analysis: no end for it, and nothing
+    # the late frame produced was routed after the publishing thread finished.
+    assert [e["phase"] for e in events] == ["start"] * len(events)
+    assert len(events) == routed == runner.events_total
