@@ -3,7 +3,11 @@
 Bad input never becomes a 500: request models reject unknown fields and wrong types, query
 values are bounded, bodies over the limit are refused before parsing (:mod:`api.limits`), unknown
 query parameters are refused, and every error the ticket store raises on purpose maps to its 4xx.
-Anything else is a bug: it is logged with an opaque id and answered 500 with that id only.
+The ticket database being busy (locked by another connection) or unreachable is no bug either:
+a request waits at most ``db_wait_s`` for a lock (the ticket service's own writes may wait
+longer), then gets 503 with ``Retry-After`` and a detail that names no SQL, host or path; the
+server log has a warning naming the route. Anything else is a bug: it is logged with an opaque
+id and answered 500 with that id only.
 
 Order of answers: a route that needs a token authenticates before anything about the request is
 judged, so a caller without a valid token learns 401 and nothing else (not which parameters a
@@ -25,7 +29,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import AuthError, Forbidden, SessionSigner, TokenRegistry, Unauthenticated
 from api.context import (
@@ -35,11 +42,12 @@ from api.context import (
     needs_authentication,
     reject_unknown_query,
 )
-from api.errors import InvalidQuery, TicketNotFound
+from api.errors import InvalidQuery, TicketNotFound, is_database_unavailable
 from api.headers import ResponseHeadersMiddleware
 from api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from api.routes import cameras, system, tickets, ui
 from api.status import StatusReader
+from api.store import lock_wait_limit
 from pipelines.config import HazardwatchConfig
 
 if TYPE_CHECKING:
@@ -48,6 +56,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _MAX_SHOWN_INPUT = 60
+DB_WAIT_S = 5.0  # how long a request waits for a database lock before it is answered 503
+DB_RETRY_AFTER_S = 5  # the Retry-After of that 503
 
 
 def create_app(
@@ -60,6 +70,7 @@ def create_app(
     retention_status: Callable[[], dict[str, Any]] | None = None,
     session_secret: bytes | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    db_wait_s: float = DB_WAIT_S,
     environ: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """Build the API and web pages.
@@ -76,6 +87,8 @@ def create_app(
             EvidenceRetention`), shown in ``/health`` and as ``hazardwatch_retention_*``.
         session_secret: HMAC key of page sessions (>= 16 bytes); random per process if None.
         max_body_bytes: request bodies larger than this are refused with 413.
+        db_wait_s: how long a request waits for a ticket database lock held by another
+            connection before it is answered 503 (> 0; the ticket service keeps its own wait).
         environ: where ``HAZARDWATCH_ADMIN_TOKEN`` is read (``os.environ`` by default).
     """
     registry = TokenRegistry(config, environ)
@@ -122,9 +135,39 @@ def create_app(
     add_head_routes(app)
     declare_bearer_auth(app)
     _add_exception_handlers(app)
+    app.add_middleware(LockWaitLimitMiddleware, limit_s=db_wait_s)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
     app.add_middleware(ResponseHeadersMiddleware)  # outermost: it sees every answer
     return app
+
+
+class LockWaitLimitMiddleware:
+    """Every store call of a request waits at most ``limit_s`` for a database lock.
+
+    The bound is set in the request's context (:func:`api.store.lock_wait_limit`), which
+    Starlette copies into the worker thread of each sync route and dependency; the ticket
+    service, in its own thread, keeps the store's longer wait.
+
+    Args:
+        app: the ASGI app to wrap.
+        limit_s: the bound in seconds (> 0).
+
+    Raises:
+        ValueError: ``limit_s`` is not positive.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit_s: float) -> None:
+        if not limit_s > 0:
+            raise ValueError(f"db_wait_s must be > 0 seconds, got {limit_s!r}")
+        self.app = app
+        self.limit_s = limit_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with lock_wait_limit(self.limit_s):
+            await self.app(scope, receive, send)
 
 
 def api_routes(app: FastAPI) -> list[Any]:
@@ -267,6 +310,34 @@ def _auth_error(request: Request) -> JSONResponse | None:
     return None
 
 
+def _route_shown(request: Request) -> str:
+    """``METHOD /path/{template}`` of the matched route (the raw path if none matched)."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or request.url.path[:200]
+    return f"{request.method} {path}"
+
+
+def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503: the ticket database is busy or unreachable. The log names the route and the
+    driver's error class and message (never the SQL or its parameters); the answer neither."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    logger.warning(
+        "ticket database busy or unreachable on %s: %s: %s; answered 503",
+        _route_shown(request),
+        type(cause).__name__,
+        (str(cause).splitlines() or [""])[0][:300],
+    )
+    response = _json(
+        503,
+        "the ticket database is busy or unreachable; try again in a few seconds",
+    )
+    response.headers["Retry-After"] = str(DB_RETRY_AFTER_S)
+    # Answered by the outermost error middleware too (on_unexpected), outside
+    # ResponseHeadersMiddleware.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def _add_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -321,8 +392,17 @@ def _add_exception_handlers(app: FastAPI) -> None:
             detail = f"method {request.method} not allowed here; allowed: {', '.join(allowed)}"
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeoutError)
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):
+            return _database_unavailable(request, exc)
+        raise exc  # a bug (an integrity error no route expects, bad SQL): on_unexpected, 500
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_unavailable(exc):  # raised inside another error handler (auth check)
+            return _database_unavailable(request, exc)
         error_id = uuid.uuid4().hex[:12]
         logger.error(
             "internal error %s on %s %s",

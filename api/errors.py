@@ -3,13 +3,27 @@
 Everything raised on purpose by :mod:`api` derives from :class:`ApiError`, so the HTTP layer can
 map each kind to a status code (``TicketNotFound`` 404, ``InvalidTransition`` 409,
 ``TransitionForbidden`` 403, ``InvalidQuery`` 400/422) and never answers a 500 for bad input.
+:func:`is_database_unavailable` tells, among the database's own errors, an outage (busy, locked,
+unreachable: answered 503) from a bug.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
 from api.auth import Forbidden
+
+# SQLite primary result codes (the low byte of the extended code) that say the database cannot
+# be used now, not that a statement is wrong: BUSY, LOCKED, IOERR, FULL, CANTOPEN, PROTOCOL.
+_SQLITE_UNAVAILABLE = frozenset({5, 6, 10, 13, 14, 15})
+# PostgreSQL SQLSTATEs that say the same: connection exception (08), transaction rollback
+# (40: serialization failure, deadlock), insufficient resources (53), lock not available (55P03),
+# operator intervention (57P: shutting down, cannot connect now).
+_POSTGRES_UNAVAILABLE = ("08", "40", "53", "55P03", "57P")
 
 
 class ApiError(Exception):
@@ -121,3 +135,29 @@ class StoreError(ApiError):
 
 class ServiceError(ApiError):
     """The ticket service was given settings it cannot run with."""
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the ticket database is busy or unreachable, not that code is wrong.
+
+    True for: no pooled connection came free in time; a lost connection (SQLAlchemy invalidated
+    it); an ``OperationalError`` or ``InterfaceError`` of SQLite with a busy, locked, I/O, disk
+    full or cannot-open code; of PostgreSQL with no server answer (connection refused or lost)
+    or one of the SQLSTATEs above (a lock wait cut by ``lock_timeout`` included). False for
+    everything else, integrity errors and SQLite's errors about the SQL itself ("no such
+    table" is an ``OperationalError`` too) among them: those are bugs or conflicts.
+    """
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    cause = exc.orig
+    if isinstance(cause, sqlite3.Error):
+        code = getattr(cause, "sqlite_errorcode", None)
+        return isinstance(code, int) and code & 0xFF in _SQLITE_UNAVAILABLE
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate is None or str(sqlstate).startswith(_POSTGRES_UNAVAILABLE)

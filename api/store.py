@@ -17,6 +17,11 @@ Why the schema looks as it does:
   threads); reads use their own engine with a plain ``BEGIN`` and, in WAL mode, never wait for a
   writer. ``synchronous=FULL`` makes a commit survive a power cut, not only a crash.
 - Times are stored in UTC and always come back timezone-aware.
+- A transaction waits for a lock another connection holds (a backup, a long writer): on SQLite
+  up to 30 s, on PostgreSQL as the server's ``lock_timeout`` says (no limit by default). The
+  ticket service may wait that long; :func:`lock_wait_limit` bounds the wait of the calls made
+  inside it (the web app bounds each HTTP request so), set at each transaction's start as
+  SQLite's ``busy_timeout`` or PostgreSQL's ``SET LOCAL lock_timeout``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,7 +97,7 @@ from api.workflow import (
 from pipelines.config import TokenRole
 from vision.types import HazardEvent, HazardKind, HazardPhase
 
-__all__ = ["TicketStore", "TicketView"]
+__all__ = ["TicketStore", "TicketView", "lock_wait_limit"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +105,8 @@ _MAX_NOTE = 2000
 _MAX_LIMIT = 1000
 _RETRIES = 5  # attempts of a write that lost a race on a unique key
 _STATE_CHUNK = 500  # hazard ids per query (far below SQLite's bound-variable limit)
+
+_LOCK_WAIT_S = 30.0  # how long a SQLite transaction waits for a lock held by another connection
 
 T = TypeVar("T")
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -375,6 +383,35 @@ def _view(row: TicketRow) -> TicketView:
 # --- engines ---------------------------------------------------------------------------------
 
 
+_lock_wait_limit_s: ContextVar[float | None] = ContextVar("lock_wait_limit_s", default=None)
+
+
+@contextmanager
+def lock_wait_limit(limit_s: float) -> Iterator[None]:
+    """Store calls made inside this block wait at most ``limit_s`` for a lock (30 s at most).
+
+    The bound belongs to the current context (thread or task), and to worker threads started
+    from it with a copy of the context (as Starlette runs sync routes), not to other threads
+    sharing the store. A call that runs out of time raises SQLAlchemy's ``OperationalError``
+    (SQLite: "database is locked"; PostgreSQL: ``LockNotAvailable``).
+
+    Raises:
+        ValueError: ``limit_s`` is not positive.
+    """
+    if not limit_s > 0:
+        raise ValueError(f"lock_wait_limit: limit_s must be > 0, got {limit_s!r}")
+    token = _lock_wait_limit_s.set(limit_s)
+    try:
+        yield
+    finally:
+        _lock_wait_limit_s.reset(token)
+
+
+def _lock_wait_ms() -> int:
+    limit_s = _lock_wait_limit_s.get()
+    return round(1000 * (_LOCK_WAIT_S if limit_s is None else min(limit_s, _LOCK_WAIT_S)))
+
+
 def _setup_sqlite(engine: Engine, *, immediate: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -387,7 +424,19 @@ def _setup_sqlite(engine: Engine, *, immediate: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        # Pooled connections serve the service and HTTP requests in turn: set the wait each time.
+        wait_ms = _lock_wait_ms()
+        if connection.info.get("busy_timeout_ms") != wait_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {wait_ms}")
+            connection.info["busy_timeout_ms"] = wait_ms
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _setup_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if _lock_wait_limit_s.get() is not None:  # unbounded otherwise, as before
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {_lock_wait_ms()}")
 
 
 def _make_engines(url: str) -> tuple[Engine, Engine]:
@@ -403,7 +452,8 @@ def _make_engines(url: str) -> tuple[Engine, Engine]:
         if backend == "sqlite":
             database = parsed.database
             memory = database in (None, "", ":memory:")
-            args: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+            connect_args = {"check_same_thread": False, "timeout": _LOCK_WAIT_S}
+            args: dict[str, Any] = {"connect_args": connect_args}
             if memory:
                 write = create_engine(parsed, poolclass=StaticPool, **args)
                 _setup_sqlite(write, immediate=True)
@@ -417,6 +467,7 @@ def _make_engines(url: str) -> tuple[Engine, Engine]:
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg")
             engine = create_engine(parsed, pool_pre_ping=True)
+            _setup_postgresql(engine)
             return engine, engine
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         raise StoreError(
