@@ -341,8 +341,11 @@ def serve_http(app: FastAPI, host: str, port: int) -> None:
     import uvicorn
 
     stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda _signum, _frame: stopping.set())
+    # Only the main thread may set signal handlers (``hazardwatch demo`` serves from another
+    # thread and handles Ctrl-C itself; uvicorn then leaves the signals alone too).
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda _signum, _frame: stopping.set())
     uvicorn.run(app, host=host, port=port, log_level="warning")
     if stopping.is_set():
         logger.info("signal received: stopping")
