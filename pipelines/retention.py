@@ -2,8 +2,8 @@
 
 The evidence tree (:mod:`pipelines.evidence_layout`) grows with every hazard. One retention run:
 
-1. removes temporary files (``.*.partial*``) older than :data:`PARTIAL_MAX_AGE_S`, the leftovers of
-   a process killed while it wrote a clip or snapshot;
+1. removes temporary files (as :func:`cameras.clips.is_partial_name` tells them) older than
+   :data:`PARTIAL_MAX_AGE_S`, the leftovers of a process killed while it wrote a clip or snapshot;
 2. lists every hazard folder with its size and newest file time, and asks the caller what became
    of each hazard (:class:`HazardState`: its ticket is open, or closed/rejected and since when, or
    no ticket knows it);
@@ -37,8 +37,9 @@ from pathlib import Path
 
 from pydantic import Field
 
+from cameras.clips import is_partial_name
 from cameras.schema import ConfigModel
-from pipelines.evidence_layout import DATE_DIR_RE, EVIDENCE_DIRNAME, PARTIAL_MARK, os_reason
+from pipelines.evidence_layout import DATE_DIR_RE, EVIDENCE_DIRNAME, os_reason
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def remove_stale_partials(data_dir: Path, now: datetime) -> tuple[int, int, list
         return deleted, freed, errors
     for folder, _dirs, names in os.walk(root):
         for name in names:
-            if not (name.startswith(".") and PARTIAL_MARK in name):
+            if not is_partial_name(name):  # the one rule the start-up cleanup uses too
                 continue
             path = Path(folder) / name
             try:

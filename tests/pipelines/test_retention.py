@@ -141,14 +141,20 @@ def test_stale_partial_files_are_removed(tmp_path: Path) -> None:
     make_tree(tmp_path)
     [folder] = [f.path for f in list_hazard_folders(tmp_path) if f.hazard_id == "h5"]
     stale = folder / ".clip.1a2b3c4d.partial.mp4"
+    # the public clip's temporary name ends in .mp4 with no ".partial" (the encoder needs it)
+    stale_public = folder / ".clip_public.mp4.9c8d7e6f.mp4"
     fresh = folder / ".snapshot.jpg.5e6f7a8b.partial"
-    for path, age_s in ((stale, PARTIAL_MAX_AGE_S + 60), (fresh, 60.0)):
+    for path, age_s in (
+        (stale, PARTIAL_MAX_AGE_S + 60),
+        (stale_public, PARTIAL_MAX_AGE_S + 60),
+        (fresh, 60.0),
+    ):
         path.write_bytes(b"p" * 300)
         moment = (NOW - timedelta(seconds=age_s)).timestamp()
         os.utime(path, (moment, moment))
     run = run_retention(tmp_path, RetentionSettings(max_age_days=3650), states, now=NOW)
-    assert not stale.exists() and fresh.exists()
-    assert (run.partials_deleted, run.files_deleted, run.bytes_deleted) == (1, 1, 300)
+    assert not stale.exists() and not stale_public.exists() and fresh.exists()
+    assert (run.partials_deleted, run.files_deleted, run.bytes_deleted) == (2, 2, 600)
 
 
 def test_an_empty_data_dir_is_fine(tmp_path: Path) -> None:
