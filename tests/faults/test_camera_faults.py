@@ -170,7 +170,12 @@ def test_a_camera_that_connects_and_sends_nothing(
         finally:
             os.kill(server_a.pid, signal.SIGCONT)
         assert noticed_s < 12, f"the stall was noticed after {noticed_s:.1f} s"
-        assert max(s[0] for s in samples) <= threads + 1, (threads, samples)
+        # A pile-up grows with every retry (two cameras retry about 8 times in these 8 s), so it
+        # is judged on the last seconds; a short swing while the server answers our /health
+        # polls (its worker-thread pool grows on demand: +3 was seen) is not one.
+        late = samples[-4:]
+        assert max(s[0] for s in late) <= threads + 1, (threads, samples)
+        assert max(s[0] for s in samples) <= threads + 4, (threads, samples)
         assert max(s[1] for s in samples) <= fds + 3, (fds, samples)  # 2 cameras retry ~8 times
         assert silent.most_open <= 1, f"{silent.most_open} connections open at once"
         assert silent.accepted >= 3, "cam_c stopped retrying"  # backoff grows: 0.5, 1, 2 s...
