@@ -71,6 +71,13 @@ class DetectSettings(ConfigModel):
         description="Width in pixels the frame is scaled to for detection (height keeps the "
         "aspect ratio).",
     )
+    model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description="Name of the detector (a key of 'detectors') this camera uses; without it, "
+        "the default detector ('detector', or 'detectors.default').",
+    )
 
 
 class MotionSettings(ConfigModel):

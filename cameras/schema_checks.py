@@ -82,6 +82,8 @@ class CameraParts:
         floors: the validated ``floors`` section, or ``None`` (absent or invalid).
         floors_given: whether the file has a ``floors`` section at all.
         area: the camera's ``area`` when it passed the schema, else ``None``.
+        detect_model: the camera's ``detect.model`` (a detector name) when it is text, else
+            ``None`` (not given: the default detector).
     """
 
     zones: Mapping[str, ZoneModel | None]
@@ -89,6 +91,7 @@ class CameraParts:
     floors: FloorsConfig | None
     floors_given: bool
     area: str | None = None
+    detect_model: str | None = None
 
     @classmethod
     def of(cls, camera: CameraConfig) -> CameraParts:
@@ -99,6 +102,7 @@ class CameraParts:
             floors=camera.floors,
             floors_given=camera.floors is not None,
             area=camera.area,
+            detect_model=camera.detect.model,
         )
 
     @classmethod
@@ -123,12 +127,15 @@ class CameraParts:
         floors_raw = data.get("floors")
         floors = None if floors_raw is None else validate_part(_FLOORS_ADAPTER, floors_raw)
         area = data.get("area")
+        detect = data.get("detect")
+        model = detect.get("model") if isinstance(detect, Mapping) else None
         return cls(
             zones=zones,
             hazards=tuple(hazards),
             floors=floors,
             floors_given=floors_raw is not None,
             area=None if area is None else validate_part(_AREA_ADAPTER, area),
+            detect_model=model if isinstance(model, str) and model else None,
         )
 
 

@@ -56,6 +56,7 @@ from pipelines.retention import RetentionSettings
 from vision.types import HazardKind
 
 __all__ = [
+    "DEFAULT_DETECTOR",
     "ApiConfig",
     "ClassRole",
     "ConfigError",
@@ -126,8 +127,12 @@ class SiteConfig(ConfigModel):
     name: str = Field(min_length=1, max_length=100, description="Display name of the site.")
 
 
+# The name of the detector given by the ``detector`` block, used by cameras without detect.model.
+DEFAULT_DETECTOR = "default"
+
+
 class DetectorConfig(ConfigModel):
-    """The object detector shared by all cameras."""
+    """One object detector: ``detector`` (the default) or an entry of ``detectors``."""
 
     model: str = Field(
         min_length=1,
@@ -435,7 +440,14 @@ class HazardwatchConfig(ConfigModel):
     site: SiteConfig = Field(description="The site: id (slug) and name.")
     detector: DetectorConfig | None = Field(
         default=None,
-        description="Object detector; needed by fire_lane_blocked and ebike_entry cameras.",
+        description="The default object detector (named 'default'): used by cameras without "
+        "detect.model; needed by fire_lane_blocked and ebike_entry cameras.",
+    )
+    detectors: dict[str, DetectorConfig] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="More detectors by name (slug), each like 'detector'; a camera picks one "
+        "with detect.model. 'default' here is the default detector (instead of 'detector').",
     )
     defaults: DefaultsConfig | None = Field(
         default=None,
@@ -458,6 +470,27 @@ class HazardwatchConfig(ConfigModel):
     def _merge_defaults(cls, data: Any) -> Any:
         return apply_defaults(data)
 
+    def detector_configs(self) -> dict[str, DetectorConfig]:
+        """Every detector by name: ``detector`` as ``default``, then ``detectors``."""
+        named = {DEFAULT_DETECTOR: self.detector} if self.detector is not None else {}
+        return {**named, **self.detectors}
+
+    def detector_name(self, camera_id: str) -> str:
+        """The name of the detector camera ``camera_id`` uses (its detect.model, or default).
+
+        Raises:
+            KeyError: if ``camera_id`` is not configured.
+        """
+        return self.cameras[camera_id].detect.model or DEFAULT_DETECTOR
+
+    def detector_of(self, camera_id: str) -> DetectorConfig | None:
+        """The detector block camera ``camera_id`` uses, or None when there is none.
+
+        Raises:
+            KeyError: if ``camera_id`` is not configured.
+        """
+        return self.detector_configs().get(self.detector_name(camera_id))
+
 
 # --- the parts the cross-field checks look at ------------------------------------------------
 
@@ -474,7 +507,8 @@ class ConfigParts:
     was given but is invalid is ``None`` with its ``*_given`` flag set: the checks then skip what
     depends on it instead of calling it missing. ``cameras_complete`` is false when the
     ``cameras`` section itself failed (missing, empty, not a mapping): which cameras exist is
-    then unknown, and tokens naming cameras are not judged.
+    then unknown, and tokens naming cameras are not judged. ``detectors`` holds every name
+    given under ``detectors``, with its validated block or ``None``.
     """
 
     site: SiteConfig | None
@@ -483,6 +517,8 @@ class ConfigParts:
     cameras: dict[str, CameraParts] = field(default_factory=dict)
     api: ApiConfig | None = None
     cameras_complete: bool = True
+    detectors: dict[str, DetectorConfig | None] = field(default_factory=dict)
+    detectors_complete: bool = True
 
     @classmethod
     def of(cls, config: HazardwatchConfig) -> ConfigParts:
@@ -492,12 +528,19 @@ class ConfigParts:
             detector_given=config.detector is not None,
             cameras={cid: CameraParts.of(camera) for cid, camera in config.cameras.items()},
             api=config.api,
+            detectors=dict(config.detectors),
         )
 
     @classmethod
     def from_raw(cls, data: Mapping[str, Any], errors: Sequence[ErrorDetails] = ()) -> ConfigParts:
         """The parts of a raw mapping; ``errors`` are the schema's errors of the whole file."""
         detector_raw = data.get("detector")
+        detectors_raw = data.get("detectors")
+        detectors: dict[str, DetectorConfig | None] = {}
+        if isinstance(detectors_raw, Mapping):
+            for name, block in detectors_raw.items():
+                if isinstance(name, str):
+                    detectors[name] = _validate_section(DetectorConfig, block)
         api_raw = data.get("api")
         cameras_raw = apply_defaults(dict(data)).get("cameras")
         cameras: dict[str, CameraParts] = {}
@@ -512,6 +555,8 @@ class ConfigParts:
             cameras=cameras,
             api=_validate_section(ApiConfig, api_raw),
             cameras_complete=not any(tuple(e["loc"]) == ("cameras",) for e in errors),
+            detectors=detectors,
+            detectors_complete=detectors_raw is None or isinstance(detectors_raw, Mapping),
         )
 
 
@@ -572,7 +617,12 @@ _NEEDED_ROLES: dict[HazardKind, frozenset[ClassRole]] = {
 }
 
 
-def _verify_labels(detector: DetectorConfig) -> list[ConfigIssue]:
+def _detector_path(name: str) -> list[str | int]:
+    """Where detector ``name`` is written: ``detector`` for the default, else ``detectors.NAME``."""
+    return ["detector"] if name == DEFAULT_DETECTOR else ["detectors", name]
+
+
+def _verify_labels(detector: DetectorConfig, base: list[str | int]) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     if detector.labels is None:
         return issues
@@ -580,61 +630,111 @@ def _verify_labels(detector: DetectorConfig) -> list[ConfigIssue]:
     for index, label in enumerate(detector.labels):
         if label in seen:
             issues.append(
-                ConfigIssue(f"detector.labels[{index}]", f"label '{label}' is listed twice")
+                ConfigIssue(
+                    format_path([*base, "labels", index]), f"label '{label}' is listed twice"
+                )
             )
         seen.add(label)
+    where = format_path([*base, "labels"])
     for label in detector.classes:
         if label not in seen:
             issues.append(
                 ConfigIssue(
-                    format_path(["detector", "classes", label]),
-                    f"label '{label}' is not one of detector.labels" + did_you_mean(label, seen),
+                    format_path([*base, "classes", label]),
+                    f"label '{label}' is not one of {where}" + did_you_mean(label, seen),
                 )
             )
     return issues
 
 
-def verify_detector(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
-    """Cameras whose hazards need detections have a detector mapping the classes they use.
+def _declared_detectors(parts: ConfigParts) -> tuple[dict[str, DetectorConfig | None], list[str]]:
+    """Every detector name given (the ``detector`` block as ``default``) with its validated
+    block or None, and the paths where each is written (for messages)."""
+    declared: dict[str, DetectorConfig | None] = {}
+    if parts.detector_given:
+        declared[DEFAULT_DETECTOR] = parts.detector
+    for name, block in parts.detectors.items():
+        declared.setdefault(name, block)
+    return declared, sorted(declared)
 
-    fire_lane_blocked needs a class with role vehicle or clutter, ebike_entry one with role
-    ebike. With inline ``labels``, every key of ``classes`` must be one of them (a typo would
-    otherwise never match anything). Whether the model file exists is the detector's business at
-    start-up, not the config's. A ``detector`` section that is given but invalid is not judged.
+
+def verify_detector(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
+    """Detector names, each camera's ``detect.model``, and the classes each camera's hazards need.
+
+    ``detector`` is the detector named ``default``; ``detectors`` names more, so giving both
+    ``detector`` and ``detectors.default`` is an error. A camera's ``detect.model`` must name a
+    configured detector (with a did-you-mean); a camera without it uses the default. Cameras
+    whose hazards need detections must have a detector, whose ``classes`` map a class to a role
+    the hazard uses: fire_lane_blocked vehicle or clutter, ebike_entry ebike. With inline
+    ``labels``, every key of ``classes`` must be one of them (a typo would otherwise never match
+    anything). Whether the labels exist in the model file itself is checked by
+    :func:`pipelines.model_checks.verify_models` (``check-config`` and start-up), which reads the
+    models. A detector block that is given but invalid is not judged further.
     """
     parts = _as_parts(config)
     issues: list[ConfigIssue] = []
-    detector = parts.detector
-    if detector is None and parts.detector_given:
-        return issues  # its schema errors say what is wrong with it
-    users: dict[HazardKind, list[str]] = {}
+    if parts.detector_given and DEFAULT_DETECTOR in parts.detectors:
+        issues.append(
+            ConfigIssue(
+                format_path(["detectors", DEFAULT_DETECTOR]),
+                "the default detector is given twice, as 'detector' and as "
+                "'detectors.default': keep one of them (the 'detector' block is the detector "
+                "named 'default')",
+            )
+        )
+    for name in parts.detectors:
+        problem = slug_problem("detector name", name)
+        if problem:
+            issues.append(ConfigIssue(format_path(["detectors", name]), problem))
+    declared, names = _declared_detectors(parts)
+    known = ", ".join(names) if names else "none"
+    # detector name -> hazard kind -> cameras using it for that kind
+    users: dict[str, dict[HazardKind, list[str]]] = {}
     for camera_id, camera in parts.cameras.items():
-        for index, hazard in enumerate(camera.hazards):
-            if hazard is None or hazard.kind not in DETECTOR_HAZARDS:
-                continue
-            users.setdefault(hazard.kind, []).append(camera_id)
-            if detector is None:
+        name = camera.detect_model or DEFAULT_DETECTOR
+        needs = [
+            (index, hazard)
+            for index, hazard in enumerate(camera.hazards)
+            if hazard is not None and hazard.kind in DETECTOR_HAZARDS
+        ]
+        if camera.detect_model is not None and name not in declared:
+            if parts.detectors_complete:
+                issues.append(
+                    ConfigIssue(
+                        format_path(["cameras", camera_id, "detect", "model"]),
+                        f"camera '{camera_id}': detect.model '{name}' is not a configured "
+                        f"detector" + did_you_mean(name, names) + f" (detectors: {known}; "
+                        "'default' is the 'detector' block)",
+                    )
+                )
+            continue
+        for index, hazard in needs:
+            users.setdefault(name, {}).setdefault(hazard.kind, []).append(camera_id)
+            if name not in declared:
                 issues.append(
                     ConfigIssue(
                         format_path(["cameras", camera_id, "hazards", index]),
                         f"camera '{camera_id}': {hazard.kind} needs object detection, but the "
-                        "config has no 'detector' section",
+                        "config has no 'detector' section (nor 'detectors.default', nor a "
+                        "detect.model naming one of 'detectors')",
                     )
                 )
-    if detector is None:
-        return issues
-    issues += _verify_labels(detector)
-    roles = set(detector.classes.values())
-    for kind, camera_ids in users.items():
-        if not roles & _NEEDED_ROLES[kind]:
-            wanted = " or ".join(sorted(_NEEDED_ROLES[kind]))
-            issues.append(
-                ConfigIssue(
-                    "detector.classes",
-                    f"{kind} (camera {', '.join(sorted(set(camera_ids)))}) needs a class mapped "
-                    f"to role {wanted}, but none is",
+    for name, detector in declared.items():
+        if detector is None:
+            continue  # its schema errors say what is wrong with it
+        base = _detector_path(name)
+        issues += _verify_labels(detector, base)
+        roles = set(detector.classes.values())
+        for kind, camera_ids in users.get(name, {}).items():
+            if not roles & _NEEDED_ROLES[kind]:
+                wanted = " or ".join(sorted(_NEEDED_ROLES[kind]))
+                issues.append(
+                    ConfigIssue(
+                        format_path([*base, "classes"]),
+                        f"{kind} (camera {', '.join(sorted(set(camera_ids)))}) needs a class "
+                        f"mapped to role {wanted}, but none is",
+                    )
                 )
-            )
     return issues
 
 

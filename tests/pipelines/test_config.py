@@ -193,8 +193,8 @@ CASES = [
         [
             (
                 "colour",
-                "unknown key 'colour' (allowed here: site, detector, defaults, cameras, api, "
-                "retention)",
+                "unknown key 'colour' (allowed here: site, detector, detectors, defaults, "
+                "cameras, api, retention)",
             )
         ],
         id="unknown-key-top-level",
