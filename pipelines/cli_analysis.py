@@ -1,8 +1,9 @@
-"""``hazardwatch replay`` and ``hazardwatch eval``."""
+"""``hazardwatch replay``, ``hazardwatch eval`` and ``hazardwatch derive``."""
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from cameras.errors import SourceError
 from models.errors import ModelError
 from pipelines.builders import BuildError
 from pipelines.config import ConfigError, load_config
+from pipelines.derived_clips import Derivation, DeriveError, derive_file, parse_derivations
 from pipelines.evaluate import evaluate_suite, format_report
 from pipelines.replay import replay
 from pipelines.suite import SuiteError
@@ -40,7 +42,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("suite", nargs="+", type=Path, help="suite directory or suite YAML file")
     e.add_argument("--json", type=Path, help="also write the full report as JSON here")
     e.add_argument("--quiet", action="store_true", help="no per-clip lines")
+    e.add_argument(
+        "--only",
+        action="append",
+        metavar="PATTERN",
+        help="only clips whose id matches this shell pattern (repeatable), e.g. 'real_*'",
+    )
     e.set_defaults(func=run_eval)
+
+    d = subparsers.add_parser(
+        "derive",
+        help="re-make a clip under a real camera's conditions (repeats, drops, night, ...)",
+        description="Write SOURCE with the given conditions applied, in order, to OUT (H.264 "
+        "MP4), keeping the scene's timing so its labels still hold. Conditions: "
+        + ", ".join(x.value for x in Derivation)
+        + ".",
+    )
+    d.add_argument("source", type=Path, help="video file")
+    d.add_argument("out", type=Path, help="MP4 file to write")
+    d.add_argument(
+        "--as",
+        dest="conditions",
+        action="append",
+        required=True,
+        metavar="CONDITION",
+        help="a condition to apply (repeatable, applied in order)",
+    )
+    d.add_argument("--seed", type=int, default=0, help="seed of the random conditions")
+    d.set_defaults(func=run_derive)
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -79,11 +108,43 @@ def run_eval(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     try:
-        report = evaluate_suite(args.suite, progress=progress)
-    except (SuiteError, ConfigError, BuildError, SourceError, ModelError) as exc:
+        patterns = args.only or []
+        report = evaluate_suite(
+            args.suite,
+            progress=progress,
+            only=(lambda c: any(fnmatch.fnmatch(c.clip_id, p) for p in patterns))
+            if patterns
+            else None,
+        )
+    except (SuiteError, ConfigError, BuildError, SourceError, ModelError, DeriveError) as exc:
         print(f"eval: {exc}", file=sys.stderr)
         return 2
     print(format_report(report))
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
+def run_derive(args: argparse.Namespace) -> int:
+    try:
+        chain = parse_derivations(args.conditions, "--as")
+    except ValueError as exc:
+        print(f"derive: {exc}", file=sys.stderr)
+        return 2
+    if not args.source.is_file():
+        print(f"derive: source not found: {args.source}", file=sys.stderr)
+        return 2
+    if args.out.resolve() == args.source.resolve():
+        print(f"derive: OUT must differ from SOURCE: {args.out}", file=sys.stderr)
+        return 2
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        derive_file(args.source, args.out, chain, seed=args.seed)
+    except DeriveError as exc:
+        print(f"derive: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"derive: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"derive: wrote {args.out} ({'+'.join(c.value for c in chain)})")
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import load_config
+from pipelines.derived_clips import derived_clip
 from pipelines.replay import DetectorCache, ReplayResult, replay
 from pipelines.suite import ClipScore, SuiteClip, load_suite, score_clip, summarize
 
@@ -63,8 +64,9 @@ def evaluate_suite(
             if only is not None and not only(clip):
                 continue
             config = load_config(clip.config)
+            video = derived_clip(clip.video, clip.derive)
             result = replay(
-                config, clip.camera, clip.video, base_dir=clip.config.parent, detectors=detectors
+                config, clip.camera, video, base_dir=clip.config.parent, detectors=detectors
             )
             score = score_clip(clip, result.events)
             kind = _kind_of(clip, result)
@@ -72,6 +74,7 @@ def evaluate_suite(
                 "id": clip.clip_id,
                 "kind": kind,
                 "tags": list(clip.tags),
+                "derive": [d.value for d in clip.derive],
                 "expected": len(clip.expected),
                 "matched": len(score.matched),
                 "missed": len(score.missed),

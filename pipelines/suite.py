@@ -15,7 +15,9 @@ A suite directory holds clips, configs and ``suite.yaml``::
 
 ``origin_floor`` is given for falling objects only (and must be). ``end_s`` is null when the
 hazard lasts to the end of the clip. Latency is ``start_pts_s - onset_s`` of the matching event.
-``${ASSETS}`` at the start of a path stands for the shared test media
+``derive: [crf38, night_gray]`` (optional) replays the clip under those real-camera conditions
+(:mod:`pipelines.derived_clips`; the labels must still hold, which they do for the timing-keeping
+derivations there). ``${ASSETS}`` at the start of a path stands for the shared test media
 (:func:`pipelines.assets.shared_assets_dir`: ``<repo>/../shared/assets`` unless
 ``HAZARDWATCH_ASSETS`` says otherwise).
 
@@ -39,6 +41,7 @@ from typing import Any
 import yaml
 
 from pipelines.assets import shared_assets_dir
+from pipelines.derived_clips import Derivation, parse_derivations
 from vision.types import HazardEvent, HazardKind, HazardPhase
 
 SUITE_FILE = "suite.yaml"
@@ -51,7 +54,7 @@ DEFAULT_LATENCY_S = {
 EARLY_TOLERANCE_S = 0.5  # a start a little before the labelled onset still matches
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_CLIP_KEYS = ("id", "video", "config", "camera", "tags", "expected")
+_CLIP_KEYS = ("id", "video", "config", "camera", "tags", "expected", "derive")
 _EXPECTED_KEYS = ("kind", "zone", "onset_s", "end_s", "max_latency_s", "origin_floor")
 _NUMBER = (int, float)
 
@@ -78,6 +81,8 @@ class SuiteClip:
     camera: str
     tags: tuple[str, ...]
     expected: tuple[ExpectedHazard, ...]
+    # conditions of real cameras applied to ``video`` before replay (pipelines.derived_clips)
+    derive: tuple[Derivation, ...] = ()
 
     @property
     def report_only(self) -> bool:
@@ -94,6 +99,7 @@ class SuiteEntry:
     camera: str
     tags: tuple[str, ...]
     expected: tuple[ExpectedHazard, ...]
+    derive: tuple[Derivation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +243,11 @@ def _parse_entry(item: Any, where: str, strict: bool) -> SuiteEntry:
     camera = _need(item, "camera", where, str)
     tags = _get(item, "tags", where, list, strict)
     expected = _get(item, "expected", where, list, strict)
+    derive_raw = _optional(item, "derive", where, list)
+    try:
+        derive = parse_derivations([str(d) for d in derive_raw or ()], f"{where}.derive")
+    except ValueError as exc:
+        raise SuiteError(str(exc)) from None
     entry = SuiteEntry(
         clip_id=clip_id,
         video=video,
@@ -247,6 +258,7 @@ def _parse_entry(item: Any, where: str, strict: bool) -> SuiteEntry:
             _parse_expected(e, f"{where}.expected[{i}]", strict)
             for i, e in enumerate(expected or ())
         ),
+        derive=derive,
     )
     try:
         check_entry(entry)
@@ -319,6 +331,7 @@ def load_suite(path: Path) -> list[SuiteClip]:
             camera=entry.camera,
             tags=entry.tags,
             expected=entry.expected,
+            derive=entry.derive,
         )
         for entry in read_suite_file(file).clips
     ]
