@@ -1,15 +1,25 @@
 """Zones: polygons and directed lines in normalized coordinates, evaluated per frame size.
 
 Why not supervision's PolygonZone / LineZone: PolygonZone rasterises a mask per resolution and
-LineZone keeps per-track state forever (STYLE.md); ours converts normalized geometry to pixels once
-per frame size, decides membership on a chosen anchor point of each box, and prunes line state
-when a track ends.
+decides on one anchor point, LineZone keeps per-track state forever (STYLE.md); ours converts
+normalized geometry to pixels once per frame size, and prunes per-object state when a track ends.
+
+Polygon membership is decided on the *footprint* of a box, not on one point (ARCHITECTURE.md §4):
+installers draw zones roughly, and a car whose box's bottom edge lies a few pixels below the
+lane's near edge, or whose centre is just past its left end, is still in the lane. The footprint
+is the ground-contact band of the box (its bottom ``footprint_height`` for the default
+``bottom_center`` anchor); an object enters when the part of its footprint inside the polygon
+(or the part of the polygon its footprint covers, for zones smaller than the objects) reaches
+the ``enter`` threshold and leaves only when it falls below the lower ``exit`` threshold, so a box
+jittering on an edge does not flap in and out (:class:`Membership`, :class:`MembershipState`).
+Lines keep deciding on the anchor point: a crossing is a point's event.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 import cv2
@@ -53,14 +63,103 @@ def anchor_points(xyxy: np.ndarray, anchor: Anchor) -> np.ndarray:
     return np.stack([x, y], axis=1).astype(np.float32)
 
 
+def footprint_boxes(xyxy: np.ndarray, anchor: Anchor, height_fraction: float) -> np.ndarray:
+    """The footprint of each box: the full-width band of ``height_fraction`` of its height at its
+    anchor (the bottom band for ``bottom_center``, the top band for ``top_center``, centred for
+    ``center``).
+
+    Returns:
+        float64 (n, 4) boxes in the boxes' units.
+    """
+    boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    band = (boxes[:, 3] - boxes[:, 1]) * height_fraction
+    out = boxes.copy()
+    if anchor is Anchor.BOTTOM_CENTER:
+        out[:, 1] = boxes[:, 3] - band
+    elif anchor is Anchor.TOP_CENTER:
+        out[:, 3] = boxes[:, 1] + band
+    else:
+        centre = (boxes[:, 1] + boxes[:, 3]) / 2
+        out[:, 1], out[:, 3] = centre - band / 2, centre + band / 2
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """How a box's footprint decides membership of a polygon zone, with hysteresis.
+
+    Attributes:
+        footprint_height: height of the footprint band as a fraction of the box height. A
+            quarter of a vehicle's box is about its ground contact seen from a pole or a wall
+            (the band between its near and far wheels), near or far from the camera alike.
+        enter_overlap: an object enters when at least this fraction of its footprint is inside
+            the polygon. 0.3: a car straddling an edge with a third of its footprint in the lane
+            (about 1.5 m of a car's length, or its near wheels) is in it; a sliver is not.
+        exit_overlap: a member leaves only when the fraction falls below this (hysteresis).
+        enter_zone_overlap: an object also enters when its footprint covers this fraction of the
+            polygon's area (a zone smaller than the objects, e.g. a narrow passage a van covers);
+            it leaves below ``enter_zone_overlap * exit_overlap / enter_overlap``.
+    """
+
+    footprint_height: float = 0.25
+    enter_overlap: float = 0.3
+    exit_overlap: float = 0.15
+    enter_zone_overlap: float = 0.5
+
+    def __post_init__(self) -> None:
+        values = (self.footprint_height, self.enter_overlap, self.exit_overlap)
+        if not all(math.isfinite(v) for v in (*values, self.enter_zone_overlap)):
+            raise ValueError(f"membership: values must be finite, got {self}")
+        checks = [
+            (
+                0 < self.footprint_height <= 1,
+                f"footprint_height must be in (0, 1], got {self.footprint_height}",
+            ),
+            (
+                0 < self.enter_overlap <= 1,
+                f"enter_overlap must be in (0, 1], got {self.enter_overlap}",
+            ),
+            (
+                0 <= self.exit_overlap <= self.enter_overlap,
+                f"exit_overlap must be in [0, enter_overlap ({self.enter_overlap})], "
+                f"got {self.exit_overlap}",
+            ),
+            (
+                0 < self.enter_zone_overlap <= 1,
+                f"enter_zone_overlap must be in (0, 1], got {self.enter_zone_overlap}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"membership: {message}")
+
+    def decide(self, was_inside: bool, of_footprint: float, of_zone: float) -> bool:
+        """Whether an object is a member now, given whether it was one in the previous frame.
+
+        A member stays while any of its footprint is inside and the fractions stay at or above
+        the exit thresholds (``exit_overlap = 0`` keeps it while it touches the polygon at all).
+        """
+        if of_footprint >= self.enter_overlap or of_zone >= self.enter_zone_overlap:
+            return True
+        if not was_inside or of_footprint <= 0:
+            return False
+        exit_zone = self.enter_zone_overlap * self.exit_overlap / self.enter_overlap
+        return of_footprint >= self.exit_overlap or of_zone >= exit_zone
+
+
 class PolygonZone:
-    """A polygon given in normalized 0..1 coordinates of the full frame (x right, y down)."""
+    """A polygon given in normalized 0..1 coordinates of the full frame (x right, y down).
+
+    ``anchor`` says where a box's footprint lies (:func:`footprint_boxes`); ``membership`` how
+    much of it must be inside.
+    """
 
     def __init__(
         self,
         zone_id: str,
         polygon_norm: Sequence[Sequence[float]],
         anchor: Anchor = Anchor.BOTTOM_CENTER,
+        membership: Membership | None = None,
     ) -> None:
         poly = np.asarray(polygon_norm, np.float64)
         if poly.ndim != 2 or poly.shape[1] != 2 or poly.shape[0] < 3:
@@ -70,9 +169,12 @@ class PolygonZone:
         self.zone_id = zone_id
         self.polygon_norm = poly
         self.anchor = Anchor(anchor)
+        self.membership = membership if membership is not None else Membership()
         self._size: tuple[int, int] | None = None
         self._poly_px = np.zeros((0, 2), np.float32)
         self._mask: np.ndarray | None = None
+        self._integral: np.ndarray | None = None
+        self._area_px = 0
 
     @property
     def area_norm(self) -> float:
@@ -86,6 +188,7 @@ class PolygonZone:
             self._size = (width_px, height_px)
             self._poly_px = (self.polygon_norm * [width_px, height_px]).astype(np.float32)
             self._mask = None
+            self._integral = None
         return self._poly_px
 
     def mask(self, width_px: int, height_px: int) -> np.ndarray:
@@ -107,9 +210,54 @@ class PolygonZone:
             dtype=bool,
         )
 
+    def _mask_integral(self, width_px: int, height_px: int) -> np.ndarray:
+        """Summed-area table of the mask (cached per size): any rectangle's count in O(1)."""
+        mask = self.mask(width_px, height_px)
+        if self._integral is None:
+            self._integral = cv2.integral(mask, sdepth=cv2.CV_64F)
+            self._area_px = int(mask.sum())
+        return self._integral
+
+    def footprint_overlap(
+        self, xyxy: np.ndarray, width_px: int, height_px: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """How much of each box's footprint is inside the polygon.
+
+        Measured on the pixels the footprint touches (at least one pixel row); the part of a
+        footprint outside the frame (a coasting track's predicted box, an object cut by the frame
+        edge) counts as outside.
+
+        Returns:
+            float (n,) fractions of each footprint inside the polygon, and float (n,) fractions of
+            the polygon's area that each footprint covers.
+        """
+        integral = self._mask_integral(width_px, height_px)
+        feet = footprint_boxes(xyxy, self.anchor, self.membership.footprint_height)
+        of_footprint = np.zeros(len(feet), np.float64)
+        of_zone = np.zeros(len(feet), np.float64)
+        for i, (x1, y1, x2, y2) in enumerate(feet.tolist()):
+            if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+                continue
+            fx1, fy1 = math.floor(x1), math.floor(y1)
+            fx2, fy2 = max(math.ceil(x2), fx1 + 1), max(math.ceil(y2), fy1 + 1)
+            touched = (fx2 - fx1) * (fy2 - fy1)
+            ix1, iy1 = min(max(fx1, 0), width_px), min(max(fy1, 0), height_px)
+            ix2, iy2 = min(max(fx2, 0), width_px), min(max(fy2, 0), height_px)
+            inside = float(
+                integral[iy2, ix2] - integral[iy1, ix2] - integral[iy2, ix1] + integral[iy1, ix1]
+            )
+            of_footprint[i] = inside / touched
+            of_zone[i] = inside / self._area_px if self._area_px else 0.0
+        return of_footprint, of_zone
+
     def contains_boxes(self, xyxy: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
-        """bool (n,): which boxes have their anchor inside."""
-        return self.contains_points(anchor_points(xyxy, self.anchor), width_px, height_px)
+        """bool (n,): which boxes are members, judged on this frame alone (no hysteresis: an
+        object not inside before). :class:`MembershipState` adds the hysteresis."""
+        of_footprint, of_zone = self.footprint_overlap(xyxy, width_px, height_px)
+        m = self.membership
+        return np.array(
+            [m.decide(False, f, z) for f, z in zip(of_footprint, of_zone, strict=True)], bool
+        )
 
     def box_overlap_fraction(self, xyxy: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
         """float (n,): fraction of each box's area that lies inside the polygon.
@@ -128,6 +276,44 @@ class PolygonZone:
             if touched > 0 and ix2 > ix1 and iy2 > iy1:
                 out[i] = float(mask[iy1:iy2, ix1:ix2].sum()) / touched
         return out
+
+
+class MembershipState:
+    """Polygon membership of objects followed over frames (by key: a track id, a record), with
+    the hysteresis of :class:`Membership`. State of keys that ended is dropped by
+    :meth:`forget`."""
+
+    def __init__(self, zone: PolygonZone) -> None:
+        self.zone = zone
+        self._inside: dict[Hashable, bool] = {}
+
+    def update(
+        self, keys: Sequence[Hashable], xyxy: np.ndarray, width_px: int, height_px: int
+    ) -> np.ndarray:
+        """bool (n,): which of this frame's objects (boxes in pixels) are members now."""
+        boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
+        if len(boxes) != len(keys):
+            raise ValueError(f"zone {self.zone.zone_id}: {len(keys)} keys but {len(boxes)} boxes")
+        if not len(keys):
+            return np.zeros(0, bool)
+        of_footprint, of_zone = self.zone.footprint_overlap(boxes, width_px, height_px)
+        out = np.zeros(len(keys), bool)
+        for i, key in enumerate(keys):
+            inside = self.zone.membership.decide(
+                self._inside.get(key, False), float(of_footprint[i]), float(of_zone[i])
+            )
+            self._inside[key] = inside
+            out[i] = inside
+        return out
+
+    def forget(self, keys: Iterable[Hashable]) -> None:
+        """Drop the state of objects that ended."""
+        for key in keys:
+            self._inside.pop(key, None)
+
+    @property
+    def tracked_count(self) -> int:
+        return len(self._inside)
 
 
 class LineZone:

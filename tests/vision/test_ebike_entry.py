@@ -70,12 +70,13 @@ class Case:
     hazards: int | None = None  # distinct hazards expected (default: number of starts)
 
 
-# Drives in from the left: its anchor (bottom-centre) enters the car at x = 128 px at t = 1.5.
+# Drives in from the left at ~127 px/s: 30 % of its footprint (the box's bottom band) is past
+# the car's edge x = 128 px at t = 1.3 (its bottom-centre would be at t = 1.5).
 ENTERS = keyframes([(0, -120), (3, 260), (20, 260), (23, -130)], 200, EB_W, EB_H)
 
 CASES = [
     pytest.param(
-        Case(lift_rule, [ebike(1, ENTERS)], 30, [("start", 2.5, 2.8), ("end", 23.0, 23.6)]),
+        Case(lift_rule, [ebike(1, ENTERS)], 30, [("start", 2.3, 2.6), ("end", 23.4, 24.0)]),
         id="lift-enters-and-stays",
     ),
     pytest.param(
@@ -83,7 +84,7 @@ CASES = [
             lift_rule,
             [ebike(1, ENTERS)],
             30,
-            [("start", 4.5, 4.8), ("end", 23.0, 23.6)],
+            [("start", 4.3, 4.6), ("end", 23.4, 24.0)],
             rule_kwargs={"min_duration_s": 3.0},
         ),
         id="lift-longer-min-duration",
@@ -96,6 +97,30 @@ CASES = [
             [("start", 1.0, 1.0), ("end", 19.8, 19.8)],
         ),
         id="lift-already-inside-at-start",
+    ),
+    # Parked across the car's left edge (x 128), its centre 10 px outside: 50 of its 120 px in.
+    pytest.param(
+        Case(
+            lift_rule,
+            [ebike(1, still((58, 200, 178, 280), 0, 20))],
+            20,
+            [("start", 1.0, 1.0), ("end", 19.8, 19.8)],
+        ),
+        id="lift-straddles-the-car-edge",
+    ),
+    # Across the car's bottom edge (y 342), its bottom 8 px below: 12 of its 20 px rows in.
+    pytest.param(
+        Case(
+            lift_rule,
+            [ebike(1, still((260, 270, 380, 350), 0, 20))],
+            20,
+            [("start", 1.0, 1.0), ("end", 19.8, 19.8)],
+        ),
+        id="lift-straddles-the-car-near-edge",
+    ),
+    pytest.param(
+        Case(lift_rule, [ebike(1, still((18, 200, 138, 280), 0, 20))], 20, []),
+        id="lift-touches-the-car-edge-by-a-sliver",
     ),
     pytest.param(
         Case(
@@ -128,7 +153,7 @@ CASES = [
             lift_rule,
             [ebike(1, ENTERS, role="bicycle")],
             30,
-            [("start", 2.5, 2.8), ("end", 23.0, 23.6)],
+            [("start", 2.3, 2.6), ("end", 23.4, 24.0)],
             rule_kwargs={"allow_bicycles": False},
         ),
         id="lift-bicycle-not-allowed",
@@ -141,7 +166,7 @@ CASES = [
                 ebike(2, keyframes([(0, -50), (3, 240), (20, 240)], 120, 50, 160), role="person"),
             ],
             30,
-            [("start", 2.5, 2.8), ("end", 23.0, 23.6)],
+            [("start", 2.3, 2.6), ("end", 23.4, 24.0)],
         ),
         id="lift-rider-with-ebike",
     ),
@@ -168,7 +193,7 @@ CASES = [
                 ebike(4, still((260, 200, 380, 280), 3.6, 20)),
             ],
             30,
-            [("start", 2.5, 2.8), ("update", 0, 0), ("end", 21.8, 22.2)],
+            [("start", 2.3, 2.6), ("update", 0, 0), ("end", 21.8, 22.2)],
         ),
         id="lift-coasting-track-flies-off-new-id-in-place",
     ),

@@ -30,6 +30,8 @@ from vision.rules.fire_lane import FireLaneRule
 from vision.types import HazardEvent, HazardPhase
 
 LANE = [[0.1, 0.5], [0.9, 0.5], [0.9, 1.0], [0.1, 1.0]]
+# A lane drawn roughly, inside the painted one: x 128..512 px, y 180..306 px.
+ROUGH = [[0.2, 0.5], [0.8, 0.5], [0.8, 0.85], [0.2, 0.85]]
 CAR_W, CAR_H, CAR_Y = 160, 90, 200  # a car box in the lane: anchor (bottom) at y = 290
 DWELL_S, CLEAR_S = 10.0, 5.0
 
@@ -292,6 +294,78 @@ CASES = {
     ),
     "clutter-outside-the-lane": Case(
         [], 30, [], patches=[Patch((300, 40, 380, 120), 2, 30)], luma_only=True
+    ),
+    # --- a lane drawn roughly (ROUGH: x 128..512, y 180..306): cars straddling its edges ---
+    # The bottom edge 10 px below the near edge: its anchor is outside, 55 % of its footprint in.
+    "straddles-near-edge": Case(
+        [parked_at(240, y=306 + 10 - CAR_H)],
+        40,
+        [("start", 9.8, 10.4), ("end", 39.8, 39.8)],
+        rule_kwargs={"polygon_norm": ROUGH},
+    ),
+    # Centre 20 px left of the left edge: 60 of its 160 px in the lane.
+    "straddles-left-edge": Case(
+        [parked_at(128 - 100)],
+        40,
+        [("start", 9.8, 10.4), ("end", 39.8, 39.8)],
+        rule_kwargs={"polygon_norm": ROUGH},
+    ),
+    "straddles-right-edge": Case(
+        [parked_at(512 - 60)],
+        40,
+        [("start", 9.8, 10.4), ("end", 39.8, 39.8)],
+        rule_kwargs={"polygon_norm": ROUGH},
+    ),
+    # Touching the near edge by a sliver (2.5 of its 22.5 px footprint rows): not in the lane.
+    "sliver-over-near-edge": Case(
+        [parked_at(240, y=306 + 20 - CAR_H)], 40, [], rule_kwargs={"polygon_norm": ROUGH}
+    ),
+    "sliver-over-left-edge": Case(
+        [parked_at(128 - 150)], 40, [], rule_kwargs={"polygon_norm": ROUGH}
+    ),
+    # The detector's box jumps 6 px up and down across the near edge every frame (footprint
+    # 16 % / 42 % in, about the exit and enter overlaps): in once, never out, one hazard.
+    "box-jitters-across-near-edge": Case(
+        [
+            Actor(
+                1,
+                "vehicle",
+                lambda t: (240, 235 - 6 * (round(t * 5) % 2), 400, 325 - 6 * (round(t * 5) % 2)),
+                label="car",
+            )
+        ],
+        40,
+        [("start", 9.8, 10.4), ("end", 39.8, 39.8)],
+        rule_kwargs={"polygon_norm": ROUGH},
+    ),
+    # The detector's box sits 14 px low (footprint 2 % in: borderline out); the car's pixels
+    # (drawn from t=2, 55 % of their footprint in) show it in the lane: static foreground
+    # catches it.
+    "borderline-box-still-pixels-in-lane": Case(
+        [
+            Actor(
+                1,
+                "vehicle",
+                keyframes([(2, 240), (40, 240)], 306 + 24 - CAR_H, CAR_W, CAR_H),
+                label="car",
+                gray=None,
+            )
+        ],
+        40,
+        [("start", 11.8, 15.0), ("end", 39.8, 39.8)],
+        patches=[Patch((240, 306 + 10 - CAR_H, 400, 306 + 10), 2, 40, gray=40)],
+        rule_kwargs={"polygon_norm": ROUGH},
+        luma_only=True,
+    ),
+    # Something tall standing in front of the lane (nearer the camera, its foot 54 px below the
+    # near edge): its picture covers the lane but it is not in it.
+    "static-object-in-front-of-the-lane": Case(
+        [],
+        30,
+        [],
+        patches=[Patch((240, 140, 400, 360), 2, 30, gray=40)],
+        rule_kwargs={"polygon_norm": ROUGH},
+        luma_only=True,
     ),
 }
 

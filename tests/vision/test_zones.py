@@ -1,5 +1,5 @@
-"""Zones: normalized geometry turned into pixels once per frame size, membership on an anchor
-point, and line crossings with hysteresis, as trajectory tables."""
+"""Zones: normalized geometry turned into pixels once per frame size, polygon membership by
+footprint overlap with hysteresis, and line crossings with hysteresis, as trajectory tables."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from vision.types import ZoneEventKind
-from vision.zones import Anchor, LineZone, PolygonZone, anchor_points
+from vision.zones import (
+    Anchor,
+    LineZone,
+    Membership,
+    MembershipState,
+    PolygonZone,
+    anchor_points,
+    footprint_boxes,
+)
 
 W_PX, H_PX = 640, 360
 IN, OUT = ZoneEventKind.CROSS_IN, ZoneEventKind.CROSS_OUT
@@ -93,51 +101,140 @@ def test_polygon_rejects_an_empty_frame_size() -> None:
         PolygonZone("z", LANE).polygon_px(0, 360)
 
 
-# ----- polygons: membership ----------------------------------------------------------------------
+# ----- polygons: membership by footprint overlap -------------------------------------------------
+
+# A lane drawn roughly: x 160..480 px, y 180..324 px (its near edge 36 px above the frame bottom).
+ROUGH = [(0.25, 0.5), (0.75, 0.5), (0.75, 0.9), (0.25, 0.9)]
+CAR = (160, 80)  # a car box, w x h: its footprint is its bottom 20 px (a quarter)
+
+
+def car_box(x1: float, y2: float) -> tuple[float, float, float, float]:
+    return (x1, y2 - CAR[1], x1 + CAR[0], y2)
 
 
 @pytest.mark.parametrize(
-    ("box", "anchor", "inside"),
+    ("anchor", "expected"),
     [
-        ((300, 250, 340, 300), Anchor.BOTTOM_CENTER, True),
-        ((300, 50, 340, 100), Anchor.BOTTOM_CENTER, False),
-        ((140, 250, 180, 300), Anchor.BOTTOM_CENTER, True),  # anchor x 160: on the left edge
-        ((139, 250, 179, 300), Anchor.BOTTOM_CENTER, False),  # 1 px left of the edge
-        ((300, 140, 340, 180), Anchor.BOTTOM_CENTER, True),  # anchor y 180: on the top edge
-        ((300, 139, 340, 179), Anchor.BOTTOM_CENTER, False),  # 1 px above
-        ((300, 120, 340, 200), Anchor.BOTTOM_CENTER, True),  # bottom inside, centre outside
-        ((300, 120, 340, 200), Anchor.CENTER, False),
-        ((300, 120, 340, 200), Anchor.TOP_CENTER, False),
-        ((420, 300, 480, 360), Anchor.BOTTOM_CENTER, True),  # clipped at the frame bottom
-        ((600, 300, 640, 360), Anchor.BOTTOM_CENTER, False),  # at the frame border, outside lane
+        (Anchor.BOTTOM_CENTER, [10, 60, 50, 80]),
+        (Anchor.CENTER, [10, 30, 50, 50]),
+        (Anchor.TOP_CENTER, [10, 0, 50, 20]),
+    ],
+)
+def test_footprint_is_the_band_at_the_anchor(anchor: Anchor, expected: list[float]) -> None:
+    got = footprint_boxes(np.array([[10, 0, 50, 80]]), anchor, 0.25)
+    assert got.tolist() == [expected]
+
+
+@pytest.mark.parametrize(
+    ("box", "inside"),
+    [
+        (car_box(240, 300), True),
+        (car_box(240, 334), True),  # bottom 10 px below the near edge: half its footprint in
+        (car_box(240, 190), True),  # far edge: bottom 10 px inside, the body above the lane
+        (car_box(60, 280), True),  # left edge: centre x 140 outside, 60 of 160 px in
+        (car_box(420, 280), True),  # right edge: centre x 500 outside, 60 of 160 px in
+        (car_box(240, 342), False),  # near edge by a sliver: 2 of 20 px rows in
+        (car_box(240, 182), False),  # far edge by a sliver: 2 px rows in
+        (car_box(10, 280), False),  # left edge by a sliver: 10 of 160 px columns in
+        (car_box(470, 280), False),  # right edge by a sliver
+        ((200, 200, 440, 360), False),  # a truck in front of the lane, covering it in the picture
+        (car_box(240, 130), False),  # beyond the far edge
+        ((420, 300, 560, 400), False),  # cut by the frame bottom, outside the lane
     ],
     ids=[
         "inside",
-        "above-lane",
-        "on-left-edge",
-        "just-left-of-edge",
-        "on-top-edge",
-        "just-above-edge",
-        "bottom-in-centre-out-by-bottom",
-        "bottom-in-centre-out-by-centre",
-        "bottom-in-centre-out-by-top",
-        "at-frame-bottom",
-        "at-frame-corner",
+        "straddles-near-edge",
+        "straddles-far-edge",
+        "straddles-left-edge",
+        "straddles-right-edge",
+        "sliver-near",
+        "sliver-far",
+        "sliver-left",
+        "sliver-right",
+        "in-front-covering-the-lane",
+        "beyond-far-edge",
+        "beyond-frame-bottom",
     ],
 )
-def test_contains_boxes_decides_on_the_anchor(
-    box: tuple[float, ...], anchor: Anchor, inside: bool
-) -> None:
-    zone = PolygonZone("lane", LANE, anchor=anchor)
+def test_membership_by_footprint_overlap(box: tuple[float, ...], inside: bool) -> None:
+    zone = PolygonZone("lane", ROUGH)
     assert zone.contains_boxes(np.array([box], np.float32), W_PX, H_PX).tolist() == [inside]
 
 
-def test_contains_boxes_flicker_at_the_edge_is_decided_per_frame() -> None:
-    # A box whose anchor jitters across the left edge: membership is the anchor's, frame by frame.
-    zone = PolygonZone("lane", LANE)
-    xs = [158, 162, 159, 161, 157]
-    boxes = np.array([[x - 20, 250, x + 20, 300] for x in xs], np.float32)
-    assert zone.contains_boxes(boxes, W_PX, H_PX).tolist() == [False, True, False, True, False]
+@pytest.mark.parametrize("scale", [0.5, 1.0, 1.6], ids=["far", "mid", "near"])
+@pytest.mark.parametrize("edge", ["near", "left", "right"])
+def test_straddling_any_edge_counts_at_any_size(scale: float, edge: str) -> None:
+    # A car whose anchor (bottom-centre) is just outside an edge, at three apparent sizes: it
+    # was outside by the anchor; 40 % of its footprint is inside.
+    w, h = 160 * scale, 80 * scale
+    if edge == "near":
+        box = (240, 324 + 0.6 * h / 4 - h, 240 + w, 324 + 0.6 * h / 4)
+    elif edge == "left":
+        box = (160 - 0.6 * w, 200, 160 + 0.4 * w, 200 + h)
+    else:
+        box = (480 - 0.4 * w, 200, 480 + 0.6 * w, 200 + h)
+    zone = PolygonZone("lane", ROUGH)
+    of_footprint, _ = zone.footprint_overlap(np.array([box]), W_PX, H_PX)
+    assert of_footprint[0] == pytest.approx(0.4, abs=0.11)  # a pixel row of 10 at far
+    assert zone.contains_boxes(np.array([box]), W_PX, H_PX).tolist() == [True]
+
+
+def test_footprint_overlap_of_the_zone_admits_objects_larger_than_the_zone() -> None:
+    # A small zone (a 32 x 36 px patch of a passage) under a van: little of the van's footprint
+    # is in it, but the footprint covers most of it.
+    passage = [(0.45, 0.8), (0.5, 0.8), (0.5, 0.9), (0.45, 0.9)]
+    zone = PolygonZone("passage", passage)
+    van = np.array([[200, 200, 500, 330]])
+    of_footprint, of_zone = zone.footprint_overlap(van, W_PX, H_PX)
+    assert of_footprint[0] < 0.3 and of_zone[0] > 0.5
+    assert zone.contains_boxes(van, W_PX, H_PX).tolist() == [True]
+
+
+def test_membership_hysteresis_keeps_a_box_jittering_on_the_edge() -> None:
+    # A parked car's detector box jitters around the near edge: its footprint is 35, 20, 45,
+    # 17, 40 % inside. It enters at 35 % and stays (exit below 15 %); one never in stays out.
+    zone = PolygonZone("lane", ROUGH)
+    state = MembershipState(zone)
+    fractions = [0.35, 0.2, 0.45, 0.17, 0.4]
+    boxes = [car_box(240, 324 + 20 * (1 - f)) for f in fractions]
+    got = [state.update([7], np.array([b]), W_PX, H_PX)[0] for b in boxes]
+    assert got == [True] * 5
+    late = MembershipState(zone)
+    got = [late.update([8], np.array([b]), W_PX, H_PX)[0] for b in boxes[1:2] * 3]
+    assert got == [False] * 3
+
+
+def test_membership_leaves_below_the_exit_overlap_and_forget_prunes() -> None:
+    zone = PolygonZone("lane", ROUGH)
+    state = MembershipState(zone)
+    path = [car_box(240, 300), car_box(240, 338), car_box(240, 344), car_box(240, 320)]
+    got = [bool(state.update(["a"], np.array([b]), W_PX, H_PX)[0]) for b in path]
+    assert got == [True, True, False, True]  # 30 % in: still a member; 0 %: out
+    assert state.tracked_count == 1
+    state.forget(["a"])
+    assert state.tracked_count == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"footprint_height": 0.0}, "footprint_height"),
+        ({"enter_overlap": 1.5}, "enter_overlap"),
+        ({"exit_overlap": 0.5}, "exit_overlap must be in \\[0, enter_overlap"),
+        ({"enter_zone_overlap": 0.0}, "enter_zone_overlap"),
+        ({"enter_overlap": float("nan")}, "finite"),
+    ],
+)
+def test_membership_rejects_bad_settings(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Membership(**kwargs)
+
+
+def test_membership_of_no_boxes() -> None:
+    state = MembershipState(PolygonZone("lane", ROUGH))
+    assert state.update([], np.zeros((0, 4)), W_PX, H_PX).shape == (0,)
+    with pytest.raises(ValueError, match="2 keys but 1 boxes"):
+        state.update([1, 2], np.zeros((1, 4)), W_PX, H_PX)
 
 
 @pytest.mark.parametrize(

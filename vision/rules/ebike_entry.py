@@ -8,10 +8,13 @@ again under a new id at the same place (IoU with the episode's last box >= ``rei
 the same e-bike and the same hazard: re-triggers are merged and detector flicker never makes the
 hazard flap.
 
-* **Polygon** (lift car): an e-bike whose anchor is inside the car for ``min_duration_s`` of
-  stream time (short misses, up to ``clear_s``, do not restart the count) raises the hazard, also
-  when it was already there when the camera started. It ends when the e-bike has not been seen
-  inside for ``clear_s``.
+* **Polygon** (lift car): an e-bike in the car for ``min_duration_s`` of stream time (short
+  misses, up to ``clear_s``, do not restart the count) raises the hazard, also when it was
+  already there when the camera started. It ends when the e-bike has not been seen
+  inside for ``clear_s``. "In the car" is footprint overlap with hysteresis, per track, as for the
+  fire lane (:class:`vision.zones.Membership`, ARCHITECTURE.md §4): a box straddling the polygon's
+  edge (a roughly drawn car floor, a bike half through the door) counts once enough of its ground
+  band is inside, and a box jittering on the edge does not restart the count.
 * **Line** (stair door): an inward crossing (``CROSS_IN`` of :class:`vision.zones.LineZone`, with
   its hysteresis) raises the hazard once ``min_duration_s`` has passed without the e-bike crossing
   back out (0 = at once). It ends when the e-bike has crossed back out and stayed out for
@@ -42,7 +45,7 @@ from typing import Any
 from vision.rules.base import OpenHazard, box_norm_of
 from vision.rules.boxes import iou_xyxy
 from vision.types import HazardEvent, HazardKind, Observation, ZoneEventKind
-from vision.zones import LineZone, PolygonZone
+from vision.zones import LineZone, MembershipState, PolygonZone
 
 # Stream times are sums of float steps: compare durations with this tolerance.
 EPS_S = 1e-6
@@ -142,6 +145,7 @@ class EbikeEntryRule:
         self.reid_iou = reid_iou
         self.update_interval_s = update_interval_s
         self._votes: dict[int, _Votes] = {}
+        self._members = MembershipState(zone) if isinstance(zone, PolygonZone) else None
         self._episodes: list[_Episode] = []
         self._next_key = 1
         self._last_pts_s: float | None = None
@@ -205,6 +209,8 @@ class EbikeEntryRule:
             del self._votes[tid]
         if isinstance(self.zone, LineZone):
             self.zone.forget(gone)
+        if self._members is not None:
+            self._members.forget(gone)
 
     def _vote(self, obs: Observation, ids: list[int]) -> list[bool]:
         """Whether each row is an e-bike by the majority of its track's roles so far."""
@@ -276,10 +282,9 @@ class EbikeEntryRule:
     def _polygon_step(
         self, obs: Observation, ids: list[int], boxes: list[Any], counted: list[bool]
     ) -> None:
-        zone = self.zone
-        if not isinstance(zone, PolygonZone) or not ids:
+        if self._members is None or not ids:
             return
-        inside = zone.contains_boxes(obs.tracks.detections.xyxy, obs.width_px, obs.height_px)
+        inside = self._members.update(ids, obs.tracks.detections.xyxy, obs.width_px, obs.height_px)
         rows = [i for i in range(len(ids)) if counted[i] and inside[i]]
         pending: list[int] = []
         for row in rows:

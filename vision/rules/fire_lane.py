@@ -31,9 +31,19 @@ The lane is blocked when the records at rest for at least ``dwell_s`` cover at l
 ``min_occupancy`` of the lane's area (their boxes clipped to the lane, or their static-foreground
 pixels for clutter). While a hazard is open, any resting blocker keeps it open (a second car that
 parks while the first is there continues the same hazard); it ends once the lane has been clear
-for ``clear_s``. Membership of a record is decided on the zone anchor with hysteresis: it enters
-when the anchor is inside, and leaves only when the anchor is more than ``edge_margin_norm``
-outside, so an anchor jittering on the edge cannot make the hazard flap.
+for ``clear_s``.
+
+Lane membership is decided on footprints, not on one anchor point (:class:`vision.zones.
+Membership`, ARCHITECTURE.md §4): a tracked blocker comes to rest *in the lane* when at least
+``enter_overlap`` of its box's ground band is inside the polygon, and a record leaves the lane only
+when that falls below ``exit_overlap``, so a car straddling any edge of a roughly drawn lane counts
+and a box jittering on an edge cannot make the hazard flap. When the static-foreground model runs,
+the still pixels around a resting blocker's box give a second footprint (the object as the
+pixels show it, whatever the detector's box does), and the better of the two decides: a large
+still object whose detector box is borderline, or missing in some frames, is still caught. A new
+clutter region must pass the same test with its own bounding box (something standing nearer the
+camera, whose picture merely covers the lane, is not in it); once it is a record, the region is
+followed wherever it stays static.
 
 Occupancy and the clear width are computed on a coarse grid (``grid_width_px`` wide) over the
 frame. ``clear_width_m`` (when the lane's real width is known): the lane's long axis is taken from
@@ -67,7 +77,7 @@ from vision.background import StaticForeground
 from vision.rules.base import OpenHazard
 from vision.rules.boxes import iou_xyxy, overlap_of_smaller_xyxy
 from vision.types import HazardEvent, HazardKind, Observation
-from vision.zones import Anchor, PolygonZone, anchor_points
+from vision.zones import Anchor, Membership, PolygonZone
 
 CLUTTER = "clutter"
 # A blocker seen within this many seconds is still listed on the hazard (short detector misses
@@ -161,7 +171,7 @@ class FireLaneRule:
         clear_s: seconds the lane must stay clear before the hazard ends.
         width_m: real width of the lane across its short side; enables ``clear_width_m``.
         blocker_roles: roles that block (``clutter`` enables untracked static foreground).
-        anchor: point of a box tested against the lane.
+        anchor: where a box's footprint lies (the bottom band by default).
         rest_speed_norm_per_s: a blocker moving slower than this (box centre, normalized units
             per second, measured over ``rest_window_s``) is at rest.
         use_static_foreground: run the dual-rate static-foreground model on ``Observation.luma``
@@ -170,7 +180,7 @@ class FireLaneRule:
         rest_iou: IoU with the rest box needed to keep (or re-identify) a resting blocker.
         max_absence_s: a resting blocker not confirmed for this long is forgotten (default:
             ``max(clear_s, 10)``).
-        edge_margin_norm: hysteresis of lane membership (normalized distance outside the edge).
+        membership: footprint band and enter/exit overlaps deciding lane membership.
         grid_width_px: width of the occupancy / static-foreground grid.
         update_interval_s: minimum stream time between two update events.
         static_foreground: a configured model to use instead of the default one.
@@ -198,7 +208,7 @@ class FireLaneRule:
         rest_window_s: float = 2.0,
         rest_iou: float = 0.5,
         max_absence_s: float | None = None,
-        edge_margin_norm: float = 0.02,
+        membership: Membership | None = None,
         grid_width_px: int = 160,
         update_interval_s: float = 10.0,
         static_foreground: StaticForeground | None = None,
@@ -216,7 +226,6 @@ class FireLaneRule:
             ),
             (rest_window_s > 0, f"rest_window_s must be > 0, got {rest_window_s}"),
             (0 < rest_iou <= 1, f"rest_iou must be in (0, 1], got {rest_iou}"),
-            (edge_margin_norm >= 0, f"edge_margin_norm must be >= 0, got {edge_margin_norm}"),
             (grid_width_px >= 16, f"grid_width_px must be >= 16, got {grid_width_px}"),
         ]
         for ok, message in checks:
@@ -224,9 +233,9 @@ class FireLaneRule:
                 raise ValueError(f"{where}: {message}")
         self.camera_id = camera_id
         self.zone_id = zone_id
-        self.zone = PolygonZone(zone_id, polygon_norm, anchor)  # frame pixels
-        self._grid_zone = PolygonZone(zone_id, polygon_norm, anchor)  # grid pixels
-        self._contour_norm = self.zone.polygon_norm.astype(np.float32).reshape(-1, 1, 2)
+        self.membership = membership if membership is not None else Membership()
+        self.zone = PolygonZone(zone_id, polygon_norm, anchor, self.membership)  # frame pixels
+        self._grid_zone = PolygonZone(zone_id, polygon_norm, anchor, self.membership)  # grid px
         self.dwell_s = dwell_s
         self.min_occupancy = min_occupancy
         self.clear_s = clear_s
@@ -237,7 +246,6 @@ class FireLaneRule:
         self.rest_window_s = rest_window_s
         self.rest_iou = rest_iou
         self.max_absence_s = max(clear_s, 10.0) if max_absence_s is None else max_absence_s
-        self.edge_margin_norm = edge_margin_norm
         self.grid_width_px = grid_width_px
         self.update_interval_s = update_interval_s
         self.static: StaticForeground | None = None
@@ -284,10 +292,11 @@ class FireLaneRule:
         self._update_histories(obs, boxes)
         for record in self._records:
             record.seen = False
+        static_ok = self._update_static(obs, grid)
         used = self._match_own_tracks(obs, boxes)
         used |= self._adopt_tracks(obs, boxes, used)
         self._new_track_records(obs, boxes, used)
-        if self._update_static(obs, grid):
+        if static_ok:
             self._match_static(obs, boxes, grid)
         self._records = [
             r for r in self._records if obs.pts_s - r.last_seen_pts_s <= self.max_absence_s
@@ -357,11 +366,43 @@ class FireLaneRule:
     def _is_blocker(self, obs: Observation, row: int) -> bool:
         return obs.roles[row] in self.blocker_roles
 
-    def _edge_distance(self, box: np.ndarray) -> float:
-        """Signed normalized distance of the box's anchor from the lane edge (> 0 inside)."""
-        point = anchor_points(box.reshape(1, 4), self.anchor)[0]
-        return float(
-            cv2.pointPolygonTest(self._contour_norm, (float(point[0]), float(point[1])), True)
+    def _overlaps_lane(self, box: np.ndarray, obs: Observation) -> tuple[float, float]:
+        """How much of a still blocker's footprint is in the lane: (of the footprint, of the
+        lane), the better of its box's and, with static foreground, its still pixels'."""
+        scale = np.array([obs.width_px, obs.height_px, obs.width_px, obs.height_px])
+        of_foot, of_zone = self.zone.footprint_overlap(box * scale, obs.width_px, obs.height_px)
+        best = (float(of_foot[0]), float(of_zone[0]))
+        pixels = self._still_pixels_box(box)
+        if pixels is not None and self._grid is not None:
+            gw, gh = self._grid.size
+            grid_scale = np.array([gw, gh, gw, gh])
+            s_foot, s_zone = self._grid_zone.footprint_overlap(pixels * grid_scale, gw, gh)
+            best = max(best, (float(s_foot[0]), float(s_zone[0])))
+        return best
+
+    def _still_pixels_box(self, box: np.ndarray) -> np.ndarray | None:
+        """Bounding box (normalized) of the static foreground around a blocker's box (grown by
+        a tenth), when it fills at least half of the box: the object as its still pixels show
+        it. None without a static-foreground model, or when the box is not mostly still."""
+        static, grid = self.static, self._grid
+        if static is None or grid is None or static.labels is None:
+            return None
+        gw, gh = grid.size
+        x1, y1, x2, y2 = _grid_box(_grown(box, 0.1), gw, gh)
+        still = static.labels[y1:y2, x1:x2] > 0
+        bx1, by1, bx2, by2 = _grid_box(box, gw, gh)
+        if not still.any() or (bx2 - bx1) * (by2 - by1) <= 0:
+            return None
+        if still.sum() < 0.5 * (bx2 - bx1) * (by2 - by1):
+            return None
+        ys, xs = np.nonzero(still)
+        return np.array(
+            [
+                (x1 + xs.min()) / gw,
+                (y1 + ys.min()) / gh,
+                (x1 + xs.max() + 1) / gw,
+                (y1 + ys.max() + 1) / gh,
+            ]
         )
 
     def _confirm(self, record: _Rest, obs: Observation, box: np.ndarray, row: int | None) -> None:
@@ -375,13 +416,9 @@ class FireLaneRule:
             record.confidence = float(obs.tracks.detections.confidence[row])
             record.footprint = None  # a track took over a clutter region: it is tracked now
         if record.is_clutter:
-            record.inside = True  # its footprint is cut to the lane
+            record.inside = True  # its region passed the footprint test; its pixels are cut
             return
-        distance = self._edge_distance(box)
-        if distance >= 0:
-            record.inside = True
-        elif distance < -self.edge_margin_norm:
-            record.inside = False
+        record.inside = self.membership.decide(record.inside, *self._overlaps_lane(box, obs))
 
     def _at_rest_place(self, box: np.ndarray, record: _Rest, track_id: int) -> bool:
         """Whether a box is the resting object: overlapping its rest box, or (when partly hidden
@@ -434,7 +471,7 @@ class FireLaneRule:
                 continue
             track_id = int(obs.tracks.track_id[row])
             since = self._rest_since(track_id)
-            if since is None or self._edge_distance(box) < 0:
+            if since is None or not self.membership.decide(False, *self._overlaps_lane(box, obs)):
                 continue
             if any(iou_xyxy(box, r.origin_norm) >= self.rest_iou for r in self._records if r.seen):
                 continue  # something already resting there (e.g. a duplicate box)
@@ -505,13 +542,20 @@ class FireLaneRule:
                 # Where a blocker just drove away from: the ground it reveals (if it was there
                 # when the camera started) is a ghost, not clutter.
                 static.absorb(labels == blob.label)
-            elif CLUTTER in self.blocker_roles:
+            elif CLUTTER in self.blocker_roles and self._blob_in_lane(blob.xyxy, grid):
                 record = self._new_clutter(box, blob.since_pts_s, obs.pts_s)
                 parts.setdefault(record.key, []).append(footprint)
         self._records = [r for r in self._records if r.key not in merged]
         for record in self._records:
             if record.key in parts:
                 self._static_sighting(record, np.logical_or.reduce(parts[record.key]), obs, grid)
+
+    def _blob_in_lane(self, xyxy: tuple[int, int, int, int], grid: _LaneGrid) -> bool:
+        """Whether a static region (its whole bounding box, grid pixels) passes the footprint
+        test: a thing standing in front of the lane, whose picture covers it, does not."""
+        gw, gh = grid.size
+        of_foot, of_zone = self._grid_zone.footprint_overlap(np.array([xyxy], float), gw, gh)
+        return self.membership.decide(False, float(of_foot[0]), float(of_zone[0]))
 
     def _static_sighting(
         self, record: _Rest, footprint: np.ndarray, obs: Observation, grid: _LaneGrid
