@@ -226,13 +226,14 @@ def _demo(args: argparse.Namespace) -> int:
             target=serve_http, args=(app, args.host, args.port), name="http", daemon=True
         )
         server.start()
-        publisher, runners = start_pipelines(config, args)
+        pipelines = start_pipelines(config, args)
+        runners = pipelines.runners
         print(f"demo: playing {len(runners)} camera(s) in real time...", flush=True)
         try:
             while any(r.source.status().state.value != "stopped" for r in runners):
                 time.sleep(0.5)
         finally:
-            stop_pipelines(publisher, runners)  # flushes clips and publishes the last events
+            stop_pipelines(pipelines)  # flushes clips and publishes the last events
         base = f"http://{args.host}:{args.port}"
         tickets = _wait_for_tickets(base, token, expected=len(runners))
         print(f"\ndemo: {len(tickets)} ticket(s) created:")

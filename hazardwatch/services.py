@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -29,8 +30,11 @@ from cameras.errors import SourceError
 from models.batching import BatchingDetector
 from models.detector import Detector
 from models.errors import ModelError
-from pipelines.builders import BuildError, detector_spec
+from pipelines.builders import BuildError
 from pipelines.config import ConfigError, HazardwatchConfig, load_config
+from pipelines.config_reload import ConfigReloader
+from pipelines.detector_pool import DetectorPool
+from pipelines.model_checks import labels_from, verify_models
 from pipelines.publish import EventPublisher
 from pipelines.redis_url import (
     RedisAccess,
@@ -94,18 +98,32 @@ def load(path: Path) -> HazardwatchConfig:
         raise StartupError(str(exc)) from None
 
 
-def make_detector_factory(
-    config: HazardwatchConfig, base_dir: Path
-) -> Callable[[], Detector | None]:
-    def factory() -> Detector | None:
-        if config.detector is None:
-            return None
-        try:
-            return BatchingDetector.from_spec(detector_spec(config.detector, base_dir))
-        except (BuildError, ModelError) as exc:
-            raise StartupError(f"detector: {exc}") from None
+def detector_pool() -> DetectorPool:
+    """The live cameras' shared detectors: one batching session per distinct model."""
+    return DetectorPool(build=BatchingDetector.from_spec)
 
-    return factory
+
+def make_detector_source(
+    config: HazardwatchConfig, base_dir: Path, pool: DetectorPool, source_name: str = "config"
+) -> Callable[[str], Detector | None]:
+    """``camera_id -> detector`` for :func:`run_cameras`: every camera's class mapping checked
+    against its own model first (all problems at once, each line prefixed with
+    ``source_name``), then detectors from ``pool``."""
+    try:
+        issues = verify_models(config, labels_from(pool, base_dir))
+    except (BuildError, ModelError) as exc:
+        raise StartupError(f"detector: {exc}") from None
+    if issues:
+        raise StartupError(str(ConfigError(source_name, issues)))
+
+    def detector_for(camera_id: str) -> Detector | None:
+        try:
+            return pool.for_camera(config, camera_id, base_dir)
+        except (BuildError, ModelError) as exc:
+            name = config.detector_name(camera_id)
+            raise StartupError(f"camera {camera_id}: detector '{name}': {exc}") from None
+
+    return detector_for
 
 
 def redis_target(url: str) -> RedisTarget:
@@ -242,9 +260,18 @@ def local_redis(url: str, data_dir: Path) -> Iterator[subprocess.Popen[bytes] | 
             proc.kill()
 
 
-def start_pipelines(
-    config: HazardwatchConfig, args: argparse.Namespace
-) -> tuple[EventPublisher, list[CameraRunner]]:
+@dataclass
+class Pipelines:
+    """The running cameras, their publisher, shared detectors and the config watcher."""
+
+    publisher: EventPublisher
+    runners: list[CameraRunner]
+    detectors: DetectorPool
+    reloader: ConfigReloader | None = None
+
+
+def start_pipelines(config: HazardwatchConfig, args: argparse.Namespace) -> Pipelines:
+    """Start every camera; the config file is then watched for detector changes (and SIGHUP)."""
     args.data_dir.mkdir(parents=True, exist_ok=True)
     started_at = time.time()
     publisher = EventPublisher(args.redis_url, args.data_dir / "spool.sqlite3")
@@ -256,21 +283,36 @@ def start_pipelines(
         data_dir=args.data_dir,
         loop_files=os.environ.get("HAZARDWATCH_LOOP_FILES") == "1",
     )
+    pool = detector_pool()
     try:
-        runners = run_cameras(
-            config, make_detector_factory(config, args.config.parent), publisher, options
-        )
+        source = make_detector_source(config, args.config.parent, pool, str(args.config))
+        runners = run_cameras(config, source, publisher, options)
     except BaseException:
+        pool.close()
         publisher.close()
         raise
-    return publisher, runners
+    reloader = ConfigReloader(
+        args.config, config, {runner.camera_id: runner for runner in runners}, pool
+    )
+    reloader.start()
+    return Pipelines(publisher, runners, pool, reloader)
 
 
-def stop_pipelines(publisher: EventPublisher, runners: list[CameraRunner]) -> None:
-    for runner in runners:
+def stop_pipelines(pipelines: Pipelines) -> None:
+    if pipelines.reloader is not None:
+        pipelines.reloader.stop()
+    for runner in pipelines.runners:
         runner.stop()
-    publisher.flush(timeout_s=10)
-    publisher.close()
+    pipelines.detectors.close()
+    pipelines.publisher.flush(timeout_s=10)
+    pipelines.publisher.close()
+
+
+def reload_on_sighup(pipelines: Pipelines) -> None:
+    """SIGHUP re-reads the config file at once (it is also polled); main thread only."""
+    reloader = pipelines.reloader
+    if reloader is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: reloader.request())
 
 
 def wait_for_signal() -> None:
@@ -372,12 +414,16 @@ def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 def cmd_run(args: argparse.Namespace) -> int:
     config = load(args.config)
     check_redis(args.redis_url, "events wait in the spool until it answers")
-    publisher, runners = start_pipelines(config, args)
-    print(f"running {len(runners)} camera(s); Ctrl-C stops", flush=True)
+    pipelines = start_pipelines(config, args)
+    reload_on_sighup(pipelines)
+    print(
+        f"running {len(pipelines.runners)} camera(s); Ctrl-C stops, SIGHUP reloads detectors",
+        flush=True,
+    )
     try:
         wait_for_signal()
     finally:
-        stop_pipelines(publisher, runners)
+        stop_pipelines(pipelines)
     return 0
 
 
@@ -405,16 +451,18 @@ def cmd_up(args: argparse.Namespace) -> int:
             config, args, lambda: running[0].health() if running else {}
         )
         service.start()
-        publisher, runners = start_pipelines(config, args)
-        running.append(publisher)
+        pipelines = start_pipelines(config, args)
+        running.append(pipelines.publisher)
+        reload_on_sighup(pipelines)
         print(
-            f"up: {len(runners)} camera(s), web UI http://{args.host}:{args.port}/ui/review",
+            f"up: {len(pipelines.runners)} camera(s), web UI "
+            f"http://{args.host}:{args.port}/ui/review",
             flush=True,
         )
         try:
             serve_http(app, args.host, args.port)
         finally:
-            stop_pipelines(publisher, runners)
+            stop_pipelines(pipelines)
             service.stop()
             store.close()
     return 0

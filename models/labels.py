@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -71,20 +72,24 @@ def parse_names_metadata(text: str) -> tuple[str, ...]:
     """Parse the ``names`` metadata of an ONNX model.
 
     Args:
-        text: a Python literal: a dict ``{0: 'person', ...}`` (Ultralytics) or a list of names.
+        text: JSON (``["person", ...]`` or ``{"0": "person", ...}``) or a Python literal: a
+            dict ``{0: 'person', ...}`` (Ultralytics) or a list of names.
 
     Returns:
         The names in class-index order.
 
     Raises:
-        LabelMappingError: the text is not such a literal, or the indices are not 0..n-1.
+        LabelMappingError: the text is neither, or the indices are not 0..n-1.
     """
     try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
-        raise LabelMappingError(
-            f"model metadata 'names' is not a dict or list literal: {exc}"
-        ) from exc
+        value = json.loads(text)
+    except ValueError:  # not JSON: Ultralytics writes str() of a Python dict
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
+            raise LabelMappingError(
+                f"model metadata 'names' is not a dict or list literal (nor JSON): {exc}"
+            ) from exc
     if isinstance(value, (list, tuple)):
         items = dict(enumerate(value))
     elif isinstance(value, dict):

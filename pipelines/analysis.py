@@ -23,7 +23,7 @@ from cameras.schema import CameraConfig
 from cameras.source import FpsSampler
 from models.detector import Detector
 from pipelines.builders import CameraRules, build_rules
-from pipelines.config import HazardwatchConfig
+from pipelines.config import DEFAULT_DETECTOR, HazardwatchConfig
 from vision.motion import MotionGate
 from vision.tracker import Tracker
 from vision.types import Detections, Frame, HazardEvent, Observation, Tracks
@@ -212,12 +212,12 @@ def build_camera_analysis(
     config: HazardwatchConfig,
     detector: Detector | None,
 ) -> CameraAnalysis:
-    """One camera's analysis from the config (its rules, rates and the detector's class roles)."""
+    """One camera's analysis from the config (its rules, rates and the class roles of the
+    detector it uses: its ``detect.model``, else the default)."""
     rules = build_rules(camera_id, camera)
+    block = config.detector_configs().get(camera.detect.model or DEFAULT_DETECTOR)
     class_roles = (
-        {label: role.value for label, role in config.detector.classes.items()}
-        if config.detector
-        else {}
+        {label: role.value for label, role in block.classes.items()} if block is not None else {}
     )
     return CameraAnalysis(
         camera_id,

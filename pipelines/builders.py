@@ -15,7 +15,7 @@ from cameras.schema import LineZone as LineZoneConfig
 from cameras.schema import PolygonZone as PolygonZoneConfig
 from cameras.source import SourceSettings
 from models.spec import DetectorSpec
-from pipelines.config import DetectorConfig, HazardwatchConfig
+from pipelines.config import DEFAULT_DETECTOR, DetectorConfig, HazardwatchConfig
 from vision.rules.ebike_entry import EbikeEntryRule
 from vision.rules.falling_object import FallingObjectRule
 from vision.rules.fire_lane import FireLaneRule
@@ -39,10 +39,18 @@ def resolve_path(value: str, base_dir: Path | None) -> Path:
     return beside if beside.exists() else path
 
 
-def detector_spec(config: DetectorConfig, base_dir: Path | None) -> DetectorSpec:
+def detector_spec(
+    config: DetectorConfig, base_dir: Path | None, name: str = DEFAULT_DETECTOR
+) -> DetectorSpec:
+    """The model spec of detector ``name`` (``detector`` is named ``default``).
+
+    Raises:
+        BuildError: the model file does not exist (naming the key that gives it).
+    """
     model = resolve_path(config.model, base_dir)
     if not model.is_file():
-        raise BuildError(f"detector.model: model file not found: {model}")
+        where = "detector" if name == DEFAULT_DETECTOR else f"detectors.{name}"
+        raise BuildError(f"{where}.model: model file not found: {model}")
     labels_file = resolve_path(config.labels_file, base_dir) if config.labels_file else None
     return DetectorSpec(
         model=model,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from pipelines.config import ConfigError, load_config
+from pipelines.model_checks import checking_labels, verify_models
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -17,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "check-config",
         help="validate a config file",
         description="Validate a config file; print each error with its dotted path "
-        "(cameras.lobby.zones.lift.polygon[2]). Exit 0 when valid, 2 when not.",
+        "(cameras.lobby.zones.lift.polygon[2]). Each detector's model is loaded to check that "
+        "the classes each camera's hazards need are among that model's classes. Exit 0 when "
+        "valid, 2 when not.",
     )
     parser.add_argument("file", metavar="FILE", help="YAML config file")
     parser.set_defaults(func=handle_check_config)
@@ -27,6 +31,9 @@ def handle_check_config(args: argparse.Namespace) -> int:
     """Print ``OK: <file>: N cameras (ids)`` on stdout, or every error on stderr (exit 2)."""
     try:
         config = load_config(args.file)
+        issues = verify_models(config, checking_labels(Path(args.file).parent))
+        if issues:
+            raise ConfigError(args.file, issues)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         count = len(exc.errors)

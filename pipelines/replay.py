@@ -20,15 +20,10 @@ from pathlib import Path
 
 from cameras.errors import SourceError
 from cameras.source import VideoSource
-from models.detector import Detector, OnnxDetector
 from pipelines.analysis import build_camera_analysis
-from pipelines.builders import (
-    camera_needs_detector,
-    camera_or_error,
-    detector_spec,
-    source_settings,
-)
+from pipelines.builders import camera_or_error, source_settings
 from pipelines.config import HazardwatchConfig
+from pipelines.detector_pool import DetectorPool
 from vision.types import Frame, HazardEvent
 
 logger = logging.getLogger(__name__)
@@ -77,20 +72,8 @@ class ReplayResult:
         }
 
 
-class DetectorCache:
+class DetectorCache(DetectorPool):
     """Loads each distinct detector once (eval replays many clips with the same model)."""
-
-    def __init__(self) -> None:
-        self._detectors: dict[object, Detector] = {}
-
-    def get(self, config: HazardwatchConfig, base_dir: Path | None) -> Detector | None:
-        if config.detector is None:
-            return None
-        spec = detector_spec(config.detector, base_dir)
-        key = (str(spec.model), spec.input_size, tuple(sorted(spec.classes.items())), spec.family)
-        if key not in self._detectors:
-            self._detectors[key] = OnnxDetector(spec)
-        return self._detectors[key]
 
 
 def replay(
@@ -110,11 +93,7 @@ def replay(
         cameras.errors.SourceError: the video cannot be read.
     """
     camera = camera_or_error(config, camera_id)
-    detector = (
-        (detectors or DetectorCache()).get(config, base_dir)
-        if camera_needs_detector(camera)
-        else None
-    )
+    detector = (detectors or DetectorCache()).for_camera(config, camera_id, base_dir)
     analysis = build_camera_analysis(camera_id, camera, config, detector)
     rules = analysis.rules
     # Two frame threads: a replay wants one stream decoded fast, not many cheaply.

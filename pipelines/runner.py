@@ -8,10 +8,11 @@ fails never stops another. Status, live snapshots and zone states go to Redis fo
 
 The analysis (its rules, tracker and open hazards) belongs to the analysis thread alone: the
 status thread sees it through the :class:`AnalysisView` that thread publishes after each frame,
-a zone edit is handed to it to swap in between two frames, and ``stop()`` closes the analysis
-only once that thread has ended. Closing it from another thread while ``process()`` runs would
-end a hazard twice, or publish an event after its hazard's end, or lose what ``process()``
-returned after the publishing thread was told to finish.
+a zone edit or a new detector (the config's ``detect.model`` changed, see
+:mod:`pipelines.config_reload`) is handed to it to swap in between two frames, and ``stop()``
+closes the analysis only once that thread has ended. Closing it from another thread while
+``process()`` runs would end a hazard twice, or publish an event after its hazard's end, or lose
+what ``process()`` returned after the publishing thread was told to finish.
 """
 
 from __future__ import annotations
@@ -313,7 +314,7 @@ class CameraRunner:
             logger.error(
                 "camera %s: zone outlines for evidence not updated: %s", self.camera_id, exc
             )
-        logger.info("camera %s: new zones applied", self.camera_id)
+        logger.info("camera %s: new analysis applied", self.camera_id)
 
     def _close_analysis(self) -> list[HazardEvent]:
         """End the open hazards (by the thread that owns the analysis, or once none does)."""
@@ -525,6 +526,34 @@ class CameraRunner:
         self._after_written[key] = (time.monotonic(), digest)
         return f"{LIVE_DIRNAME}/{name}", digest
 
+    def use_detector(self, config: HazardwatchConfig, detector: Detector | None) -> None:
+        """Switch to the detector ``config`` gives this camera (its ``detect.model`` or the
+        default), keeping the running camera's zones (edited ones included) and hazards.
+
+        The new analysis (the detector's labels and the class roles of its block) is built here
+        and swapped in by the analysis thread between two frames, which first ends the open
+        hazards of the old one: the new model starts its tracks afresh, and a hazard still
+        there is raised again by it (and attaches to the same open ticket).
+
+        Raises:
+            KeyError: this camera is not in ``config``.
+            ValueError: the camera's object rules need a detector and ``detector`` is None.
+        """
+        model = config.cameras[self.camera_id].detect.model
+        with self._reload_lock:
+            camera = self.camera.model_copy(
+                update={"detect": self.camera.detect.model_copy(update={"model": model})}
+            )
+            analysis = build_camera_analysis(self.camera_id, camera, config, detector)
+            self.config, self.detector, self.camera = config, detector, camera
+            with self._pending_lock:
+                self._pending = (analysis, camera)
+        logger.info(
+            "camera %s: now detecting with detector '%s'",
+            self.camera_id,
+            config.detector_name(self.camera_id),
+        )
+
     def reload_zones(self) -> bool:
         """Apply ``zones/{camera}.json`` of the data dir when it changed since the last call
         (the status thread calls this every few seconds). The new analysis is built here and
@@ -560,19 +589,21 @@ class CameraRunner:
 
 def run_cameras(
     config: HazardwatchConfig,
-    detector_factory: Callable[[], Detector | None],
+    detector_for: Callable[[str], Detector | None],
     publisher: EventPublisher,
     options: RunnerOptions,
 ) -> list[CameraRunner]:
-    """Start a runner for every enabled camera with a source; returns them (call ``stop``)."""
-    detector: Detector | None = None
+    """Start a runner for every enabled camera with a source; returns them (call ``stop``).
+
+    ``detector_for(camera_id)`` gives the camera's detector (None when it needs none); cameras
+    on the same model get the same one (:class:`pipelines.detector_pool.DetectorPool`).
+    """
     runners = []
     for camera_id, camera in config.cameras.items():
         if not camera.enabled or not camera.source:
             logger.info("camera %s: not started (disabled or no source)", camera_id)
             continue
-        if camera_needs_detector(camera) and detector is None:
-            detector = detector_factory()
+        detector = detector_for(camera_id) if camera_needs_detector(camera) else None
         runner = CameraRunner(camera_id, camera, config, detector, publisher, options)
         runner.start()
         runners.append(runner)
