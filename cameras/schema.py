@@ -115,7 +115,9 @@ class PolygonZone(ConfigModel):
     )
     anchor: Anchor = Field(
         default=Anchor.BOTTOM_CENTER,
-        description="Point of an object's box that decides whether it is inside.",
+        description="Where an object's footprint lies in its box (bottom_center: the bottom "
+        "band, center: the middle band, top_center: the top band); the hazard's membership "
+        "settings say how much of it must be inside.",
     )
 
 
@@ -195,6 +197,48 @@ class FloorsConfig(ConfigModel):
     )
 
 
+class MembershipSettings(ConfigModel):
+    """How an object's footprint decides membership of a polygon zone (ARCHITECTURE.md §4)."""
+
+    footprint_height: float = Field(
+        default=0.25,
+        gt=0.0,
+        le=1.0,
+        description="Height of the footprint (the ground-contact band of a box, at the zone's "
+        "anchor) as a fraction of the box height.",
+    )
+    enter_overlap: float = Field(
+        default=0.3,
+        gt=0.0,
+        le=1.0,
+        description="An object enters the zone when at least this fraction of its footprint "
+        "is inside the polygon.",
+    )
+    exit_overlap: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="A member leaves only when less than this fraction of its footprint is "
+        "inside (hysteresis; at most enter_overlap).",
+    )
+    enter_zone_overlap: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="An object also enters when its footprint covers this fraction of the "
+        "zone's area (zones smaller than the objects).",
+    )
+
+    @model_validator(mode="after")
+    def _check_hysteresis(self) -> MembershipSettings:
+        if self.exit_overlap > self.enter_overlap:
+            raise ValueError(
+                f"exit_overlap ({self.exit_overlap}) must not exceed enter_overlap "
+                f"({self.enter_overlap})"
+            )
+        return self
+
+
 class FireLaneBlockedHazard(ConfigModel):
     """A fire lane or evacuation passage occupied longer than a dwell time."""
 
@@ -219,6 +263,10 @@ class FireLaneBlockedHazard(ConfigModel):
         ge=0.0,
         le=600.0,
         description="Seconds the lane must stay clear before the hazard ends.",
+    )
+    membership: MembershipSettings = Field(
+        default_factory=MembershipSettings,
+        description="How much of a vehicle's footprint must be in the lane (enter, exit).",
     )
 
 
@@ -276,6 +324,11 @@ class EbikeEntryHazard(ConfigModel):
     allow_bicycles: bool = Field(
         default=True,
         description="When false, ordinary bicycles raise the hazard too.",
+    )
+    membership: MembershipSettings = Field(
+        default_factory=MembershipSettings,
+        description="How much of an e-bike's footprint must be in a polygon zone (enter, "
+        "exit); line zones use the anchor's crossing instead.",
     )
     action: EbikeAction | None = Field(
         default=None, description="Optional output when the hazard starts."

@@ -10,7 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cameras.schema import CameraConfig, FallingObjectHazard, FireLaneBlockedHazard
+from cameras.schema import (
+    CameraConfig,
+    FallingObjectHazard,
+    FireLaneBlockedHazard,
+    MembershipSettings,
+)
 from cameras.schema import LineZone as LineZoneConfig
 from cameras.schema import PolygonZone as PolygonZoneConfig
 from cameras.source import SourceSettings
@@ -20,7 +25,7 @@ from vision.rules.ebike_entry import EbikeEntryRule
 from vision.rules.falling_object import FallingObjectRule
 from vision.rules.fire_lane import FireLaneRule
 from vision.types import HazardKind
-from vision.zones import LineZone, PolygonZone
+from vision.zones import LineZone, Membership, PolygonZone
 
 ObjectRule = FireLaneRule | EbikeEntryRule
 
@@ -85,6 +90,16 @@ def camera_needs_detector(camera: CameraConfig) -> bool:
     return any(h.kind is not HazardKind.FALLING_OBJECT for h in camera.hazards)
 
 
+def membership_of(settings: MembershipSettings) -> Membership:
+    """The zone-membership settings of a hazard, as the vision layer takes them."""
+    return Membership(
+        footprint_height=settings.footprint_height,
+        enter_overlap=settings.enter_overlap,
+        exit_overlap=settings.exit_overlap,
+        enter_zone_overlap=settings.enter_zone_overlap,
+    )
+
+
 def build_rules(camera_id: str, camera: CameraConfig) -> CameraRules:
     object_rules: list[ObjectRule] = []
     falling_rules: list[FallingObjectRule] = []
@@ -105,6 +120,7 @@ def build_rules(camera_id: str, camera: CameraConfig) -> CameraRules:
                     clear_s=hazard.clear_s,
                     width_m=zone_cfg.width_m,
                     anchor=zone_cfg.anchor,
+                    membership=membership_of(hazard.membership),
                 )
             )
         elif isinstance(hazard, FallingObjectHazard):
@@ -137,6 +153,7 @@ def build_rules(camera_id: str, camera: CameraConfig) -> CameraRules:
                     hazard.zone,
                     [tuple(p) for p in zone_cfg.polygon],
                     anchor=zone_cfg.anchor,
+                    membership=membership_of(hazard.membership),
                 )
             object_rules.append(
                 EbikeEntryRule(

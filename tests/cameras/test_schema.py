@@ -16,6 +16,7 @@ from cameras.schema import (
     FallingObjectHazard,
     FireLaneBlockedHazard,
     LineZone,
+    MembershipSettings,
     MotionSettings,
     PolygonZone,
     RtspTransport,
@@ -324,3 +325,54 @@ def test_every_field_has_a_description() -> None:
     for model in models(ConfigModel):
         for name, info in model.model_fields.items():
             assert info.description, f"{model.__name__}.{name} has no description"
+
+
+def test_membership_defaults_and_override() -> None:
+    camera = CameraConfig.model_validate(
+        {
+            "zones": {"a": {"polygon": SQUARE}},
+            "hazards": [
+                {"kind": "fire_lane_blocked", "zone": "a"},
+                {
+                    "kind": "ebike_entry",
+                    "zone": "a",
+                    "membership": {"enter_overlap": 0.5, "exit_overlap": 0.25},
+                },
+            ],
+        }
+    )
+    fire, ebike = camera.hazards
+    assert isinstance(fire, FireLaneBlockedHazard) and isinstance(ebike, EbikeEntryHazard)
+    assert fire.membership == MembershipSettings()
+    assert (fire.membership.footprint_height, fire.membership.enter_overlap) == (0.25, 0.3)
+    assert (fire.membership.exit_overlap, fire.membership.enter_zone_overlap) == (0.15, 0.5)
+    assert (ebike.membership.enter_overlap, ebike.membership.exit_overlap) == (0.5, 0.25)
+
+
+@pytest.mark.parametrize(
+    ("membership", "field", "message"),
+    [
+        pytest.param({"footprint_height": 0}, "footprint_height", "greater than 0", id="no-band"),
+        pytest.param({"enter_overlap": 1.2}, "enter_overlap", "less than or equal", id="enter>1"),
+        pytest.param({"exit_overlap": -0.1}, "exit_overlap", "greater than or equal", id="exit<0"),
+        pytest.param(
+            {"enter_overlap": 0.2, "exit_overlap": 0.3},
+            None,
+            "exit_overlap (0.3) must not exceed enter_overlap (0.2)",
+            id="exit-above-enter",
+        ),
+        pytest.param({"overlap": 0.3}, "overlap", "Extra", id="unknown-key"),
+    ],
+)
+def test_membership_bounds(membership: dict[str, Any], field: str | None, message: str) -> None:
+    errors = _errors(
+        {
+            "zones": {"a": {"polygon": SQUARE}},
+            "hazards": [{"kind": "fire_lane_blocked", "zone": "a", "membership": membership}],
+        }
+    )
+    assert len(errors) == 1, errors
+    loc, _, msg = errors[0]
+    assert loc[:4] == ("hazards", 0, "fire_lane_blocked", "membership")
+    assert loc[4:] == ((field,) if field else ())
+    assert message in msg
