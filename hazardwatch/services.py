@@ -34,7 +34,7 @@ from pipelines.builders import BuildError
 from pipelines.config import ConfigError, HazardwatchConfig, load_config
 from pipelines.config_reload import ConfigReloader
 from pipelines.detector_pool import DetectorPool
-from pipelines.model_checks import labels_from, verify_models
+from pipelines.model_checks import detectors_in_use, labels_from, verify_models
 from pipelines.publish import EventPublisher
 from pipelines.redis_url import (
     RedisAccess,
@@ -109,8 +109,10 @@ def make_detector_source(
     """``camera_id -> detector`` for :func:`run_cameras`: every camera's class mapping checked
     against its own model first (all problems at once, each line prefixed with
     ``source_name``), then detectors from ``pool``."""
+    running = [cid for cid, camera in config.cameras.items() if camera.enabled and camera.source]
     try:
-        issues = verify_models(config, labels_from(pool, base_dir))
+        shared = detectors_in_use(config, running)
+        issues = verify_models(config, labels_from(pool, base_dir, shared))
     except (BuildError, ModelError) as exc:
         raise StartupError(f"detector: {exc}") from None
     if issues:

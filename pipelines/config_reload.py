@@ -27,7 +27,7 @@ from models.errors import ModelError
 from pipelines.builders import BuildError, camera_needs_detector
 from pipelines.config import ConfigError, DetectorConfig, HazardwatchConfig, load_config
 from pipelines.detector_pool import DetectorPool
-from pipelines.model_checks import labels_from, verify_models
+from pipelines.model_checks import detectors_in_use, labels_from, verify_models
 from pipelines.runner import CameraRunner
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,8 @@ class ConfigReloader:
             ConfigError: every problem of the file, or of its models.
         """
         config = load_config(self.path)
-        issues = verify_models(config, labels_from(self.pool, self.path.parent))
+        shared = detectors_in_use(config, self.runners)
+        issues = verify_models(config, labels_from(self.pool, self.path.parent, shared))
         if issues:
             raise ConfigError(str(self.path), issues)
         return config

@@ -12,7 +12,7 @@ and names the camera, the model and the missing class.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 
 from cameras.schema import DETECTOR_HAZARDS
@@ -21,7 +21,7 @@ from models.detector import Detector, OnnxDetector
 from models.errors import ModelError
 from models.labels import suggest_label
 from models.spec import DetectorSpec, ProviderChoice
-from pipelines.builders import BuildError
+from pipelines.builders import BuildError, camera_needs_detector
 from pipelines.config import DEFAULT_DETECTOR, ClassRole, DetectorConfig, HazardwatchConfig
 from pipelines.detector_pool import DetectorPool
 from vision.types import HazardKind
@@ -54,13 +54,33 @@ def _for_labels(spec: DetectorSpec) -> Detector:
     )
 
 
-def labels_from(pool: DetectorPool, base_dir: Path | None) -> LabelsOf:
-    """Class names of a detector block through ``pool`` (its sessions are reused later)."""
+def labels_from(
+    pool: DetectorPool, base_dir: Path | None, shared: Collection[str] | None = None
+) -> LabelsOf:
+    """Class names of a detector block through ``pool``, whose sessions the cameras then use.
+
+    Args:
+        pool: the sessions the cameras will run on.
+        base_dir: the config file's folder (relative model paths).
+        shared: the detector names cameras will run on (None: all). Any other is read with a
+            throwaway CPU session, so that a detector no camera uses holds no live session.
+    """
+    checking = DetectorPool(build=_for_labels)
 
     def labels_of(name: str, block: DetectorConfig) -> tuple[str, ...]:
-        return pool.get(block.model_copy(update={"classes": {}}), base_dir, name).labels
+        source = pool if shared is None or name in shared else checking
+        return source.get(block.model_copy(update={"classes": {}}), base_dir, name).labels
 
     return labels_of
+
+
+def detectors_in_use(config: HazardwatchConfig, camera_ids: Iterable[str]) -> set[str]:
+    """The detector names the given cameras run on (those whose hazards need detection)."""
+    return {
+        config.detector_name(camera_id)
+        for camera_id in camera_ids
+        if camera_id in config.cameras and camera_needs_detector(config.cameras[camera_id])
+    }
 
 
 def checking_labels(base_dir: Path | None) -> LabelsOf:
