@@ -12,6 +12,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from pipelines.model_usage import model_uses
+
 # Modules that each add their subcommands; every one sets ``func`` on its parser.
 COMMAND_MODULES = (
     "pipelines.cli_config",  # check-config
@@ -42,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a command module not built yet
         module.register(subparsers)
+    # `models list --config` reads the config, which the models layer cannot: given from here.
+    parser.set_defaults(model_usage=model_uses)
     return parser
 
 

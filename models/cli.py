@@ -25,6 +25,7 @@ from models.errors import InferenceError, ModelError, ModelLoadError
 from models.labels import LabelSource
 from models.registry import PULL_SOURCES, ModelRegistry, models_dir
 from models.spec import DetectorSpec, ModelFamily, ProviderChoice
+from models.usage import ModelUse, UsageReader, uses_of
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -46,6 +47,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     p_list = sub.add_parser("list", parents=[common], help="list the registry's models")
     p_list.add_argument("--json", action="store_true", help="print the manifests as JSON")
+    p_list.add_argument(
+        "--config",
+        type=Path,
+        help="also show which detectors and cameras of this config use each model (and the "
+        "config's models that are not in the registry)",
+    )
     p_list.set_defaults(func=_cmd_list)
 
     p_pull = sub.add_parser("pull", parents=[common], help="download a known model")
@@ -127,22 +134,50 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return _guard(_validate, args)
 
 
+def _used_by(uses: list[ModelUse]) -> str:
+    return "; ".join(f"{use.detector}: {', '.join(use.cameras) or 'no camera'}" for use in uses)
+
+
 def _list(args: argparse.Namespace) -> int:
     registry = ModelRegistry(models_dir(args.models_dir))
     manifests = registry.list()
+    uses: list[ModelUse] | None = None
+    if args.config is not None:
+        reader: UsageReader | None = getattr(args, "model_usage", None)
+        if reader is None:
+            return _fail("--config needs the hazardwatch command line (it reads the config)")
+        uses = reader(args.config)
+    registered = {m.sha256 for m in manifests}
+    others = [u for u in uses or [] if u.sha256 not in registered]
     if args.json:
-        print(json.dumps([m.to_dict() for m in manifests], indent=2))
+        items: list[dict[str, Any]] = []
+        for m in manifests:
+            item = m.to_dict()
+            if uses is not None:
+                item["used_by"] = [u.to_dict() for u in uses_of(m.sha256, uses)]
+            items.append(item)
+        items += [{"name": None, "registered": False, "used_by": [u.to_dict()]} for u in others]
+        print(json.dumps(items, indent=2))
         return EXIT_OK
     if not manifests:
         print(f"no models in {registry.root}; known to `models pull`: {', '.join(PULL_SOURCES)}")
-        return EXIT_OK
-    print(f"{'name':<20} {'family':<10} {'input':<9} {'batch':<7} {'classes':<22} sha256")
+    else:
+        used = " used by (detector: cameras)" if uses is not None else ""
+        print(f"{'name':<20} {'family':<10} {'input':<9} {'batch':<7} {'classes':<22} sha256{used}")
     for m in manifests:
         family = m.family + ("/e2e" if m.end_to_end else "")
         size = f"{m.input_size[0]}x{m.input_size[1]}"
         batch = "dynamic" if m.dynamic_batch else "1"
         classes = f"{len(m.labels)} ({m.label_source})"
-        print(f"{m.name:<20} {family:<10} {size:<9} {batch:<7} {classes:<22} {m.sha256[:16]}")
+        line = f"{m.name:<20} {family:<10} {size:<9} {batch:<7} {classes:<22} {m.sha256[:16]}"
+        if uses is not None:
+            line += f" {_used_by(uses_of(m.sha256, uses)) or '-'}"
+        print(line)
+    if others:
+        print(f"models of {args.config} not in the registry:")
+        for use in others:
+            missing = "" if use.sha256 is not None else " (file not found)"
+            print(f"  {use.model}{missing}  {_used_by([use])}")
     return EXIT_OK
 
 
