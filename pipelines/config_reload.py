@@ -6,8 +6,9 @@ changed file is read and validated whole (schema, cross checks, then every detec
 loaded and each camera's class mapping checked against its model, as ``check-config`` does). A
 file that fails is rejected: every problem is logged with its dotted path, and the cameras keep
 running on the config they have. A file that passes switches each running camera whose detector
-changed (its ``detect.model``, or the block it names) to the new one, from the shared pool of
-sessions, between two of its frames (:meth:`pipelines.runner.CameraRunner.use_detector`).
+changed (its ``detect.model``, the block it names, or the model file itself, replaced in place
+as ``models import --force`` does) to the new one, from the shared pool of sessions, between two
+of its frames (:meth:`pipelines.runner.CameraRunner.use_detector`).
 
 Only the detectors are reloaded. Other changes (sources, zones, hazards, rates, cameras added or
 removed) need a restart, and a warning says which cameras have them; zones edited through the
@@ -181,15 +182,18 @@ class ConfigReloader:
         # Every new detector is built before any camera switches: all or nothing.
         switches: dict[str, Detector | None] = {}
         try:
-            for camera_id in self.runners:
+            for camera_id, runner in self.runners.items():
                 if camera_id not in new.cameras:
                     continue
-                if _detector_of(old, camera_id) == _detector_of(new, camera_id):
-                    continue
                 needs = camera_needs_detector(new.cameras[camera_id])
-                switches[camera_id] = (
-                    self.pool.for_camera(new, camera_id, self.path.parent) if needs else None
-                )
+                detector = self.pool.for_camera(new, camera_id, self.path.parent) if needs else None
+                # Another block (even one only mapping classes differently) or another model
+                # file (a registry model replaced in place gets a new session) switches.
+                if (
+                    _detector_of(old, camera_id) != _detector_of(new, camera_id)
+                    or detector is not runner.detector
+                ):
+                    switches[camera_id] = detector
         except (BuildError, ModelError) as exc:
             logger.error(
                 "config reload: %s rejected, the cameras keep their detectors: %s", self.path, exc

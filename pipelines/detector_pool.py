@@ -33,10 +33,23 @@ SessionKey = tuple[object, ...]
 DetectorBuilder = Callable[[DetectorSpec], Detector]
 
 
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 def session_key(spec: DetectorSpec) -> SessionKey:
-    """What makes two specs need different sessions (everything but ``classes``)."""
+    """What makes two specs need different sessions (everything but ``classes``).
+
+    The model file's modification time and size are part of it: a file replaced in place (a
+    model re-imported into the registry under its name) gets a new session on the next reload.
+    """
     return (
         str(spec.model.resolve()),
+        _file_stamp(spec.model),
         spec.input_hw,
         tuple(spec.providers),
         spec.labels,

@@ -197,5 +197,13 @@ def test_sighup_reloads_without_waiting_for_the_poll(started: Started) -> None:
         assert runner.config.detector_name(CAMERA) == "default"  # the poll is an hour away
         os.kill(os.getpid(), signal.SIGHUP)
         wait_until(lambda: runner.analysis.labels == ["person", "ebike"], timeout_s=20)
+        # The registered model replaced in place (models import --force): SIGHUP loads it.
+        registry = ModelRegistry(path.parent / "store")
+        newer = ebike_model(path.parent / "lift_v2.onnx", names=("person", "ebike", "bicycle"))
+        registry.import_file(newer, name="lift-ebike", overwrite=True)
+        before = runner.detector
+        os.kill(os.getpid(), signal.SIGHUP)
+        wait_until(lambda: runner.analysis.labels == ["person", "ebike", "bicycle"], timeout_s=20)
+        assert runner.detector is not before
     finally:
         signal.signal(signal.SIGHUP, previous)
