@@ -25,6 +25,7 @@ from api.auth import (
 )
 from api.evidence_files import DigestCache
 from api.status import StatusReader
+from pipelines.clip_frames import FrameCache
 from pipelines.config import HazardwatchConfig
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class AppContext:
     service_health: Callable[[], dict[str, Any]] | None
     digests: DigestCache = field(default_factory=DigestCache)  # evidence checked before serving
     retention_status: Callable[[], dict[str, Any]] | None = None  # api.retention's status
+    frames: FrameCache = field(default_factory=FrameCache)  # clip frames for the review page
 
 
 def get_context(request: Request) -> AppContext:

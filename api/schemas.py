@@ -7,11 +7,17 @@ than was meant. Response models document the shapes in the OpenAPI schema.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.workflow import TicketStatus
+from models.annotations import (
+    ANNOTATION_CLASSES,
+    MAX_BOXES_PER_FRAME,
+    MAX_CLIP_T_MS,
+    MAX_FRAMES_PER_TICKET,
+)
 
 TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
 CAMERA_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -47,6 +53,54 @@ class ZonesUpdate(RequestModel):
         description="Zones by id: {'polygon': [[x, y], ...]} or {'line': [[x, y], [x, y]], "
         "'inward': [dx, dy]}, normalized 0..1 coordinates (the config's zone schema)."
     )
+
+
+# The classes a reviewer may draw; the same tuple as models.annotations (checked below).
+AnnotationClass = Literal["ebike", "vehicle", "person", "clutter"]
+if get_args(AnnotationClass) != ANNOTATION_CLASSES:  # pragma: no cover - a drift caught at import
+    raise RuntimeError("api.schemas.AnnotationClass differs from models.annotations")
+Fraction01 = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class AnnotationBoxIn(RequestModel):
+    """One box: its class and normalised ``[x1, y1, x2, y2]`` (0..1, x1 < x2, y1 < y2).
+
+    The order of the corners is checked by the route (:mod:`api.routes.annotate`), with the
+    rules of :mod:`models.annotations`; the schema says what a schema can.
+    """
+
+    cls: AnnotationClass = Field(alias="class", description="Object class.")
+    xyxy: list[Fraction01] = Field(
+        min_length=4, max_length=4, description="[x1, y1, x2, y2], fractions of the frame."
+    )
+
+
+class FrameRefIn(RequestModel):
+    """Which frame: ``{"source": "snapshot"}`` or ``{"source": "clip", "t_ms": 1234}``."""
+
+    source: Literal["snapshot", "clip"]
+    t_ms: int | None = Field(
+        default=None,
+        strict=False,  # JSON Schema's integer includes 1234.0; a fraction is still refused
+        ge=0,
+        le=MAX_CLIP_T_MS,
+        description="Clip frames (required there): milliseconds from the clip's first frame; "
+        "snapped to the frame shown then.",
+    )
+
+
+class FrameAnnotationIn(RequestModel):
+    """One annotated frame: boxes, or ``negative`` (no hazard object of any class, no boxes)."""
+
+    frame: FrameRefIn
+    boxes: list[AnnotationBoxIn] = Field(default_factory=list, max_length=MAX_BOXES_PER_FRAME)
+    negative: bool = Field(default=False, description="The frame shows none of the classes.")
+
+
+class AnnotationsUpdate(RequestModel):
+    """``PUT /tickets/{id}/annotations``: every annotated frame of the ticket (replaces all)."""
+
+    frames: list[FrameAnnotationIn] = Field(max_length=MAX_FRAMES_PER_TICKET)
 
 
 class ErrorResponse(BaseModel):

@@ -38,6 +38,7 @@ from uuid import uuid4
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     Engine,
@@ -94,6 +95,7 @@ from api.workflow import (
     step_deadline,
     step_of,
 )
+from models.annotations import AnnotationBox, FrameAnnotation, FrameRef, FrameSource
 from pipelines.config import TokenRole
 from vision.types import HazardEvent, HazardKind, HazardPhase
 
@@ -236,6 +238,29 @@ class RevokedSessionRow(Base):
 
     session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AnnotationRow(Base):
+    """A reviewer's boxes on one frame of a ticket's evidence (:mod:`models.annotations`).
+
+    One row per (ticket, frame): ``frame_key`` is ``snapshot`` or ``clip@{t_ms}``; ``boxes`` is
+    ``[{"class", "xyxy"}]`` in normalised coordinates; ``negative`` marks a frame showing none
+    of the annotation classes (a false alarm's frame).
+    """
+
+    __tablename__ = "annotations"
+    __table_args__ = (UniqueConstraint("ticket_id", "frame_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    frame_key: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    t_ms: Mapped[int | None] = mapped_column(Integer)
+    image_sha256: Mapped[str] = mapped_column(String(64))
+    boxes: Mapped[list[dict[str, Any]]] = mapped_column(JsonColumn, default=list)
+    negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    author: Mapped[str] = mapped_column(String(63))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class SerialCounterRow(Base):
@@ -948,6 +973,79 @@ class TicketStore:
         )
         return True
 
+    # -- annotations (models.annotations) -----------------------------------------------------
+
+    def annotations(self, ticket_id: str) -> list[FrameAnnotation]:
+        """The reviewers' annotated frames of a ticket (snapshot first, then by clip time).
+
+        Raises:
+            TicketNotFound: no ticket has this id or code.
+        """
+        with self._reading() as session:
+            ticket = self._find(session, ticket_id)
+            return _annotations_of(session, ticket.id)
+
+    def replace_annotations(
+        self, ticket_id: str, frames: Sequence[FrameAnnotation]
+    ) -> list[FrameAnnotation]:
+        """Make ``frames`` the ticket's annotations (the ones there before are replaced).
+
+        A PUT of the whole set keeps the review page simple and the write idempotent; each
+        frame keeps its own author and time.
+
+        Raises:
+            TicketNotFound: no ticket has this id or code.
+            InvalidQuery: two annotations of the same frame.
+        """
+        keys = [frame.frame.key for frame in frames]
+        if len(set(keys)) != len(keys):
+            twice = sorted({key for key in keys if keys.count(key) > 1})
+            raise InvalidQuery(f"frame annotated twice: {', '.join(twice[:5])}")
+
+        def work(session: Session) -> list[FrameAnnotation]:
+            ticket = self._find(session, ticket_id, lock=True)
+            session.execute(delete(AnnotationRow).where(AnnotationRow.ticket_id == ticket.id))
+            for frame in frames:
+                session.add(
+                    AnnotationRow(
+                        ticket_id=ticket.id,
+                        frame_key=frame.frame.key,
+                        source=frame.frame.source.value,
+                        t_ms=frame.frame.t_ms,
+                        image_sha256=frame.image_sha256,
+                        boxes=[box.to_json() for box in frame.boxes],
+                        negative=frame.negative,
+                        author=frame.author,
+                        created_at=frame.at,
+                    )
+                )
+            session.flush()
+            return _annotations_of(session, ticket.id)
+
+        return self._writing(work)
+
+    def dataset_candidates(
+        self,
+        *,
+        since: datetime,
+        kind: str | None = None,
+        camera: str | None = None,
+    ) -> list[tuple[TicketView, list[FrameAnnotation]]]:
+        """For a dataset export: tickets created at or after ``since`` (aware) that have
+        annotations or were rejected, oldest first, each with its annotations.
+
+        Raises:
+            InvalidQuery: an unknown kind or a naive ``since``.
+        """
+        _check_aware("since", since)
+        annotated = select(AnnotationRow.ticket_id)
+        stmt = _filtered(select(TicketRow), None, kind, camera, since, None, False).where(
+            TicketRow.id.in_(annotated) | (TicketRow.status == TicketStatus.REJECTED.value)
+        )
+        with self._reading() as session:
+            rows = session.scalars(stmt.order_by(TicketRow.started_at, TicketRow.id)).all()
+            return [(_view(row), _annotations_of(session, row.id)) for row in rows]
+
     # -- web sessions (api.auth.SessionRevocations) -------------------------------------------
 
     def revoke_session(self, session_id: str, expires_at: datetime) -> None:
@@ -1178,6 +1276,22 @@ def _add_history(
             extra=extra,
         )
     )
+
+
+def _annotations_of(session: Session, ticket_id: str) -> list[FrameAnnotation]:
+    rows = session.scalars(select(AnnotationRow).where(AnnotationRow.ticket_id == ticket_id)).all()
+    frames = [
+        FrameAnnotation(
+            frame=FrameRef(FrameSource(row.source), row.t_ms),
+            image_sha256=row.image_sha256,
+            boxes=tuple(AnnotationBox.from_json(box) for box in row.boxes),
+            negative=row.negative,
+            author=row.author,
+            at=row.created_at,
+        )
+        for row in rows
+    ]
+    return sorted(frames, key=lambda f: (f.frame.source != FrameSource.SNAPSHOT, f.frame.t_ms or 0))
 
 
 def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:

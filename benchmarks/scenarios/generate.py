@@ -151,14 +151,15 @@ def facade_catalogue(scenes: Scenes) -> list[Entry]:
 
 
 def lane_catalogue(scenes: Scenes) -> list[Entry]:
-    """7 positives and 6 negatives of the fire lane."""
+    """7 positives and 6 negatives of the fire lane; then issue 9's vehicles straddling the edges
+    of a roughly drawn lane zone (:func:`lane_edge_entries`)."""
     backgrounds, bank = scenes.detector_scenes()
     sprites, image = bank.lane, backgrounds.lane
 
     def park(clip_id: str, **kw: Any) -> Builder:
         return lambda rng: lane.plan_park(rng, sprites, image, clip_id, **kw)
 
-    return [
+    entries = [
         Entry("lane_park_truck_01", True, park("lane_park_truck_01", label="truck", leaves=False)),
         Entry("lane_park_leave_02", False, park("lane_park_leave_02", label="car", leaves=True)),
         Entry("lane_park_bus_03", False, park("lane_park_bus_03", label="bus", leaves=False)),
@@ -217,6 +218,64 @@ def lane_catalogue(scenes: Scenes) -> list[Entry]:
             lambda rng: lane.plan_people_only(rng, sprites, image, "lane_people_only_01"),
         ),
     ]
+    return entries + lane_edge_entries(sprites, image)
+
+
+def lane_edge_entries(sprites: lane.LaneSprites, image: np.ndarray) -> list[Entry]:
+    """Issue 9: 8 vehicles parked across each edge of the rough lane zone (near, far, left,
+    right; near and far from the camera, small and large) and 5 negatives (touching it by a
+    sliver, parked in front of it, passing through). New keys only: the clips above are
+    unchanged (each clip's generator is its key's)."""
+    mid_y, far_y = 0.80 * lane.HEIGHT_PX, 0.70 * lane.HEIGHT_PX
+
+    def straddle(clip_id: str, **kw: Any) -> Builder:
+        return lambda rng: lane.plan_straddle(rng, sprites, image, clip_id, **kw)
+
+    specs: list[tuple[str, dict[str, Any]]] = [
+        ("lane_edge_near_car_01", {"edge": "near", "inside": 0.75, "scale": 1.0, "label": "car"}),
+        (
+            "lane_edge_near_truck_02",
+            {"edge": "near", "inside": 0.5, "scale": 1.2, "label": "truck"},
+        ),
+        (
+            "lane_edge_near_leave_03",
+            {"edge": "near", "inside": 0.6, "scale": 0.9, "leaves": True},
+        ),
+        ("lane_edge_far_car_04", {"edge": "far", "inside": 0.9, "scale": 0.75, "label": "car"}),
+        ("lane_edge_left_car_05", {"edge": "left", "inside": 0.42, "scale": 0.9, "y_px": mid_y}),
+        ("lane_edge_left_far_06", {"edge": "left", "inside": 0.45, "scale": 0.7, "y_px": far_y}),
+        (
+            "lane_edge_right_bus_07",
+            {"edge": "right", "inside": 0.42, "scale": 0.85, "y_px": mid_y, "label": "bus"},
+        ),
+        ("lane_edge_right_far_08", {"edge": "right", "inside": 0.45, "scale": 0.7, "y_px": far_y}),
+        (
+            "lane_edge_near_sliver_01",
+            {"edge": "near", "inside": 0.06, "scale": 1.0, "positive": False},
+        ),
+        (
+            "lane_edge_left_sliver_02",
+            {"edge": "left", "inside": 0.06, "scale": 0.9, "y_px": mid_y, "positive": False},
+        ),
+        (
+            "lane_edge_right_sliver_03",
+            {"edge": "right", "inside": 0.06, "scale": 0.8, "y_px": mid_y, "positive": False},
+        ),
+    ]
+    entries = [Entry(key, False, straddle(key, **kw)) for key, kw in specs]
+    entries += [
+        Entry(
+            "lane_edge_in_front_04",
+            False,
+            lambda rng: lane.plan_rough_in_front(rng, sprites, image, "lane_edge_in_front_04"),
+        ),
+        Entry(
+            "lane_edge_pass_05",
+            False,
+            lambda rng: lane.plan_rough_pass(rng, sprites, image, "lane_edge_pass_05"),
+        ),
+    ]
+    return entries
 
 
 def lift_catalogue(scenes: Scenes) -> list[Entry]:
@@ -403,7 +462,10 @@ def config_texts(
         SceneKind.LANE: {
             "site": SITE,
             "detector": detector,
-            "cameras": {lane.CAMERA_ID: lane.camera_config()},
+            "cameras": {
+                lane.CAMERA_ID: lane.camera_config(),
+                lane.ROUGH_CAMERA_ID: lane.rough_camera_config(),
+            },
         },
         SceneKind.LIFT: {
             "site": SITE,

@@ -267,10 +267,9 @@ def _plan(
     actors: Sequence[Actor],
     rng: np.random.Generator,
     notes: dict[str, object],
+    camera: str = CAMERA_ID,
 ) -> ClipPlan:
-    label = ClipLabel(
-        clip_id, f"clips/{clip_id}.mp4", CONFIG, CAMERA_ID, tuple(tags), tuple(expected)
-    )
+    label = ClipLabel(clip_id, f"clips/{clip_id}.mp4", CONFIG, camera, tuple(tags), tuple(expected))
     return ClipPlan(
         label,
         SceneKind.LANE,
@@ -493,3 +492,141 @@ def plan_people_only(
         rng,
         {"walkers": len(actors)},
     )
+
+
+# --- issue 9: vehicles straddling the edges of a roughly drawn lane zone --------------------
+
+ROUGH_CAMERA_ID = "lane_rough_cam"
+# The same street, its lane zone drawn roughly by an installer: inside the painted lines, the near
+# edge (y 310 px) about 7 px above where the wheels of a car parked in the middle of the lane
+# stand (VEHICLE_Y_PX), the ends (x 128 and 512 px) well in from the hatched boxes. Membership by
+# the bottom-centre anchor missed every car straddling one of its edges.
+ROUGH_POLYGON_NORM = ((0.2, 0.57), (0.8, 0.57), (0.8, 0.86), (0.2, 0.86))
+# The ground-contact band of a vehicle's box (its near-to-far wheel band) as a fraction of its
+# height: how much of it is in the zone is what "straddling" measures here.
+FOOTPRINT_FRACTION = 0.25
+EDGES = ("near", "far", "left", "right")
+
+
+def rough_camera_config() -> dict[str, object]:
+    """The rough-zone camera's entry of ``configs/lane.yaml`` (same view and hazard settings as
+    :func:`camera_config`, only the zone is drawn differently)."""
+    config = camera_config()
+    config["name"] = "Synthetic fire lane, zone drawn roughly"
+    config["zones"] = {
+        ZONE_ID: {"polygon": [list(p) for p in ROUGH_POLYGON_NORM], "width_m": LANE_WIDTH_M}
+    }
+    return config
+
+
+def straddle_point(
+    edge: str, width_px: float, height_px: float, inside: float, y_px: float
+) -> tuple[float, float]:
+    """Bottom centre (x, y) of a vehicle box of this size that lies across ``edge`` of the rough
+    zone with the fraction ``inside`` of its footprint in the zone (near/far: of the footprint's
+    rows; left/right: of its columns, the bottom at ``y_px``).
+
+    Raises:
+        ScenarioError: an unknown edge or a fraction outside 0..1.
+    """
+    if edge not in EDGES or not 0 <= inside <= 1:
+        raise ScenarioError(f"straddle: edge {edge!r} / inside {inside} (edges: {EDGES}, 0..1)")
+    (left, far), _, (right, near), _ = (
+        (x * WIDTH_PX, y * HEIGHT_PX) for x, y in ROUGH_POLYGON_NORM
+    )
+    band = FOOTPRINT_FRACTION * height_px
+    x_mid = (left + right) / 2
+    if edge == "near":
+        return x_mid, near + (1 - inside) * band
+    if edge == "far":
+        return x_mid, far + inside * band
+    if edge == "left":
+        return left + (inside - 0.5) * width_px, y_px
+    return right - (inside - 0.5) * width_px, y_px
+
+
+def plan_straddle(
+    rng: np.random.Generator,
+    sprites: LaneSprites,
+    image: np.ndarray,
+    clip_id: str,
+    *,
+    edge: str,
+    inside: float,
+    scale: float,
+    y_px: float = VEHICLE_Y_PX,
+    label: str | None = None,
+    leaves: bool = False,
+    positive: bool = True,
+) -> ClipPlan:
+    """A vehicle (``scale`` times its nominal size: nearer or farther from the camera) drives in
+    along the lane and parks across ``edge`` of the rough zone with ``inside`` of its footprint
+    in it, for longer than dwell_s. Positive when enough of it is in the zone (``positive``), a
+    negative when it touches the zone by a sliver."""
+    base = sprites.vehicle(rng, label)
+    sprite = base.resized(round(base.height_px * scale))
+    from_left = bool(rng.random() < 0.5)
+    drawn = sprite if from_left else sprite.mirrored()
+    x_park, y_park = straddle_point(edge, drawn.width_px, drawn.height_px, inside, y_px)
+    stay = float(rng.uniform(15, 18)) if leaves else None
+    parking = park(
+        sprite,
+        float(rng.uniform(0.5, 1.5)),
+        x_park,
+        from_left=from_left,
+        stay_s=stay,
+        y_px=y_park,
+    )
+    kind = "positive" if positive else "negative"
+    tags = ["fire_lane", kind, "vehicle", "rough_zone", f"straddle_{edge}"]
+    expected = [_blockage(parking.rest_s, parking.leave_s)] if positive else []
+    end = parking.gone_s if parking.gone_s is not None else parking.rest_s + DWELL_S
+    duration = math.ceil(end + CLEAR_S + 4.0)
+    notes = {
+        "vehicle": sprite.name,
+        "edge": edge,
+        "footprint_inside": inside,
+        "box_px": [round(v, 1) for v in drawn.box_at(x_park, y_park)],
+    }
+    return _plan(
+        clip_id, tags, expected, duration, image, [parking.actor], rng, notes, ROUGH_CAMERA_ID
+    )
+
+
+def plan_rough_in_front(
+    rng: np.random.Generator, sprites: LaneSprites, image: np.ndarray, clip_id: str
+) -> ClipPlan:
+    """A vehicle parks in front of the lane (nearer the camera, its wheels below the painted near
+    line) for longer than dwell_s: its picture covers much of the zone, its footprint none
+    (negative)."""
+    base = sprites.vehicle(rng)
+    sprite = base.resized(round(base.height_px * 1.1))
+    parking = park(
+        sprite,
+        float(rng.uniform(0.5, 1.5)),
+        float(rng.uniform(0.4, 0.6)) * WIDTH_PX,
+        from_left=bool(rng.random() < 0.5),
+        stay_s=None,
+        y_px=NEAR_Y_PX,
+    )
+    duration = math.ceil(parking.rest_s + DWELL_S + CLEAR_S + 4.0)
+    tags = ["fire_lane", "negative", "vehicle", "rough_zone", "parked_in_front"]
+    notes: dict[str, object] = {"vehicle": sprite.name}
+    return _plan(clip_id, tags, [], duration, image, [parking.actor], rng, notes, ROUGH_CAMERA_ID)
+
+
+def plan_rough_pass(
+    rng: np.random.Generator, sprites: LaneSprites, image: np.ndarray, clip_id: str
+) -> ClipPlan:
+    """A vehicle drives through along the zone's near edge without stopping (negative)."""
+    actor, gone = pass_through(
+        sprites.vehicle(rng),
+        float(rng.uniform(0.5, 1.5)),
+        float(rng.uniform(110, 160)),
+        from_left=bool(rng.random() < 0.5),
+        y_px=VEHICLE_Y_PX,
+    )
+    tags = ["fire_lane", "negative", "rough_zone", "passing"]
+    notes: dict[str, object] = {"vehicle": actor.sprite.name}
+    duration = math.ceil(gone + 3.0)
+    return _plan(clip_id, tags, [], duration, image, [actor], rng, notes, ROUGH_CAMERA_ID)

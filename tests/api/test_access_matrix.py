@@ -99,6 +99,10 @@ ROWS: list[Row] = [
     Row("POST", f"{TICKET}/transition", "/tickets/{id}/transition",
         (403, 403, 403, 404, 403, 401, 401), "close-own-rectification"),  # rectifier may not
     Row("PUT", ZONES, "/cameras/{cam}/zones", (200, 403, 403, 404, 403, 401, 401), "zones"),
+    # Annotations: the office only (the role is judged before the ticket and the body).
+    *_get_and_head(f"{TICKET}/annotations", STAFF_ONLY),
+    *_get_and_head(f"{TICKET}/frames/{{t_ms}}.jpg", STAFF_ONLY, "/tickets/{id}/frames/480.jpg"),
+    Row("PUT", f"{TICKET}/annotations", "/tickets/{id}/annotations", STAFF_ONLY, "annotate"),
     # Pages: a token in the header works like a session; without one, the login form.
     *_get_and_head("/", REDIRECT),
     *_get_and_head("/ui", REDIRECT),
@@ -201,6 +205,11 @@ def _changing_request(harness: ApiHarness, row: Row, role: str) -> tuple[str, di
         if row.action == "close-own-rectification":
             _rectify_as(harness, ticket_id, role)
         kwargs["json"] = {"to": _TRANSITION_TARGET[row.action], "note": "matrix"}
+        return row.url.replace("{id}", ticket_id), kwargs
+    if row.action == "annotate":
+        ticket_id = _ticket_for(harness, row.action)
+        box = {"class": "ebike", "xyxy": [0.1, 0.2, 0.4, 0.6]}
+        kwargs["json"] = {"frames": [{"frame": {"source": "clip", "t_ms": 480}, "boxes": [box]}]}
         return row.url.replace("{id}", ticket_id), kwargs
     if row.action == "zones":
         zones = harness.client.get(f"/cameras/{OWN_CAMERA}/zones", headers=bearer("admin"))
