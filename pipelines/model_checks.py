@@ -35,6 +35,9 @@ USED_ROLES: Mapping[HazardKind, frozenset[ClassRole]] = {
     HazardKind.EBIKE_ENTRY: frozenset({ClassRole.EBIKE, ClassRole.BICYCLE, ClassRole.PERSON}),
 }
 _SHOWN_LABELS = 24
+_RELATIVE_HINT = (
+    " (a relative path is looked up from the working directory, then beside the config file)"
+)
 
 LabelsOf = Callable[[str, DetectorConfig], tuple[str, ...]]
 
@@ -117,7 +120,8 @@ def verify_models(config: HazardwatchConfig, labels_of: LabelsOf) -> list[Config
         try:
             labels[name] = labels_of(name, block)
         except BuildError as exc:
-            issues.append(ConfigIssue(path, str(exc).split(": ", 1)[-1]))
+            relative = "" if Path(block.model).is_absolute() else _RELATIVE_HINT
+            issues.append(ConfigIssue(path, str(exc).split(": ", 1)[-1] + relative))
         except ModelError as exc:
             issues.append(
                 ConfigIssue(
