@@ -27,7 +27,14 @@ import av.error
 import cv2
 import numpy as np
 
-__all__ = ["JPEG_QUALITY", "ClipFrame", "ClipFrameError", "FrameCache", "clip_frame"]
+__all__ = [
+    "JPEG_QUALITY",
+    "ClipFrame",
+    "ClipFrameError",
+    "FrameCache",
+    "clip_duration_ms",
+    "clip_frame",
+]
 
 JPEG_QUALITY = 92
 _SNAP_SLACK_S = 0.0005  # t_ms is rounded to the millisecond: half of one either way
@@ -163,3 +170,35 @@ class FrameCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._frames)
+
+
+def clip_duration_ms(source: Path | BinaryIO) -> int:
+    """Milliseconds from the clip's first frame to its last one (reads every packet: the
+    container's own duration is not always written by a stream copy).
+
+    Raises:
+        ClipFrameError: the clip cannot be opened or decoded, or has no video.
+    """
+    try:
+        container = av.open(str(source) if isinstance(source, Path) else source, mode="r")
+    except (av.error.FFmpegError, OSError) as exc:
+        raise ClipFrameError(f"the clip cannot be opened: {exc}") from None
+    try:
+        if not container.streams.video:
+            raise ClipFrameError("the clip has no video stream")
+        stream = container.streams.video[0]
+        time_base = stream.time_base
+        if time_base is None:
+            raise ClipFrameError("the clip's video stream has no time base")
+        times = [
+            float(packet.pts * time_base)
+            for packet in container.demux(stream)
+            if packet.pts is not None and packet.size > 0
+        ]
+    except av.error.FFmpegError as exc:
+        raise ClipFrameError(f"the clip cannot be read: {exc}") from None
+    finally:
+        container.close()
+    if not times:
+        raise ClipFrameError("the clip has no frame")
+    return round((max(times) - min(times)) * 1000)
