@@ -104,6 +104,18 @@ class FallSettings:
             mimic anything.
         end_after_s: a fall ends when its object made no progress for this long.
         merge_distance_norm: a track this close to an open fall's fitted path joins that fall.
+        max_apex_above_roof_floors: the apex of the fitted parabola (where the object was at
+            rest, or at the top of its throw) must lie at most this many floors above the roof:
+            a track whose speed its acceleration could only have built up in a fall from far
+            above the building (a raindrop streak, a bird diving through) is no object from it.
+        max_lateral_accel_ratio: the sideways acceleration (x fitted with a quadratic too) may
+            be at most this fraction of the downward one: a falling object keeps its sideways
+            speed, a bird turning at constant speed into a dive trades it for downward speed.
+        max_speed_trade: the squared sideways speed lost over the fit window may be at most this
+            fraction of the squared downward speed gained (the same turn, seen through speeds).
+        repeat_max_block_diff: a frame whose every 4x4 block of the zone's luma is within this
+            many levels (mean absolute difference) of the last distinct picture repeats it and
+            is not analysed (:class:`vision.frame_timing.RepeatDetector`).
     """
 
     background_tau_s: float = 0.4
@@ -140,6 +152,10 @@ class FallSettings:
     max_clutter_fraction: float = 0.5
     end_after_s: float = 0.5
     merge_distance_norm: float = 0.05
+    max_apex_above_roof_floors: float = 3.0
+    max_lateral_accel_ratio: float = 0.35
+    max_speed_trade: float = 0.5
+    repeat_max_block_diff: float = 8.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -524,6 +540,29 @@ class BlobTracker:
         self.settings = settings or FallSettings()
         self._tracks: dict[int, BlobTrack] = {}
         self._next_id = 1
+        self._last_update_s = -math.inf
+
+    def expire(self, t_s: float) -> tuple[int, ...]:
+        """End the tracks that a picture analysed since their last point did not show, and that
+        have been unseen longer than they may coast at ``t_s``; returns their ids.
+
+        For frames that repeat a picture (no update): a track seen in the last picture is not
+        missed by its repeats, however long they last.
+        """
+        finished = []
+        for track_id, track in list(self._tracks.items()):
+            if track.last_seen_s < self._last_update_s and t_s - track.last_seen_s > self._limit(
+                track
+            ):
+                finished.append(track_id)
+                del self._tracks[track_id]
+        return tuple(finished)
+
+    def _limit(self, track: BlobTrack) -> float:
+        """How long ``track`` may stay unseen."""
+        s = self.settings
+        moving = len(track) >= 3 and track.speed_px_s() >= s.moving_speed_norm_s * self.height_px
+        return s.max_gap_s if moving else s.max_gap_young_s
 
     def reset(self) -> tuple[int, ...]:
         """Drop every track; returns their ids."""
@@ -578,13 +617,10 @@ class BlobTracker:
         for tier in tiers:
             if tier and free.any():
                 self._match(tier, blobs, free, t_s)
+        self._last_update_s = t_s
         finished = []
         for track_id, track in list(self._tracks.items()):
-            moving = (
-                len(track) >= 3 and track.speed_px_s() >= s.moving_speed_norm_s * self.height_px
-            )
-            limit = s.max_gap_s if moving else s.max_gap_young_s
-            if t_s - track.last_seen_s > limit:
+            if t_s - track.last_seen_s > self._limit(track):
                 finished.append(track_id)
                 del self._tracks[track_id]
         for i in np.flatnonzero(free):
@@ -741,6 +777,8 @@ class FallReason(StrEnum):
     POOR_FIT = "poor_fit"
     NOT_MONOTONIC = "not_monotonic"
     CLUTTERED = "cluttered"
+    TOO_FAST = "too_fast"
+    TURNING = "turning"
 
 
 @dataclass(frozen=True, slots=True)
@@ -840,6 +878,37 @@ def _significance(fit: TrajectoryFit) -> float:
     return fit.accel_norm_s2 / fit.accel_se_norm_s2 if fit.accel_se_norm_s2 > 0 else math.inf
 
 
+def _lateral_accel(points_norm: np.ndarray, aspect_ratio: float) -> float:
+    """|sideways acceleration| in frame heights/s² (x fitted with a quadratic), less two of its
+    standard errors (0 when it is not significant)."""
+    pts = np.asarray(points_norm, np.float64)
+    if pts.shape[0] < 5:
+        return 0.0
+    t = pts[:, 2] - pts[0, 2]
+    coef, _, se = _fit_y(t, pts[:, 0] * aspect_ratio)
+    return max(abs(float(coef[2])) - 2.0 * se, 0.0)
+
+
+def _speed_traded(points_norm: np.ndarray, fit: TrajectoryFit, aspect_ratio: float) -> float:
+    """The sideways speed² lost over the points, as a fraction of the downward speed² gained.
+
+    Gravity adds ``2·a·Δy`` to the squared downward speed and leaves the sideways speed alone; a
+    bird turning into a dive at constant speed gains downward speed only by losing as much
+    sideways (fraction ~1). x is fitted with a quadratic to measure its speed at both ends.
+    """
+    pts = np.asarray(points_norm, np.float64)
+    if pts.shape[0] < 5:
+        return 0.0
+    t = pts[:, 2] - pts[0, 2]
+    coef, _, _ = _fit_y(t, pts[:, 0] * aspect_ratio)
+    vx0, vx1 = float(coef[1]), float(coef[1] + coef[2] * t[-1])
+    t0, t1 = float(pts[0, 2]), float(pts[-1, 2])
+    gained = 2.0 * fit.accel_norm_s2 * float(fit.y_at(t1) - fit.y_at(t0))
+    if gained <= 0:
+        return math.inf
+    return (vx0 * vx0 - vx1 * vx1) / gained
+
+
 def _drop_floors(y_norm: np.ndarray, floors: FloorScale) -> tuple[float, int]:
     """Floors from the highest point to the lowest point after it; and the highest's index."""
     top = int(np.argmin(y_norm))
@@ -928,8 +997,22 @@ def assess_fall(
         fit.rms_y_norm > s.max_fit_rms_norm
         or fit.rms_x_norm > s.max_fit_rms_norm
         or inlier_fraction < s.min_inlier_fraction
+        or not fit.inliers[-1]
     ):
+        # ... and the newest point must lie on the parabola: a blob that jumped away from a
+        # still track (a leaf, a flickering window) is not yet a fall.
         return verdict(FallReason.POOR_FIT)
+    apex_t = fit.apex_t_s
+    if apex_t is not None:
+        apex_level = floors.level_of(float(fit.y_at(apex_t)))
+        if apex_level > floors.floor_count + s.max_apex_above_roof_floors:
+            return verdict(FallReason.TOO_FAST)
+    if (
+        _lateral_accel(window[fit.inliers], aspect_ratio)
+        > s.max_lateral_accel_ratio * max(fit.accel_norm_s2, 1e-9)
+        or _speed_traded(window[fit.inliers], fit, aspect_ratio) > s.max_speed_trade
+    ):
+        return verdict(FallReason.TURNING)
     after_top = seg[top:, 1]
     retrace = float((np.maximum.accumulate(after_top) - after_top).max())
     if retrace > s.max_retrace_norm:

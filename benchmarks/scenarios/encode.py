@@ -34,6 +34,8 @@ class ClipWriter:
         fps: frames per second (integer).
         gop: frames between keyframes.
         crf: x264 constant rate factor.
+        time_base_hz: None to stamp frame ``i`` at ``i / fps``; else the stream's clock rate, and
+            :meth:`write` takes each frame's stamp in its ticks (repeats, gaps, jitter).
 
     Raises:
         ValueError: for odd sizes or a non-positive fps or gop.
@@ -49,6 +51,7 @@ class ClipWriter:
         fps: int = FPS,
         gop: int = GOP,
         crf: int = 23,
+        time_base_hz: int | None = None,
     ) -> None:
         if width_px < 16 or height_px < 16 or width_px % 2 or height_px % 2:
             raise ValueError(f"ClipWriter: size must be even and >= 16, got {width_px}x{height_px}")
@@ -71,7 +74,9 @@ class ClipWriter:
         }
         self._container: av.container.OutputContainer | None = None
         self._stream: av.VideoStream | None = None
-        self._time_base = Fraction(1, fps)
+        self._time_base = Fraction(1, time_base_hz or fps)
+        self._explicit_pts = time_base_hz is not None
+        self._last_pts = -1
         self.frames = 0
 
     def __enter__(self) -> ClipWriter:
@@ -83,11 +88,13 @@ class ClipWriter:
         self._container, self._stream = container, stream
         return self
 
-    def write(self, image_bgr: np.ndarray) -> None:
-        """Encode one frame; its pts is the number of frames written before it.
+    def write(self, image_bgr: np.ndarray, pts: int | None = None) -> None:
+        """Encode one frame; its pts is the number of frames written before it, or ``pts``
+        (ticks of ``1 / time_base_hz``) for a writer made with ``time_base_hz``.
 
         Raises:
-            ValueError: if the image is not uint8 (height_px, width_px, 3).
+            ValueError: if the image is not uint8 (height_px, width_px, 3), or ``pts`` is missing,
+                given to a writer without ``time_base_hz``, or not above the last one.
             RuntimeError: if called outside the ``with`` block.
         """
         if self._container is None or self._stream is None:
@@ -98,8 +105,16 @@ class ClipWriter:
                 f"ClipWriter.write: expected uint8 {expected}, got {image_bgr.dtype} "
                 f"{image_bgr.shape}"
             )
+        if self._explicit_pts != (pts is not None):
+            raise ValueError(
+                "ClipWriter.write: pts must be given exactly when the writer has time_base_hz"
+            )
+        if pts is not None and pts <= self._last_pts:
+            raise ValueError(f"ClipWriter.write: pts {pts} is not above the last {self._last_pts}")
+        stamp = self.frames if pts is None else pts
+        self._last_pts = stamp
         frame = av.VideoFrame.from_ndarray(image_bgr, format="bgr24")
-        frame.pts, frame.time_base = self.frames, self._time_base
+        frame.pts, frame.time_base = stamp, self._time_base
         self._container.mux(self._stream.encode(frame))
         self.frames += 1
 

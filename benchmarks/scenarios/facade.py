@@ -42,6 +42,13 @@ from benchmarks.scenarios.textures import (
     textured_fill,
     vertical_gradient,
 )
+from benchmarks.scenarios.timing import (
+    FrameSchedule,
+    jittered,
+    lost_and_repeated,
+    remux,
+    vfr_gaps,
+)
 from vision.types import HazardKind
 
 WIDTH_PX, HEIGHT_PX = 640, 360
@@ -53,6 +60,9 @@ MIN_DROP_FLOORS = 2
 MAX_LATENCY_S = 2.0
 FLOOR_COUNT, LOWEST_VISIBLE_FLOOR, VISIBLE_FLOORS = 18, 5, 12
 COLUMNS = 8
+# Every frame of the 25 fps clips, and of the 30 fps streams of the timing variants (a re-muxed
+# sensor's distinct pictures must not be thinned out by the analysis rate).
+MOTION_FPS = 30
 
 OBJECT_SIZES_PX = (3, 4, 5, 6, 8, 10, 12)
 OBJECT_COLORS: tuple[tuple[str, BGR], ...] = (
@@ -317,6 +327,29 @@ class Bird:
 
 
 @dataclass(eq=False)
+class ArcBird(Bird):
+    """A bird gliding at constant speed along a circular arc (wings still).
+
+    Turning into a dive, its downward speed grows while its sideways speed shrinks (in y alone
+    that looks like a fall's acceleration, but its speed never grows); pulling out of a dive, its
+    downward speed shrinks. Position: ``center + radius·(cos a, sin a)``, ``a = angle0 +
+    rate·(t - t0)`` (image axes, y down).
+    """
+
+    center_px: PointPx = (0.0, 0.0)
+    radius_px: float = 150.0
+    angle0_rad: float = 0.0
+    rate_rad_s: float = 1.0
+
+    def position(self, t_s: float) -> PointPx:
+        a = self.angle0_rad + self.rate_rad_s * (t_s - self.t0_s)
+        return (
+            self.center_px[0] + self.radius_px * math.cos(a),
+            self.center_px[1] + self.radius_px * math.sin(a),
+        )
+
+
+@dataclass(eq=False)
 class Foliage:
     """Leaves at the frame edge swaying in place: layers that oscillate with their own phase."""
 
@@ -541,7 +574,7 @@ def camera_config(geom: FacadeGeometry) -> dict[str, object]:
     """The facade camera's entry of ``configs/facade.yaml``."""
     return {
         "name": "Synthetic facade, looking up",
-        "motion": {"fps": FPS, "width": 480},
+        "motion": {"fps": MOTION_FPS, "width": 480},
         "zones": {ZONE_ID: {"polygon": [list(p) for p in FACADE_POLYGON_NORM]}},
         "floors": {
             "count": geom.floor_count,
@@ -585,9 +618,14 @@ def fall_spec(index: int, geom: FacadeGeometry) -> FallSpec:
 
 
 def make_fall(
-    rng: np.random.Generator, geom: FacadeGeometry, spec: FallSpec, onset_s: float
+    rng: np.random.Generator,
+    geom: FacadeGeometry,
+    spec: FallSpec,
+    onset_s: float,
+    accel_px_s2: tuple[float, float] = (80.0, 320.0),
 ) -> FallingObject:
-    """A falling object of ``spec`` leaving a window of its band at ``onset_s``.
+    """A falling object of ``spec`` leaving a window of its band at ``onset_s``, accelerating
+    at a value drawn from ``accel_px_s2``.
 
     Raises:
         ScenarioError: if the apex would leave the start floor's band (a generator bug).
@@ -595,7 +633,7 @@ def make_fall(
     column = int(rng.integers(0, geom.columns))
     x0, y0 = geom.sill_px(spec.band, column)
     x0 += float(rng.uniform(-4, 4))
-    accel = float(rng.uniform(80, 320))
+    accel = float(rng.uniform(*accel_px_s2))
     band_top, _ = geom.band_px(spec.band)
     if spec.throw == "drop":
         vx, vy = float(rng.uniform(-12, 12)), float(rng.uniform(0, 15))
@@ -796,4 +834,227 @@ def _label(clip_id: str, tags: list[str], expected: tuple[ExpectedHazard, ...]) 
         camera=CAMERA_ID,
         tags=tuple(tags),
         expected=expected,
+    )
+
+
+# --- issue 9 variants: real stream timing, birds under combined clutter, a throw in rain -------
+
+# variant -> schedule maker; each makes two positives: a fast drop from the upper third (like the
+# real facade camera's 0.6 s fall) and a throw at the suite's usual accelerations.
+TIMING_VARIANTS = ("repeat_every_3rd", "near_repeat", "lost_repeated", "vfr_gaps", "jittered")
+FAST_ACCEL_PX_S2 = (700.0, 1100.0)  # 0.6-0.8 s from the upper third to the bottom of 360 px
+CLUTTER_BIRD_KINDS = ("glide", "arc")
+
+
+def _schedule(variant: str, duration_s: float, rng: np.random.Generator) -> FrameSchedule:
+    if variant == "repeat_every_3rd":
+        return remux(duration_s, 20, 30, near_repeat=False)
+    if variant == "near_repeat":
+        return remux(duration_s, 20, 30, near_repeat=True)
+    if variant == "lost_repeated":
+        return lost_and_repeated(duration_s, FPS, rng, rate=0.1, longest=3)
+    if variant == "vfr_gaps":
+        return vfr_gaps(duration_s, FPS, rng, rate=0.1, longest=3)
+    if variant == "jittered":
+        return jittered(duration_s, FPS, rng, jitter=0.4)
+    raise ScenarioError(f"unknown timing variant {variant!r} (known: {TIMING_VARIANTS})")
+
+
+def timing_plan(
+    rng: np.random.Generator, geom: FacadeGeometry, image: np.ndarray, variant: str, fast: bool
+) -> ClipPlan:
+    """One object falls, seen through a stream of ``variant`` timing (:mod:`.timing`).
+
+    ``fast``: dropped from a window of the upper third at 700-1100 px/s² (about 0.7 s to the
+    bottom, as the real facade camera's fall); else a sideways throw from the middle floors at the
+    suite's usual 80-320 px/s².
+    """
+    if fast:
+        spec = FallSpec(
+            "drop", 6, "light", OBJECT_COLORS[0][1], "box", int(rng.integers(1, 4)), None
+        )
+        accel = FAST_ACCEL_PX_S2
+    else:
+        spec = FallSpec(
+            "sideways", 5, "dark", OBJECT_COLORS[1][1], "disc", int(rng.integers(3, 6)), None
+        )
+        accel = (80.0, 320.0)
+    onset = float(rng.uniform(1.5, 2.5))
+    obj = make_fall(rng, geom, spec, onset, accel)
+    end = obj.time_at_y(HEIGHT_PX + obj.size_px + 2)
+    duration = max(5.0, math.ceil((end + 1.5) * 2) / 2)
+    schedule = _schedule(variant, duration, rng)
+    expected = (
+        ExpectedHazard(
+            HazardKind.FALLING_OBJECT,
+            ZONE_ID,
+            obj.onset_s,
+            MAX_LATENCY_S,
+            origin_floor=geom.floor_of_band(spec.band),
+        ),
+    )
+    speed = "fast_drop" if fast else "throw"
+    clip_id = f"facade_timing_{variant}_{speed}"
+    tags = ["falling_object", "positive", "timing", variant, spec.throw]
+    return ClipPlan(
+        label=_label(clip_id, tags, expected),
+        scene=SceneKind.FACADE,
+        duration_s=duration,
+        background=image,
+        actors=[obj],
+        noise_sigma=2.0,
+        noise_seed=int(rng.integers(2**31)),
+        notes={
+            "objects": [
+                {
+                    "start_px": [round(v, 1) for v in obj.start_px],
+                    "velocity_px_s": [round(v, 1) for v in obj.velocity_px_s],
+                    "accel_px_s2": round(obj.accel_px_s2, 1),
+                    "size_px": obj.size_px,
+                }
+            ],
+            **schedule.notes(),
+        },
+        schedule=schedule,
+    )
+
+
+def make_glider(rng: np.random.Generator, t0_s: float) -> Bird:
+    """A bird gliding down a straight line at constant speed (100-220 px/s, 20-60° down)."""
+    direction = 1.0 if rng.random() < 0.5 else -1.0
+    speed = float(rng.uniform(100, 220))
+    angle = math.radians(float(rng.uniform(20, 60)))
+    vx, vy = direction * speed * math.cos(angle), speed * math.sin(angle)
+    x0 = float(rng.uniform(0.15, 0.45) * WIDTH_PX)
+    if direction < 0:
+        x0 = WIDTH_PX - x0
+    y0 = float(rng.uniform(0.05, 0.3) * HEIGHT_PX)
+    duration = min((HEIGHT_PX + 20 - y0) / vy, 3.0)
+    return Bird((x0, y0), (vx, vy), t0_s, t0_s + duration, float(rng.uniform(5, 8)), 0.0, 0.0)
+
+
+def make_arc_bird(rng: np.random.Generator, t0_s: float, dive: bool) -> ArcBird:
+    """A bird on a circular arc at constant speed (120-220 px/s, radius 110-200 px): turning from
+    level flight into a dive (``dive``), or pulling out of a dive into level flight."""
+    direction = 1.0 if rng.random() < 0.5 else -1.0
+    speed = float(rng.uniform(120, 220))
+    radius = float(rng.uniform(110, 200))
+    rate = speed / radius
+    sweep = math.radians(float(rng.uniform(70, 85)))
+    if dive:  # from the top of the circle (moving sideways) towards its side (moving down)
+        a0, a1 = -math.pi / 2, -math.pi / 2 + sweep
+        cy = float(rng.uniform(0.08, 0.3) * HEIGHT_PX) + radius
+    else:  # from the side of the circle (moving down) towards its bottom (moving sideways)
+        a0, a1 = math.pi, math.pi - sweep
+        cy = float(rng.uniform(0.1, 0.35) * HEIGHT_PX)
+    cx = float(rng.uniform(0.3, 0.5) * WIDTH_PX)
+    bird = ArcBird(
+        (0.0, 0.0),
+        (0.0, 0.0),
+        t0_s,
+        t0_s + sweep / rate,
+        float(rng.uniform(5, 8)),
+        0.0,
+        0.0,
+        center_px=(cx, cy),
+        radius_px=radius,
+        angle0_rad=a0,
+        rate_rad_s=rate if a1 > a0 else -rate,
+    )
+    if direction < 0:  # mirrored: same arc flown the other way round
+        bird.center_px = (WIDTH_PX - cx, cy)
+        bird.angle0_rad = math.pi - a0
+        bird.rate_rad_s = -bird.rate_rad_s
+    return bird
+
+
+def clutter_plan(
+    rng: np.random.Generator, geom: FacadeGeometry, image: np.ndarray, birds: str
+) -> ClipPlan:
+    """30 s of combined clutter (foliage at one side, flickering windows, two rain showers, two
+    camera shakes) with birds gliding straight down (``glide``) or arcing (``arc``) at constant
+    speed all through it: a negative."""
+    if birds not in CLUTTER_BIRD_KINDS:
+        raise ScenarioError(f"unknown clutter birds {birds!r} (known: {CLUTTER_BIRD_KINDS})")
+    duration = 30.0
+    actors: list[Actor] = [
+        make_foliage(rng, "left" if rng.random() < 0.5 else "right"),
+        make_flicker(rng, geom, fluorescent=False),
+    ]
+    for k in range(8):
+        t0 = 1.0 + 3.5 * k + float(rng.uniform(0, 1.5))
+        if birds == "glide":
+            actors.append(make_glider(rng, t0))
+        else:
+            actors.append(make_arc_bird(rng, t0, dive=k % 2 == 0))
+    effects: list[Effect] = [
+        make_rain(rng, float(rng.uniform(4.0, 6.0)), float(rng.uniform(3.0, 4.0))),
+        make_rain(rng, float(rng.uniform(17.0, 19.0)), float(rng.uniform(3.0, 4.0))),
+        make_shake(rng, float(rng.uniform(9.0, 11.0))),
+        make_shake(rng, float(rng.uniform(23.0, 25.0))),
+    ]
+    clip_id = f"facade_neg_clutter_birds_{birds}"
+    tags = ["falling_object", "negative", "distractor", "bird", "clutter", birds]
+    return ClipPlan(
+        label=_label(clip_id, tags, ()),
+        scene=SceneKind.FACADE,
+        duration_s=duration,
+        background=image,
+        actors=actors,
+        effects=effects,
+        noise_sigma=2.0,
+        noise_seed=int(rng.integers(2**31)),
+        notes={"distractor": f"clutter with birds {birds}"},
+    )
+
+
+def make_heavy_rain(rng: np.random.Generator, t0_s: float, duration_s: float) -> Rain:
+    """Heavy rain: 28-40 bright streaks at 500-900 px/s, so many blobs that some frames are
+    crowded and a falling object's track breaks into pieces."""
+    n = int(rng.integers(28, 40))
+    starts = rng.uniform((0, 0), (WIDTH_PX, HEIGHT_PX), size=(n, 2))
+    velocity = np.stack([rng.uniform(20, 90, n), rng.uniform(500, 900, n)], axis=1)
+    length = rng.uniform(10, 26, n)
+    return Rain(t0_s, t0_s + duration_s, starts, velocity, length, int(rng.integers(70, 100)))
+
+
+def rain_throw_plan(rng: np.random.Generator, geom: FacadeGeometry, image: np.ndarray) -> ClipPlan:
+    """One object thrown sideways from the upper floors while heavy rain falls all through the
+    clip: one expected event (not one per fragment of its track)."""
+    spec = FallSpec(
+        "sideways", 8, "light", OBJECT_COLORS[0][1], "box", int(rng.integers(0, 3)), None
+    )
+    onset = float(rng.uniform(2.0, 3.0))
+    obj = make_fall(rng, geom, spec, onset, (150.0, 300.0))
+    end = obj.time_at_y(HEIGHT_PX + obj.size_px + 2)
+    duration = max(6.0, math.ceil((end + 2.0) * 2) / 2)
+    expected = (
+        ExpectedHazard(
+            HazardKind.FALLING_OBJECT,
+            ZONE_ID,
+            obj.onset_s,
+            MAX_LATENCY_S,
+            origin_floor=geom.floor_of_band(spec.band),
+        ),
+    )
+    tags = ["falling_object", "positive", "sideways", "with_rain", "heavy_rain"]
+    return ClipPlan(
+        label=_label("facade_fall_heavy_rain_throw", tags, expected),
+        scene=SceneKind.FACADE,
+        duration_s=duration,
+        background=image,
+        actors=[obj],
+        effects=[make_heavy_rain(rng, 0.0, duration)],
+        noise_sigma=2.0,
+        noise_seed=int(rng.integers(2**31)),
+        notes={
+            "objects": [
+                {
+                    "start_px": [round(v, 1) for v in obj.start_px],
+                    "velocity_px_s": [round(v, 1) for v in obj.velocity_px_s],
+                    "accel_px_s2": round(obj.accel_px_s2, 1),
+                    "size_px": obj.size_px,
+                }
+            ]
+        },
     )

@@ -133,7 +133,9 @@ class Scenes:
 
 
 def facade_catalogue(scenes: Scenes) -> list[Entry]:
-    """22 positives (the last with two objects) and 13 distractor-only negatives."""
+    """22 positives (the last with two objects) and 13 distractor-only negatives; then issue 9's
+    10 positives through real stream timing, 2 negatives of birds under combined clutter and a
+    throw in heavy rain."""
     geom, image = scenes.geometry, scenes.facade
 
     def positive(index: int) -> Builder:
@@ -147,6 +149,26 @@ def facade_catalogue(scenes: Scenes) -> list[Entry]:
     entries += [
         Entry(f"facade_neg_{k}", k in quick_negatives, negative(k)) for k in facade.NEGATIVE_KINDS
     ]
+    # Issue 9: stream timing of real cameras, birds under combined clutter, a throw in heavy rain.
+    # New keys only, so every clip above stays as it was (each clip's generator is its key's).
+
+    def timing(variant: str, fast: bool) -> Builder:
+        return lambda rng: facade.timing_plan(rng, geom, image, variant, fast)
+
+    def clutter(birds: str) -> Builder:
+        return lambda rng: facade.clutter_plan(rng, geom, image, birds)
+
+    entries += [
+        Entry(f"facade_timing_{v}_{'fast' if fast else 'throw'}", False, timing(v, fast))
+        for v in facade.TIMING_VARIANTS
+        for fast in (True, False)
+    ]
+    entries += [Entry(f"facade_clutter_{b}", False, clutter(b)) for b in facade.CLUTTER_BIRD_KINDS]
+    entries.append(
+        Entry(
+            "facade_heavy_rain_throw", False, lambda rng: facade.rain_throw_plan(rng, geom, image)
+        )
+    )
     return entries
 
 

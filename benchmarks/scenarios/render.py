@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmarks.scenarios.encode import FPS, ClipWriter, SensorNoise
 from benchmarks.scenarios.suite import ClipLabel
+from benchmarks.scenarios.timing import TIME_BASE_HZ, FrameSchedule, reencode, to_ticks
 
 
 class SceneKind(StrEnum):
@@ -58,6 +59,8 @@ class ClipPlan:
         noise_sigma: sensor noise in 8-bit levels.
         noise_seed: seed of the noise fields.
         notes: what is in the clip, for the manifest (sprites used, parameters).
+        schedule: None for the plain stream (frame ``i`` shows and is stamped ``i / FPS``), else
+            which scene time each frame shows and how it is stamped (repeats, losses, jitter).
     """
 
     label: ClipLabel
@@ -69,21 +72,29 @@ class ClipPlan:
     noise_sigma: float = 2.0
     noise_seed: int = 0
     notes: dict[str, object] = field(default_factory=dict)
+    schedule: FrameSchedule | None = None
 
     @property
     def frame_count(self) -> int:
+        if self.schedule is not None:
+            return self.schedule.frame_count
         return round(self.duration_s * FPS)
 
     def render_frame(self, index: int, noise: SensorNoise | None = None) -> np.ndarray:
-        """The uint8 BGR frame ``index`` (stream time ``index / FPS``)."""
-        t_s = index / FPS
+        """The uint8 BGR frame ``index`` of the plain stream (scene time ``index / FPS``)."""
+        return self.render_at(index / FPS, index, noise)
+
+    def render_at(
+        self, t_s: float, noise_index: int, noise: SensorNoise | None = None
+    ) -> np.ndarray:
+        """The uint8 BGR picture of the scene at ``t_s``, with noise field ``noise_index``."""
         frame = self.background.copy()
         for actor in self.actors:
             actor.draw(frame, t_s)
         for effect in self.effects:
             frame = effect.apply(frame, t_s)
         if noise is not None:
-            noise.apply(frame, index)
+            noise.apply(frame, noise_index)
         return frame
 
 
@@ -106,9 +117,22 @@ def render_clip(plan: ClipPlan, path: Path) -> RenderResult:
     noise = SensorNoise(
         (height, width, 3), plan.noise_sigma, np.random.default_rng(plan.noise_seed)
     )
-    with ClipWriter(path, width, height, fps=FPS) as writer:
-        for index in range(plan.frame_count):
-            writer.write(plan.render_frame(index, noise))
+    schedule = plan.schedule
+    if schedule is None:
+        with ClipWriter(path, width, height, fps=FPS) as writer:
+            for index in range(plan.frame_count):
+                writer.write(plan.render_frame(index, noise))
+    else:
+        with ClipWriter(
+            path, width, height, fps=schedule.rate, time_base_hz=TIME_BASE_HZ
+        ) as writer:
+            shown: tuple[int, np.ndarray] | None = None
+            for k in range(schedule.frame_count):
+                j = schedule.picture[k]
+                if shown is None or shown[0] != j:
+                    shown = (j, plan.render_at(schedule.scene_s[k], j, noise))
+                picture = reencode(shown[1]) if schedule.reencoded[k] else shown[1]
+                writer.write(picture, pts=to_ticks(schedule.pts_s[k]))
     return RenderResult(
         clip_id=plan.label.clip_id,
         path=path,

@@ -42,6 +42,7 @@ from vision.falling import (
     find_blobs,
     fit_trajectory,
 )
+from vision.frame_timing import CaptureClock, RepeatDetector
 from vision.rules.base import OpenHazard
 from vision.types import HazardEvent, HazardKind
 from vision.zones import Anchor, PolygonZone
@@ -171,6 +172,11 @@ class FallingObjectRule:
         self._track_fall: dict[int, _Fall] = {}
         self._spent: set[int] = set()  # tracks of ended falls: never trigger again
         self._last_pts_s = -math.inf
+        # Physics runs on distinct pictures at their capture times (vision/frame_timing.py).
+        self._repeats = RepeatDetector(self.settings.repeat_max_block_diff)
+        self._clock = CaptureClock()
+        self._capture_offset_s = 0.0  # capture time - stamp of the last distinct picture
+        self.frames_repeated = 0
 
     @property
     def active(self) -> bool:
@@ -207,6 +213,7 @@ class FallingObjectRule:
         dropped = list(self._tracker.reset())
         self._tracker = BlobTracker(width_px, height_px, self.settings)
         self.background.reset()
+        self._repeats.reset()
         return dropped
 
     def _check_input(self, luma: np.ndarray, pts_s: float, captured_at: datetime) -> None:
@@ -245,7 +252,20 @@ class FallingObjectRule:
         if self._size != (width_px, height_px):
             finished += self._configure(width_px, height_px)
         x1, y1, x2, y2 = self._roi
-        fg = self.background.update(luma[y1:y2, x1:x2], pts_s, self._roi_mask)
+        roi = luma[y1:y2, x1:x2]
+        if self._repeats.is_repeat(roi):
+            # A repeated picture (an NVR's filler, a re-muxed sensor's duplicate, or nothing
+            # moved): no new information, neither "the object stood still" nor "it was missed".
+            self.frames_repeated += 1
+            now_s = pts_s + self._capture_offset_s
+            finished += self._tracker.expire(now_s)  # tracks already missed in a new picture
+            for track_id in finished:
+                self._track_fall.pop(track_id, None)
+                self._spent.discard(track_id)
+            return self._end_stale(now_s, pts_s, captured_at)
+        t_s = self._clock.time_of(pts_s)
+        self._capture_offset_s = t_s - pts_s
+        fg = self.background.update(roi, t_s, self._roi_mask)
         state = fg.state
         blobs = Blobs.empty()
         if state is MotionState.OK:
@@ -262,17 +282,17 @@ class FallingObjectRule:
             finished += self._tracker.reset()
         self.state = state
         self.frames_by_state[state] += 1
-        tracked = self._tracker.update(blobs, pts_s)
+        tracked = self._tracker.update(blobs, t_s)
         finished += tracked.finished
         for track_id in finished:
             self._track_fall.pop(track_id, None)
             self._spent.discard(track_id)
         events: list[HazardEvent] = []
         for track in tracked.live:
-            event = self._follow(track, pts_s, captured_at)
+            event = self._follow(track, t_s, pts_s, captured_at)
             if event is not None:
                 events.append(event)
-        events += self._end_stale(pts_s, captured_at)
+        events += self._end_stale(t_s, pts_s, captured_at)
         return events
 
     def close(self, pts_s: float, captured_at: datetime) -> list[HazardEvent]:
@@ -281,8 +301,13 @@ class FallingObjectRule:
         self._falls.clear()
         return events
 
-    def _follow(self, track: BlobTrack, pts_s: float, captured_at: datetime) -> HazardEvent | None:
-        """Extend the fall this track belongs to, join one, or open one if it passes the test."""
+    def _follow(
+        self, track: BlobTrack, t_s: float, pts_s: float, captured_at: datetime
+    ) -> HazardEvent | None:
+        """Extend the fall this track belongs to, join one, or open one if it passes the test.
+
+        ``t_s`` is the capture time of the picture (the tracks' clock), ``pts_s`` its stamp (the
+        events' clock)."""
         width_px, height_px = self._size or (1, 1)
         fall = self._track_fall.get(track.track_id)
         if fall is not None:
@@ -311,15 +336,16 @@ class FallingObjectRule:
         hazard = OpenHazard(self.kind, self.camera_id, self.zone_id, pts_s, captured_at)
         fall = _Fall(hazard, verdict, self.settings)
         fall.add(track, width_px, height_px, since_index=verdict.segment_start)
-        fall.last_progress_s = pts_s
+        fall.last_progress_s = t_s
         self._falls.append(fall)
         self._track_fall[track.track_id] = fall
         return hazard.start(**self._fields(fall))
 
-    def _end_stale(self, pts_s: float, captured_at: datetime) -> list[HazardEvent]:
+    def _end_stale(self, t_s: float, pts_s: float, captured_at: datetime) -> list[HazardEvent]:
+        """End the falls whose object made no progress for ``end_after_s`` of capture time."""
         events = []
         for fall in list(self._falls):
-            if pts_s - fall.last_progress_s > self.settings.end_after_s:
+            if t_s - fall.last_progress_s > self.settings.end_after_s:
                 events.append(self._end(fall, pts_s, captured_at))
                 self._falls.remove(fall)
         return events
