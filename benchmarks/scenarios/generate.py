@@ -244,10 +244,10 @@ def lane_catalogue(scenes: Scenes) -> list[Entry]:
 
 
 def lane_edge_entries(sprites: lane.LaneSprites, image: np.ndarray) -> list[Entry]:
-    """Issue 9: 8 vehicles parked across each edge of the rough lane zone (near, far, left,
-    right; near and far from the camera, small and large) and 5 negatives (touching it by a
-    sliver, parked in front of it, passing through). New keys only: the clips above are
-    unchanged (each clip's generator is its key's)."""
+    """Issue 9: 9 vehicles parked across each edge of the rough lane zone (near, far, left,
+    right; near and far from the camera, small and large; one with people passing in front) and
+    5 negatives (touching it by a sliver, parked in front of it, passing through). New keys
+    only: the clips above are unchanged (each clip's generator is its key's)."""
     mid_y, far_y = 0.80 * lane.HEIGHT_PX, 0.70 * lane.HEIGHT_PX
 
     def straddle(clip_id: str, **kw: Any) -> Builder:
@@ -271,6 +271,10 @@ def lane_edge_entries(sprites: lane.LaneSprites, image: np.ndarray) -> list[Entr
             {"edge": "right", "inside": 0.42, "scale": 0.85, "y_px": mid_y, "label": "bus"},
         ),
         ("lane_edge_right_far_08", {"edge": "right", "inside": 0.45, "scale": 0.7, "y_px": far_y}),
+        (
+            "lane_edge_near_people_09",
+            {"edge": "near", "inside": 0.55, "scale": 1.0, "label": "car", "walkers": 3},
+        ),
         (
             "lane_edge_near_sliver_01",
             {"edge": "near", "inside": 0.06, "scale": 1.0, "positive": False},
@@ -301,13 +305,27 @@ def lane_edge_entries(sprites: lane.LaneSprites, image: np.ndarray) -> list[Entr
 
 
 def lift_catalogue(scenes: Scenes) -> list[Entry]:
-    """5 positives and 5 negatives of the lift car and the stairwell door."""
+    """5 positives and 5 negatives of the lift car and the stairwell door; then issue 9's e-bikes
+    left across the lift car's edge (2 positives, 1 negative)."""
     bg, bank = scenes.detector_scenes()
 
     def nth(pool: tuple[Any, ...], k: int) -> Any:
         return pool[k % len(pool)]
 
-    return [
+    def straddle(clip_id: str, k: int, inside: float) -> Entry:
+        sprite = nth(bank.lift_ebikes, k)
+        return Entry(
+            clip_id,
+            False,
+            lambda rng: lift.plan_lift_straddle(rng, sprite, bg.lift, clip_id, inside=inside),
+        )
+
+    edge_entries = [
+        straddle("lift_ebike_edge_01", 0, 0.42),
+        straddle("lift_ebike_edge_02", 2, 0.36),
+        straddle("lift_ebike_edge_touch_01", 1, 0.07),
+    ]
+    entries = [
         Entry(
             "lift_ebike_enter_01",
             True,
@@ -392,6 +410,7 @@ def lift_catalogue(scenes: Scenes) -> list[Entry]:
             ),
         ),
     ]
+    return entries + edge_entries
 
 
 def load_detector(assets_dir: Path) -> OnnxDetector:

@@ -558,11 +558,13 @@ def plan_straddle(
     label: str | None = None,
     leaves: bool = False,
     positive: bool = True,
+    walkers: int = 0,
 ) -> ClipPlan:
     """A vehicle (``scale`` times its nominal size: nearer or farther from the camera) drives in
     along the lane and parks across ``edge`` of the rough zone with ``inside`` of its footprint
     in it, for longer than dwell_s. Positive when enough of it is in the zone (``positive``), a
-    negative when it touches the zone by a sliver."""
+    negative when it touches the zone by a sliver. ``walkers`` people pass in front of it while
+    it rests (the detector loses or shrinks its box in some frames)."""
     base = sprites.vehicle(rng, label)
     sprite = base.resized(round(base.height_px * scale))
     from_left = bool(rng.random() < 0.5)
@@ -579,6 +581,11 @@ def plan_straddle(
     )
     kind = "positive" if positive else "negative"
     tags = ["fire_lane", kind, "vehicle", "rough_zone", f"straddle_{edge}"]
+    actors: list[Actor] = [parking.actor]
+    if walkers:
+        starts = [parking.rest_s + 1.0 + 3.0 * k + float(rng.uniform(0, 1)) for k in range(walkers)]
+        actors += _walkers(rng, sprites, starts)
+        tags.append("people_in_front")
     expected = [_blockage(parking.rest_s, parking.leave_s)] if positive else []
     end = parking.gone_s if parking.gone_s is not None else parking.rest_s + DWELL_S
     duration = math.ceil(end + CLEAR_S + 4.0)
@@ -588,9 +595,7 @@ def plan_straddle(
         "footprint_inside": inside,
         "box_px": [round(v, 1) for v in drawn.box_at(x_park, y_park)],
     }
-    return _plan(
-        clip_id, tags, expected, duration, image, [parking.actor], rng, notes, ROUGH_CAMERA_ID
-    )
+    return _plan(clip_id, tags, expected, duration, image, actors, rng, notes, ROUGH_CAMERA_ID)
 
 
 def plan_rough_in_front(

@@ -366,3 +366,64 @@ def plan_stair(
         "ebike" if is_ebike else "person_only",
     ]
     return _plan(clip_id, STAIR_CAMERA_ID, tags, expected, duration, image, [actor], rng)
+
+
+# --- issue 9: an e-bike left across the car's edge (the door threshold) ---------------------
+
+
+def _inside_fraction(actor: SpriteActor, t_s: float) -> float | None:
+    """Fraction of the width of the actor's visible box right of the lift polygon's left edge
+    (its bottom band lies within the polygon's rows while it stands on the car floor)."""
+    box = actor.box_at(t_s, WIDTH_PX, HEIGHT_PX)
+    if box is None:
+        return None
+    edge = LIFT_POLYGON_NORM[0][0] * WIDTH_PX
+    return min(1.0, max(0.0, (box[2] - edge) / max(box[2] - box[0], 1e-6)))
+
+
+def plan_lift_straddle(
+    rng: np.random.Generator,
+    sprite: Sprite,
+    image: np.ndarray,
+    clip_id: str,
+    *,
+    inside: float,
+    enter_fraction: float = 0.3,
+) -> ClipPlan:
+    """An e-bike pushed from the lobby and left standing across the door threshold (the lift
+    polygon's left edge) with ``inside`` of its width in the car, to the end of the clip. The
+    bottom-centre anchor of its box stays outside for ``inside < 0.5``. Positive (onset: when
+    ``enter_fraction`` of it is in) when ``inside >= enter_fraction``, else a negative (its front
+    wheel touching the threshold)."""
+    edge = LIFT_POLYGON_NORM[0][0] * WIDTH_PX
+    x_rest = edge + (inside - 0.5) * sprite.width_px
+    x_out = -sprite.width_px / 2 - 8.0
+    enter_s = float(rng.uniform(0.8, 1.8))
+    rest_s = enter_s + max(2.0, 2.0 * (x_rest - x_out) / PUSH_SPEED_PX_S)
+    segments = [Segment(enter_s, rest_s, (x_out, LIFT_Y_PX), (x_rest, LIFT_Y_PX), Ease.OUT)]
+    actor = SpriteActor(sprite, Path(segments))
+    positive = inside >= enter_fraction
+    expected: list[ExpectedHazard] = []
+    if positive:
+        step = 0.001
+        onset = next(
+            (
+                k * step
+                for k in range(int((rest_s + 1.0) / step))
+                if (_inside_fraction(actor, k * step) or 0.0) >= enter_fraction
+            ),
+            None,
+        )
+        if onset is None:
+            raise ScenarioError(f"{clip_id}: the e-bike never gets {enter_fraction} into the car")
+        expected.append(_entry(LIFT_ZONE_ID, onset, None))
+    tags = [
+        "ebike_entry",
+        "positive" if positive else "negative",
+        "lift",
+        "ebike",
+        "straddles_edge" if positive else "touches_edge",
+    ]
+    return _plan(
+        clip_id, LIFT_CAMERA_ID, tags, expected, math.ceil(rest_s + 8.0), image, [actor], rng
+    )
