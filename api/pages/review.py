@@ -1,11 +1,15 @@
-"""``/ui/review``: the queue of tickets to review, with snapshot, clip and transition buttons."""
+"""``/ui/review``: the queue of tickets to review, with snapshot, clip and transition buttons,
+and for reviewers and admins the box editor (:mod:`api.pages.annotator`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from api.auth import Principal
+from api.pages.annotator import CLASS_LABELS, EDITOR_BODY, EDITOR_SCRIPT
 from api.pages.common import STATUS_LABELS, layout
+from api.workflow import OFFICE_ROLES
+from models.annotations import ANNOTATION_CLASSES
 
 _BODY = """
 <div class="card"><h2>审核队列 Review queue</h2>
@@ -14,6 +18,7 @@ _BODY = """
 <button id="reload">刷新 Refresh</button>
 <span id="count" class="muted"></span>
 <p id="msg" class="err"></p></div>
+__EDITOR__
 <div id="list" class="grid"></div>
 <p><button id="more" hidden>更多 More</button></p>
 """
@@ -82,9 +87,14 @@ function actions(t, card) {
         }
       }}, '→ ' + HW.label('status', to)));
   }
+  if (PAGE.annotate && (ev(t).clip_sha256 || ev(t).snapshot_sha256)) {
+    box.append(HW.el('button', {style: 'margin:.2rem', onclick: () => openEditor(t)},
+      '✎ 标注 Annotate boxes'));
+  }
   box.append(out);
   return box;
 }
+function ev(t) { return t.evidence || {}; }
 
 function render(t) {
   const card = HW.el('div', {class: 'card'});
@@ -134,13 +144,19 @@ def render_review(principal: Principal, nonce: str) -> str:
         filters = [("discovered,reported", "待审 To review: 发现 + 上报")]
         filters += [(status, label) for status, label in STATUS_LABELS.items()]
         filters.append(("", "全部 All"))
-    data: dict[str, Any] = {"filters": filters, "public": principal.is_public}
+    annotate = principal.role in OFFICE_ROLES
+    data: dict[str, Any] = {
+        "filters": filters,
+        "public": principal.is_public,
+        "annotate": annotate,
+        "classes": [[name, CLASS_LABELS[name]] for name in ANNOTATION_CLASSES],
+    }
     return layout(
         title="审核 Review",
         active="review",
         principal=principal,
-        body=_BODY,
-        script=_SCRIPT,
+        body=_BODY.replace("__EDITOR__", EDITOR_BODY if annotate else ""),
+        script=_SCRIPT + (EDITOR_SCRIPT if annotate else ""),
         nonce=nonce,
         page_data=data,
     )

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from models.annotations import SIDECAR_NAME, parse_sidecar
-from tests.api.app_harness import ApiHarness, MadeTicket, bearer, harness_fixture
+from tests.api.app_harness import TOKENS, ApiHarness, MadeTicket, bearer, harness_fixture
 from tests.support.media import read_frame_index
 from vision.types import HazardKind
 
@@ -206,3 +206,24 @@ def test_a_changed_clip_is_refused(harness: ApiHarness, ticket: MadeTicket) -> N
     frame = harness.client.get(_url(ticket, "frames/0.jpg"), headers=bearer("reviewer"))
     assert frame.status_code == 404
     assert "differs from the recorded" in frame.json()["detail"]
+
+
+def _page_as(harness: ApiHarness, role: str) -> str:
+    harness.client.cookies.clear()
+    response = harness.client.get(f"/ui/review?token={TOKENS[role][0]}")
+    assert response.status_code == 200
+    return response.text
+
+
+def test_the_review_page_has_the_box_editor_for_the_office_only(harness: ApiHarness) -> None:
+    for role in ("reviewer", "admin"):
+        html = _page_as(harness, role)
+        assert 'id="ed-canvas"' in html and "const ED = {" in html
+        assert '"annotate": true' in html
+        assert '["ebike", "电动车 E-bike"]' in html
+        assert "无隐患目标（负样本） No hazard object (negative)" in html
+        assert "pointerdown" in html and "touch-action:none" in html  # mouse, pen and touch
+    for role in ("grid_lane", "public"):
+        html = _page_as(harness, role)
+        assert 'id="ed-canvas"' not in html and "const ED = {" not in html
+        assert '"annotate": false' in html
