@@ -42,11 +42,14 @@ venv: .stamp-venv
 	$(PY) -m pip install -q -e '.[dev,postgres]'
 	@touch $@
 
+# It is also the training interpreter of `hazardwatch models train` (the [train] extra's packages:
+# onnx2torch, tqdm).
 export-venv: .stamp-export
-.stamp-export:
+.stamp-export: pyproject.toml
 	@[ -x $(EXPORT_VENV)/bin/python ] || $(PYTHON) -m venv $(EXPORT_VENV)
 	$(EXPORT_VENV)/bin/python -m pip install -q --upgrade pip
-	$(EXPORT_VENV)/bin/python -m pip install -q torch==2.13.0 ultralytics onnx onnxslim onnxruntime
+	$(EXPORT_VENV)/bin/python -m pip install -q torch==2.13.0 ultralytics onnx onnxslim onnxruntime \
+		'onnx2torch>=1.5' 'tqdm>=4.60' pyyaml
 	@touch $@
 
 lint: venv

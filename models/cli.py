@@ -1,4 +1,8 @@
-"""``hazardwatch models list|pull|import|validate`` (ARCHITECTURE.md §3).
+"""``hazardwatch models list|pull|import|validate|train`` (ARCHITECTURE.md §3).
+
+``train DATASET --base MODEL --out NEW.onnx`` fine-tunes a model in the training interpreter
+(models/training/launcher.py); ``import NEW.onnx --eval DATASET [--replaces MODEL]`` prints
+precision/recall per class on the dataset's val split, new against replaced, then registers it.
 
 ``validate MODEL --image IMG --json`` prints exactly::
 
@@ -25,6 +29,9 @@ from models.errors import InferenceError, ModelError, ModelLoadError
 from models.labels import LabelSource
 from models.registry import PULL_SOURCES, ModelRegistry, models_dir
 from models.spec import DetectorSpec, ModelFamily, ProviderChoice
+from models.training.dataset import DatasetError, load_dataset
+from models.training.evaluate import count, load_detector, new_model_repurposed, score_split
+from models.training.launcher import TrainLaunchError, find_train_python, run_training
 from models.usage import ModelUse, UsageReader, uses_of
 
 EXIT_OK = 0
@@ -68,7 +75,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p_import.add_argument("--name", help="registry name (default: from the file name)")
     _add_model_options(p_import)
     p_import.add_argument("--force", action="store_true", help="replace a model of that name")
+    p_import.add_argument(
+        "--eval", type=Path, metavar="DATASET", help="first score it on DATASET's val split"
+    )
+    p_import.add_argument("--replaces", metavar="MODEL", help="model to compare with (--eval)")
+    p_import.add_argument(
+        "--score-threshold", type=float, default=0.3, help="score threshold of --eval"
+    )
     p_import.set_defaults(func=_cmd_import)
+
+    p_train = sub.add_parser("train", parents=[common], help="fine-tune a model on a dataset")
+    p_train.add_argument("dataset", type=Path, help="YOLO dataset (data.yaml, images/, labels/)")
+    p_train.add_argument("--base", required=True, help="registry name, ONNX file or .pt")
+    p_train.add_argument("--out", required=True, type=Path, help="ONNX file to write")
+    length = p_train.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="optimiser steps")
+    length.add_argument("--epochs", type=float, help="passes over the train split")
+    p_train.add_argument("--freeze", type=float, default=0.6, help="fraction of weights frozen")
+    p_train.add_argument("--imgsz", type=int, default=416)
+    p_train.add_argument("--batch", type=int, default=8)
+    p_train.add_argument("--seed", type=int, default=0)
+    p_train.add_argument("--lr", type=float, default=1e-3)
+    p_train.add_argument("--time-budget-min", type=float, help="stop after this many minutes")
+    p_train.add_argument(
+        "--repurpose",
+        action="append",
+        default=[],
+        metavar="CLASS=BASE_CLASS",
+        help="dataset class taking over a base class's slot (default ebike=motorbike)",
+    )
+    p_train.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_train.set_defaults(func=_cmd_train)
 
     p_val = sub.add_parser("validate", parents=[common], help="run a model on one image")
     p_val.add_argument("model", help="registry name or ONNX file")
@@ -134,6 +171,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return _guard(_validate, args)
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    return _guard(_train, args)
+
+
 def _used_by(uses: list[ModelUse]) -> str:
     return "; ".join(f"{use.detector}: {', '.join(use.cameras) or 'no camera'}" for use in uses)
 
@@ -190,7 +231,81 @@ def _pull(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _model_path(name_or_file: str, models_dir_arg: Path | None) -> Path:
+    """A registry name or a model file, as a file path."""
+    path = Path(name_or_file)
+    if path.is_file():
+        return path
+    if path.suffix or len(path.parts) > 1:
+        raise ModelLoadError(f"model file {path} does not exist")
+    registry = ModelRegistry(models_dir(models_dir_arg))
+    return registry.path_of(registry.get(name_or_file))
+
+
+def _train(args: argparse.Namespace) -> int:
+    base = _model_path(args.base, args.models_dir)
+    python = find_train_python()
+    if python is None:
+        return _fail(
+            "no interpreter with torch and onnx2torch for training: install the [train] extra "
+            "(pip install '.[train]'), run `make export-venv`, or set HAZARDWATCH_TRAIN_PYTHON"
+        )
+    argv = [str(args.dataset.resolve()), "--base", str(base.resolve())]
+    argv += ["--out", str(args.out.resolve()), "--freeze", str(args.freeze)]
+    argv += ["--imgsz", str(args.imgsz), "--batch", str(args.batch), "--seed", str(args.seed)]
+    argv += ["--lr", str(args.lr)]
+    argv += ["--steps", str(args.steps)] if args.steps is not None else []
+    argv += ["--epochs", str(args.epochs)] if args.epochs is not None else []
+    argv += ["--time-budget-min", str(args.time_budget_min)] if args.time_budget_min else []
+    for item in args.repurpose:
+        argv += ["--repurpose", item]
+    argv += ["--quiet"] if args.quiet else []
+    try:
+        report = run_training(python, argv)
+    except TrainLaunchError as exc:
+        return _fail(exc)
+    print(
+        f"trained {report['onnx']} from {args.base} in {report.get('steps', '?')} steps, "
+        f"{report.get('seconds', '?')} s; classes changed: {report.get('repurposed', {})}"
+    )
+    return EXIT_OK
+
+
+def _print_eval(args: argparse.Namespace) -> None:
+    """Precision/recall per class on the val split: the new model, then the replaced one."""
+    dataset = load_dataset(args.eval, ("val",))
+    items = dataset.split("val")
+    new = load_detector(args.file)
+    repurposed = new_model_repurposed(args.file)
+    rows: list[tuple[str, OnnxDetector, dict[str, tuple[str, ...]]]] = [
+        (f"new {args.file.name}", new, {})
+    ]
+    if args.replaces:
+        old_path = _model_path(args.replaces, args.models_dir)
+        old_counted: dict[str, tuple[str, ...]] = {n: (b,) for b, n in repurposed.items()}
+        rows.append((f"replaced {args.replaces}", load_detector(old_path), old_counted))
+    print(
+        f"evaluation on {args.eval}/images/val ({len(items)} images), IoU >= 0.5, "
+        f"score >= {args.score_threshold}:"
+    )
+    for title, detector, counted in rows:
+        scored = score_split(detector, items, dataset.names, counted)
+        for name in dataset.names:
+            if name not in scored:
+                print(f"  {title:<40} {name:<10} (the model has no such class)")
+                continue
+            result = count(scored[name], args.score_threshold, name)
+            print(f"  {title:<40} {result.describe()}")
+
+
 def _import(args: argparse.Namespace) -> int:
+    if args.replaces and not args.eval:
+        return _fail("--replaces needs --eval DATASET")
+    if args.eval:
+        try:
+            _print_eval(args)
+        except DatasetError as exc:
+            return _fail(exc)
     registry = ModelRegistry(models_dir(args.models_dir))
     manifest = registry.import_file(
         args.file,

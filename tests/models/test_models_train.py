@@ -1,0 +1,257 @@
+"""``models train`` / ``models import --eval``: dataset reading, class slots, scoring, and an
+end-to-end fine-tune of the repository's YOLOX-Nano in the training interpreter (.venv-export).
+
+The end-to-end tests use only the repository's own assets (YOLOX-Nano and the COCO photos): a
+four-image dataset where the motorbike of ``000000007816.jpg`` is labelled ``ebike`` and a bus photo
+is a negative. Without the training interpreter they are skipped, except under ``CI``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from model_assets import COCO_IMAGES, REPO, YOLOX, read_image
+
+from models.labels import COCO80
+from models.training.dataset import DatasetError, LabelledImage, load_dataset, read_label_file
+from models.training.evaluate import ScoredImage, count, pick_threshold, sweep
+from models.training.launcher import TrainLaunchError, run_training
+from models.training.settings import ClassMappingError, map_slots
+
+TRAIN_PYTHON = REPO / ".venv-export" / "bin" / "python"
+HAZARDWATCH = [sys.executable, "-m", "hazardwatch"]
+
+
+def _train_python() -> Path:
+    if (
+        not TRAIN_PYTHON.is_file()
+        or subprocess.run(
+            [str(TRAIN_PYTHON), "-c", "import torch, onnx2torch, tqdm"], capture_output=True
+        ).returncode
+    ):
+        reason = f"{TRAIN_PYTHON} with torch and onnx2torch is absent (make export-venv)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set and {reason}")
+        pytest.skip(reason)
+    return TRAIN_PYTHON
+
+
+def _tiny_dataset(root: Path) -> Path:
+    """4 train + 1 val images: the motorbike racer labelled ebike (+ persons), negatives."""
+    boxes = {  # xyxy pixels of 000000007816.jpg (640x427), from README §2.3
+        "ebike": [(239, 123, 468, 360)],
+        "person": [(249, 33, 294, 135), (559, 51, 607, 200), (492, 52, 541, 165)],
+    }
+    names = ["ebike", "person"]
+    racer = read_image(COCO_IMAGES / "000000007816.jpg")
+    h, w = racer.shape[:2]
+    lines = [
+        f"{names.index(n)} {(x1 + x2) / 2 / w:.5f} {(y1 + y2) / 2 / h:.5f} "
+        f"{(x2 - x1) / w:.5f} {(y2 - y1) / h:.5f}\n"
+        for n, rows in boxes.items()
+        for x1, y1, x2, y2 in rows
+    ]
+    files = {
+        "train": [("racer", "000000007816.jpg", lines), ("bus", "000000002006.jpg", [])],
+        "val": [("racer_val", "000000007816.jpg", lines)],
+    }
+    files["train"] += [("racer2", "000000007816.jpg", lines), ("plough", "000000009769.jpg", [])]
+    for split, rows in files.items():
+        for stem, source, label_lines in rows:
+            (root / "images" / split).mkdir(parents=True, exist_ok=True)
+            (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+            (root / "images" / split / f"{stem}.jpg").write_bytes(
+                (COCO_IMAGES / source).read_bytes()
+            )
+            (root / "labels" / split / f"{stem}.txt").write_text("".join(label_lines))
+    (root / "data.yaml").write_text("names: [ebike, person]\n")
+    return root
+
+
+# -- run-time parts (no torch) ---------------------------------------------------------------------
+
+
+def test_dataset_reads_names_boxes_and_negatives(tmp_path: Path) -> None:
+    dataset = load_dataset(_tiny_dataset(tmp_path))
+    assert dataset.names == ("ebike", "person")
+    train = {item.image.stem: item for item in dataset.split("train")}
+    assert list(train["racer"].classes) == [0, 1, 1, 1]
+    assert len(train["bus"].classes) == 0  # empty label file: a negative
+    np.testing.assert_allclose(
+        train["racer"].boxes_xyxy(640, 427)[0], [239, 123, 468, 360], atol=0.1
+    )
+
+
+def test_dataset_image_without_label_file_is_an_error(tmp_path: Path) -> None:
+    root = _tiny_dataset(tmp_path)
+    (root / "labels" / "train" / "bus.txt").unlink()
+    with pytest.raises(DatasetError, match=r"bus\.jpg has no label file .*bus\.txt"):
+        load_dataset(root)
+
+
+def test_label_with_unknown_class_names_file_and_line(tmp_path: Path) -> None:
+    label = tmp_path / "a.txt"
+    label.write_text("0 0.5 0.5 0.2 0.2\n5 0.5 0.5 0.2 0.2\n")
+    with pytest.raises(DatasetError, match=r"a\.txt:2: class 5 is not in data\.yaml's 0\.\.1"):
+        read_label_file(label, 2)
+    label.write_text("0 0.5 0.5 0.2\n")
+    with pytest.raises(DatasetError, match=r"a\.txt:1: expected 'class cx cy w h'"):
+        read_label_file(label, 2)
+
+
+def test_slots_by_name_and_repurposed_motorbike() -> None:
+    slots = map_slots(["ebike", "person"], COCO80)
+    assert slots.slots == (3, 0)
+    assert slots.names[3] == "ebike" and slots.names[0] == "person" and len(slots.names) == 80
+    assert slots.repurposed == {"motorbike": "ebike"}
+    other = map_slots(["stroller"], COCO80, {"stroller": "suitcase"})
+    assert other.names[COCO80.index("suitcase")] == "stroller"
+    with pytest.raises(ClassMappingError, match=r"'stroller' .* --repurpose stroller=BASE_CLASS"):
+        map_slots(["stroller"], COCO80)
+    with pytest.raises(ClassMappingError, match=r"no class 'scooter'"):
+        map_slots(["ebike"], COCO80, {"ebike": "scooter"})
+
+
+def test_count_matches_greedily_at_iou_half() -> None:
+    truth = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], np.float32)
+    boxes = np.array(
+        [[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 26, 26], [50, 50, 60, 60]], np.float32
+    )
+    image = ScoredImage(np.array([0.9, 0.8, 0.7, 0.4], np.float32), boxes, truth)
+    result = count([image], 0.5, "ebike")
+    # the duplicate on box 1 is a false positive, IoU(20..26, 20..30) = 0.36 < 0.5 misses box 2
+    assert (result.tp, result.fp, result.fn) == (1, 2, 1)
+    assert count([image], 0.95, "ebike").recall == 0.0
+    chosen = pick_threshold(sweep([image], "ebike"), 0.9)
+    assert chosen.threshold == pytest.approx(0.9) and chosen.precision == 1.0
+
+
+def test_missing_training_interpreter_is_named(tmp_path: Path) -> None:
+    with pytest.raises(
+        TrainLaunchError, match=r"training interpreter .*nope/python does not exist"
+    ):
+        run_training(tmp_path / "nope" / "python", [])
+
+
+def test_interpreter_without_torch_is_told_to_install_the_extra() -> None:
+    if subprocess.run([sys.executable, "-c", "import torch"], capture_output=True).returncode == 0:
+        pytest.skip("this interpreter has torch")
+    with pytest.raises(TrainLaunchError, match=r"cannot train .*\[train\] extra"):
+        run_training(Path(sys.executable), [])
+
+
+# -- the training interpreter ---------------------------------------------------------------------
+
+PATCH_CHECK = """
+import sys, json
+import numpy as np, onnxruntime as ort, torch
+from pathlib import Path
+from models.training.yolox_torch import load_trainable, write_onnx
+base, out = Path(sys.argv[1]), Path(sys.argv[2])
+rng = np.random.default_rng(0)
+x = (rng.random((2, 3, 416, 416)) * 255).astype(np.float32)
+session = ort.InferenceSession(str(base), providers=["CPUExecutionProvider"])
+ref = np.concatenate([session.run(None, {"images": x[i:i + 1]})[0] for i in range(2)])
+model = load_trainable(base)
+with torch.no_grad():
+    raw = model(torch.from_numpy(x)).numpy()
+mine = raw.copy()
+mine[..., 4:] = 1 / (1 + np.exp(-raw[..., 4:]))
+write_onnx(model, base, out, tuple(f"c{i}" for i in range(80)), {"k": "v"})
+written = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+again = written.run(None, {"images": x[:1]})[0]
+print(json.dumps({
+    "shape": list(raw.shape),
+    "logits_differ": float(np.abs(raw[..., 4:] - ref[..., 4:]).max()),
+    "sigmoid_err": float(np.abs(mine - ref).max()),
+    "roundtrip_err": float(np.abs(again - ref[:1]).max()),
+}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_trainable_module_gives_logits_for_any_batch_and_writes_back_exactly(
+    tmp_path: Path,
+) -> None:
+    python = _train_python()
+    done = subprocess.run(
+        [str(python), "-c", PATCH_CHECK, str(YOLOX), str(tmp_path / "same.onnx")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["shape"] == [2, 3549, 85]  # batch 2 through the patched Reshapes
+    assert report["logits_differ"] > 1.0  # the head sigmoids are gone...
+    assert report["sigmoid_err"] < 1e-3  # ...and are exactly what was removed
+    assert report["roundtrip_err"] < 1e-4  # unchanged weights written back = the base model
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_models_train_end_to_end_then_validate(tmp_path: Path) -> None:
+    python = _train_python()
+    dataset = _tiny_dataset(tmp_path / "ds")
+    out = tmp_path / "lift.onnx"
+    env = {**os.environ, "HAZARDWATCH_TRAIN_PYTHON": str(python)}
+    command = [
+        *HAZARDWATCH,
+        "models",
+        "train",
+        str(dataset),
+        "--base",
+        str(YOLOX),
+        "--out",
+        str(out),
+    ]
+    command += ["--steps", "3", "--batch", "2", "--imgsz", "128", "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "in 3 steps" in done.stdout and "'motorbike': 'ebike'" in done.stdout
+    validate = [*HAZARDWATCH, "models", "validate", str(out), "--json"]
+    validate += ["--image", str(COCO_IMAGES / "000000007816.jpg")]
+    checked = subprocess.run(validate, capture_output=True, text=True, cwd=REPO, check=False)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    report = json.loads(checked.stdout)
+    assert report["family"] == "yolox" and report["input_size"] == 416
+    labels = {d["label"] for d in report["detections"]}
+    assert "person" in labels  # distilled, not forgotten, after 3 steps
+    assert "motorbike" not in labels  # slot 3 is now called ebike
+
+    registry = tmp_path / "store"
+    imported = subprocess.run(
+        [*HAZARDWATCH, "models", "import", str(out), "--eval", str(dataset), "--replaces",
+         str(YOLOX), "--name", "lift-test", "--models-dir", str(registry)],
+        capture_output=True, text=True, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    lines = imported.stdout.splitlines()
+    assert any(line.strip().startswith("new lift.onnx") and "ebike" in line for line in lines)
+    replaced = [line for line in lines if "replaced" in line and "ebike" in line]
+    assert replaced and "recall 1.000" in replaced[0]  # the COCO motorbike box counts as ebike
+    assert (registry / "lift-test.json").is_file()
+    manifest = json.loads((registry / "lift-test.json").read_text())
+    assert manifest["labels"][3] == "ebike" and manifest["label_source"] == "metadata"
+
+
+def test_train_rejects_bad_dataset_before_starting(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*HAZARDWATCH, "models", "train", str(tmp_path), "--base", str(tmp_path / "x.onnx"),
+         "--out", str(tmp_path / "o.onnx")],
+        capture_output=True, text=True, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"model file {tmp_path / 'x.onnx'} does not exist" in done.stderr
+
+
+def test_labelled_image_boxes_in_pixels() -> None:
+    item = LabelledImage(
+        Path("x.jpg"), np.array([0]), np.array([[0.5, 0.5, 0.5, 0.25]], np.float32)
+    )
+    np.testing.assert_allclose(item.boxes_xyxy(200, 100), [[50, 37.5, 150, 62.5]])
