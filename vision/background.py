@@ -18,6 +18,17 @@ Global changes are handled twice: a smooth illumination drift (clouds, dusk) is 
 robust gain (the median ratio of the frame to the long-term model) before comparing; an abrupt
 change of most of the frame (lights switched, IR mode, the camera knocked) re-seeds both models.
 
+Flat pictures (IR night mode, fog, a heavily compressed substream) shrink every luma difference
+with the picture's contrast: a dark bag that differs by 25 levels by day differs by 14 at night,
+under a fixed threshold. With ``contrast_reference`` the threshold follows the scene's contrast:
+it is ``diff_threshold`` times the long-term background's luma standard deviation over
+``contrast_reference`` (never more than ``diff_threshold``; a background flatter than
+``MIN_CONTRAST_SCALE`` of the reference is too bare, a blank wall or floor, to tell the camera's
+contrast from, and keeps ``diff_threshold``), and never below ``NOISE_MARGIN`` times the sensor
+noise measured on the frame (the median absolute difference from the short-term model), so a flat
+but noisy picture does not turn its noise into static regions. Well-lit scenes keep
+``diff_threshold`` as it is.
+
 Cold start and its limit: both models start from the first frame, so whatever is already in the
 scene then (a car parked before the camera started, clutter already in the lane) is background
 and is not reported by this model (the detector-driven rules still see vehicles). When such an
@@ -39,6 +50,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+# The threshold shrinks with the scene's contrast down to this fraction of diff_threshold; a
+# background flatter than this fraction of contrast_reference keeps diff_threshold.
+MIN_CONTRAST_SCALE = 0.4
+# ... and never below this many noise standard deviations (1.4826 * median absolute deviation).
+NOISE_MARGIN = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +94,9 @@ class StaticForeground:
             None turns the test off (a caller that recognises ghosts itself, see :meth:`absorb`).
         max_dt_s: longest time step applied in one update (a stalled stream does not flush the
             models at once); defaults to ``short_tau_s``.
+        contrast_reference: luma standard deviation of a well-lit scene (a daylight street is
+            about 35-45); in flatter pictures the threshold shrinks in proportion (see the
+            module docstring). None keeps ``diff_threshold`` fixed.
 
     Raises:
         ValueError: when a time constant or threshold is out of range.
@@ -92,6 +112,7 @@ class StaticForeground:
         max_static_s: float | None = 3600.0,
         ghost_check_s: float | None = 1.0,
         max_dt_s: float | None = None,
+        contrast_reference: float | None = 35.0,
     ) -> None:
         if not 0 < short_tau_s < long_tau_s:
             raise ValueError(
@@ -112,6 +133,11 @@ class StaticForeground:
             )
         if max_static_s is not None and max_static_s <= 0:
             raise ValueError(f"StaticForeground: max_static_s must be > 0, got {max_static_s}")
+        if contrast_reference is not None and not 0 < contrast_reference < 255:
+            raise ValueError(
+                "StaticForeground: contrast_reference must be in (0, 255) or None, got "
+                f"{contrast_reference}"
+            )
         self.short_tau_s = short_tau_s
         self.long_tau_s = long_tau_s
         self.diff_threshold = diff_threshold
@@ -120,6 +146,8 @@ class StaticForeground:
         self.max_static_s = max_static_s
         self.ghost_check_s = ghost_check_s
         self.max_dt_s = short_tau_s if max_dt_s is None else max_dt_s
+        self.contrast_reference = contrast_reference
+        self.threshold = diff_threshold  # the one the last update used
         self._short: np.ndarray | None = None
         self._long: np.ndarray | None = None
         self._static_since: np.ndarray | None = None
@@ -241,8 +269,9 @@ class StaticForeground:
             return self._seed(frame, pts_s)
         self._last_pts_s = pts_s
         self._frame = frame
-        thr = self.diff_threshold
-        fg_short = np.abs(frame - short) > thr
+        diff_short = np.abs(frame - short)
+        thr = self.threshold = self._threshold(long_, diff_short)
+        fg_short = diff_short > thr
         if fg_short.mean() > self.reseed_fraction:
             return self._reseed(frame, pts_s)
         gain = _robust_gain(frame, long_)
@@ -270,6 +299,17 @@ class StaticForeground:
                 static &= ~expired
         mask = self._regions(static.astype(np.uint8), frame, pts_s)
         return self._publish(mask)
+
+    def _threshold(self, long_: np.ndarray, diff_short: np.ndarray) -> float:
+        """``diff_threshold`` scaled to the scene's contrast, above the sensor noise."""
+        if self.contrast_reference is None:
+            return self.diff_threshold
+        scale = float(long_.std()) / self.contrast_reference
+        if not MIN_CONTRAST_SCALE <= scale < 1.0:
+            return self.diff_threshold  # well lit, or too bare to tell its contrast
+        noise = 1.4826 * float(np.median(diff_short))
+        floor = max(MIN_CONTRAST_SCALE * self.diff_threshold, NOISE_MARGIN * noise)
+        return min(self.diff_threshold, max(self.diff_threshold * scale, floor))
 
     def _regions(self, static: np.ndarray, frame: np.ndarray, pts_s: float) -> np.ndarray:
         """Drop small regions and ghosts; fill ``self._labels`` and ``self._blobs``."""

@@ -233,3 +233,67 @@ def test_absorb_refuses_a_mask_of_another_size(region: np.ndarray, message: str)
 def test_absorb_before_any_frame_is_refused() -> None:
     with pytest.raises(ValueError, match="no frame"):
         StaticForeground().absorb(np.zeros((H, W), bool))
+
+
+# ----- the threshold follows the picture's contrast (IR night mode) -------------------------------
+
+
+def _day_texture() -> np.ndarray:
+    """A daylight street: texture on a left-to-right brightness ramp (luma std about 40)."""
+    rng = np.random.default_rng(5)
+    texture = cv2.GaussianBlur(rng.integers(20, 236, (H, W)).astype(np.float32), (0, 0), 0.7)
+    ramp = np.linspace(-70, 70, W, dtype=np.float32)[None, :]
+    return np.clip(0.6 * texture + 50 + ramp, 0, 255)
+
+
+def _bag_sequence(night: bool, noise: float, duration_s: float = 20.0) -> list[np.ndarray]:
+    """A dark bag (25 levels below its ground by day) put down at t=2 and left; at night the
+    picture is gray and flat (40 + 0.55 x day), so the bag differs by only ~14 levels."""
+    day = _day_texture()
+    rng = np.random.default_rng(9)
+    frames = []
+    for i in range(round(duration_s * 5)):
+        picture = day.copy()
+        if i / 5 >= 2:
+            x, y, size, _ = object_at(60)
+            picture[y : y + size, x : x + size] -= 25
+        if night:
+            picture = 40 + 0.55 * picture
+        picture = picture + rng.normal(0, noise, picture.shape)
+        frames.append(np.clip(picture, 0, 255).astype(np.uint8))
+    return frames
+
+
+def _static_area(frames: list[np.ndarray], **kwargs: Any) -> tuple[int, StaticForeground]:
+    model = StaticForeground(**kwargs)
+    mask = np.zeros((H, W), np.uint8)
+    for i, frame in enumerate(frames):
+        mask = model.update(frame, i / 5)
+    return int(mask.sum()), model
+
+
+def test_dark_bag_at_night_is_found_with_a_contrast_scaled_threshold() -> None:
+    area, model = _static_area(_bag_sequence(night=True, noise=1.0))
+    assert area >= 0.9 * OBJECT[2] ** 2
+    assert 0.4 * 15 <= model.threshold < 0.8 * 15
+    fixed, _ = _static_area(_bag_sequence(night=True, noise=1.0), contrast_reference=None)
+    assert fixed < 0.5 * OBJECT[2] ** 2  # a fixed threshold of 15 misses most of it
+
+
+def test_well_lit_scene_keeps_the_configured_threshold() -> None:
+    area, model = _static_area(_bag_sequence(night=False, noise=1.0))
+    assert model.threshold == 15.0 and area >= 0.9 * OBJECT[2] ** 2
+
+
+def test_flat_noisy_picture_keeps_its_threshold_above_the_noise() -> None:
+    # Night-flat, and noisy (sigma 6): the threshold stays at 3 sigma or more, and the noise
+    # never becomes static regions where nothing was put down.
+    frames = [f for f in _bag_sequence(night=True, noise=6.0)[:10]] * 6
+    area, model = _static_area(frames)
+    assert model.threshold >= 3 * 6 * 0.8
+    assert area == 0
+
+
+def test_contrast_reference_is_checked() -> None:
+    with pytest.raises(ValueError, match="contrast_reference"):
+        StaticForeground(contrast_reference=0.0)
