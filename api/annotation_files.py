@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from api.evidence_files import DigestCache, open_verified, resolve_evidence
 from api.media import MediaNotFound
-from api.store import TicketView
+from api.store import TicketStore, TicketView
 from api.tickets_view import evidence_value
 from models.annotations import SIDECAR_NAME, FrameAnnotation, FrameRef, FrameSource, sidecar_json
 from pipelines.clip_frames import ClipFrameError, FrameCache
@@ -33,6 +33,7 @@ __all__ = [
     "FrameImage",
     "FrameUnavailable",
     "frame_image",
+    "refresh_sidecar",
     "sidecar_path",
     "write_sidecar",
 ]
@@ -108,6 +109,10 @@ def frame_image(
     return FrameImage(FrameRef(FrameSource.CLIP, shown.t_ms), shown.jpeg, "clip", path, digest)
 
 
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def sidecar_path(data_dir: Path, ticket: TicketView) -> Path | None:
     """Where the ticket's ``annotations.json`` goes: beside its clip, else its snapshot; None
     when it has neither (such a ticket has no frame to annotate)."""
@@ -139,16 +144,29 @@ def write_sidecar(
         stored = evidence_value(ticket, key)
         evidence[key] = None if stored is None else Path(stored).name
         evidence[f"{key}_sha256"] = evidence_value(ticket, f"{key}_sha256")
+    header = {
+        "ticket_id": ticket.id,
+        "ticket_code": ticket.code,
+        "camera_id": ticket.camera_id,
+        "kind": ticket.kind,
+        "status": ticket.status,
+        "started_at": _iso(ticket.started_at),
+        "created_at": _iso(ticket.created_at),
+    }
     write_bytes_atomic(
-        target,
-        sidecar_json(
-            ticket_id=ticket.id,
-            ticket_code=ticket.code,
-            camera_id=ticket.camera_id,
-            kind=ticket.kind,
-            evidence=evidence,
-            frames=frames,
-            updated_at=now,
-        ),
+        target, sidecar_json(ticket=header, evidence=evidence, frames=frames, updated_at=now)
     )
     return target
+
+
+def refresh_sidecar(data_dir: Path, store: TicketStore, ticket: TicketView) -> Path | None:
+    """Rewrite an annotated ticket's sidecar after its status changed (the export from the
+    evidence alone goes by the status it records); None when the ticket has no annotations.
+
+    Raises:
+        pipelines.evidence_layout.EvidenceError: the file cannot be written.
+    """
+    frames = store.annotations(ticket.id)
+    if not frames:
+        return None
+    return write_sidecar(data_dir, ticket, frames, ticket.updated_at)

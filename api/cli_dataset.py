@@ -23,6 +23,7 @@ evidence), 1 internal error.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,7 +36,14 @@ from api.media import MediaNotFound
 from api.store import TicketStore, TicketView
 from api.tickets_view import evidence_value
 from api.workflow import TicketStatus
-from models.annotations import FrameAnnotation, FrameRef, FrameSource
+from models.annotations import (
+    SIDECAR_NAME,
+    AnnotationError,
+    FrameAnnotation,
+    FrameRef,
+    FrameSource,
+    parse_sidecar,
+)
 from models.dataset_export import (
     DatasetExportError,
     ExportItem,
@@ -44,10 +52,13 @@ from models.dataset_export import (
     write_dataset,
 )
 from pipelines.clip_frames import ClipFrameError, FrameCache, clip_duration_ms
+from pipelines.evidence_layout import EVIDENCE_DIRNAME
 from vision.types import HazardKind
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+_CAMERA_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_STATUSES = frozenset(status.value for status in TicketStatus)
 
 
 class _BadInput(Exception):
@@ -80,6 +91,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--database",
         help="ticket database URL (default: sqlite:///DATA_DIR/tickets.sqlite3; "
         "postgresql+psycopg://... for PostgreSQL)",
+    )
+    export.add_argument(
+        "--from-evidence",
+        action="store_true",
+        help="read the annotations.json files under DATA_DIR/evidence instead of the database "
+        "(annotated frames only: rejected tickets nobody annotated are not there)",
     )
     export.add_argument(
         "--val-fraction",
@@ -157,13 +174,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         settings = SplitSettings(args.val_fraction, args.gap_s)
         if not args.data_dir.is_dir():
             raise _BadInput(f"--data-dir {args.data_dir} is not a folder")
-        store = open_store(args)
-        try:
-            candidates = store.dataset_candidates(since=since, kind=args.kind, camera=args.camera)
-        except InvalidQuery as exc:
-            raise _BadInput(str(exc)) from None
-        finally:
-            store.close()
+        if args.from_evidence:
+            if args.database is not None:
+                raise _BadInput("--from-evidence reads no database: leave out --database")
+            candidates = sidecar_candidates(args.data_dir.resolve(), since, args.kind, args.camera)
+        else:
+            candidates = _store_candidates(args, since)
         if not candidates:
             raise _BadInput(_nothing_message(args, since))
         builder = _ItemBuilder(args.data_dir.resolve(), include_snapshots=args.include_snapshots)
@@ -176,6 +192,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "camera": args.camera,
             },
             "data_dir": str(args.data_dir.resolve()),
+            "read_from": "evidence sidecars" if args.from_evidence else "ticket database",
             "tickets": len(candidates),
         }
         summary = write_dataset(
@@ -200,12 +217,105 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _store_candidates(
+    args: argparse.Namespace, since: datetime
+) -> list[tuple[TicketView, list[FrameAnnotation]]]:
+    store = open_store(args)
+    try:
+        return store.dataset_candidates(since=since, kind=args.kind, camera=args.camera)
+    except InvalidQuery as exc:
+        raise _BadInput(str(exc)) from None
+    finally:
+        store.close()
+
+
+def _time(value: str, where: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _BadInput(f"{where}: {value!r} is not an ISO-8601 time") from None
+    if parsed.tzinfo is None:
+        raise _BadInput(f"{where}: {value!r} has no time zone")
+    return parsed
+
+
+def sidecar_candidates(
+    data_dir: Path, since: datetime, kind: str | None, camera: str | None
+) -> list[tuple[TicketView, list[FrameAnnotation]]]:
+    """Tickets as their ``annotations.json`` sidecars record them (``--from-evidence``).
+
+    The sidecar says the ticket's status as of its last save or transition through the API,
+    and names its evidence files by their names in its own folder with their SHA-256, which
+    the export verifies as always.
+
+    Raises:
+        _BadInput: a sidecar that cannot be read, or whose camera is not its folder's.
+    """
+    if camera is not None and not _CAMERA_ID_RE.match(camera):
+        raise _BadInput(f"--camera {camera!r} is not a camera id")
+    root = data_dir / EVIDENCE_DIRNAME
+    out: list[tuple[TicketView, list[FrameAnnotation]]] = []
+    for path in sorted(root.glob(f"{camera or '*'}/*/*/{SIDECAR_NAME}")):
+        where = str(path.relative_to(data_dir))
+        try:
+            header, frames = parse_sidecar(path.read_bytes(), where)
+        except (OSError, AnnotationError) as exc:
+            raise _BadInput(f"cannot read {where}: {exc}") from None
+        folder_camera = path.parent.parent.parent.name
+        if header["camera_id"] != folder_camera:
+            raise _BadInput(
+                f"{where} says camera {header['camera_id']!r} but is in {folder_camera!r}'s folder"
+            )
+        if header["status"] not in _STATUSES:
+            raise _BadInput(f"{where}: unknown status {header['status'][:40]!r}")
+        created = _time(header["created_at"], f"{where}: created_at")
+        if created < since or (kind is not None and header["kind"] != kind):
+            continue
+        evidence: dict[str, Any] = {}
+        files = header.get("evidence") or {}
+        for key in ("clip", "snapshot"):
+            name = files.get(key)
+            if isinstance(name, str) and name and "/" not in name and name not in (".", ".."):
+                evidence[key] = str((path.parent / name).relative_to(data_dir))
+                evidence[f"{key}_sha256"] = files.get(f"{key}_sha256")
+        started = _time(header["started_at"], f"{where}: started_at")
+        view = TicketView(
+            id=header["ticket_id"],
+            code=header["ticket_code"],
+            kind=header["kind"],
+            status=header["status"],
+            level="",
+            camera_id=header["camera_id"],
+            zone="",
+            area="",
+            created_at=created,
+            updated_at=created,
+            deadline_at=None,
+            hazard_ids=[],
+            evidence=evidence,
+            history=[],
+            details={},
+            labels=[],
+            score=0.0,
+            started_at=started,
+            ended_at=None,
+            escalations=0,
+        )
+        out.append((view, frames))
+    out.sort(key=lambda pair: (pair[0].started_at, pair[0].id))
+    return out
+
+
 def _nothing_message(args: argparse.Namespace, since: datetime) -> str:
     filters = [f"created since {since.date().isoformat()}"]
     if args.kind:
         filters.append(f"kind {args.kind}")
     if args.camera:
         filters.append(f"camera {args.camera}")
+    if args.from_evidence:
+        return (
+            f"no annotations.json under {args.data_dir / EVIDENCE_DIRNAME} ({', '.join(filters)})"
+        )
     return (
         f"no tickets to export ({', '.join(filters)}): none has reviewers' annotations and "
         "none was rejected"

@@ -31,6 +31,7 @@ __all__ = [
     "MAX_FRAMES_PER_TICKET",
     "SIDECAR_FORMAT",
     "SIDECAR_NAME",
+    "SIDECAR_TICKET_KEYS",
     "AnnotationBox",
     "AnnotationError",
     "FrameAnnotation",
@@ -48,6 +49,16 @@ MAX_FRAMES_PER_TICKET = 50
 MAX_CLIP_T_MS = 3_600_000  # an evidence clip is seconds long; an hour is far past any of them
 SIDECAR_NAME = "annotations.json"
 SIDECAR_FORMAT = "hazardwatch-annotations/1"
+# What a sidecar says about its ticket, so that an export can work from the evidence alone.
+SIDECAR_TICKET_KEYS = (
+    "ticket_id",
+    "ticket_code",
+    "camera_id",
+    "kind",
+    "status",
+    "started_at",
+    "created_at",
+)
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -227,25 +238,24 @@ class FrameAnnotation:
 
 def sidecar_json(
     *,
-    ticket_id: str,
-    ticket_code: str,
-    camera_id: str,
-    kind: str,
+    ticket: Mapping[str, str],
     evidence: Mapping[str, str | None],
     frames: Sequence[FrameAnnotation],
     updated_at: datetime,
 ) -> bytes:
     """The ``annotations.json`` written next to a ticket's evidence (UTF-8 JSON).
 
-    ``evidence`` names the files the frames come from (their names in the folder, and their
-    SHA-256), so the sidecar alone says which picture each box belongs to.
+    ``ticket`` has every key of :data:`SIDECAR_TICKET_KEYS` (times in ISO-8601 UTC; ``status``
+    as of the last save or transition through the API). ``evidence`` names the files the frames
+    come from (their names in the folder, and their SHA-256), so the sidecar alone says which
+    picture each box belongs to.
     """
+    missing = [key for key in SIDECAR_TICKET_KEYS if not ticket.get(key)]
+    if missing:
+        raise AnnotationError(f"sidecar: the ticket's {', '.join(missing)} missing")
     doc = {
         "format": SIDECAR_FORMAT,
-        "ticket_id": ticket_id,
-        "ticket_code": ticket_code,
-        "camera_id": camera_id,
-        "kind": kind,
+        **{key: ticket[key] for key in SIDECAR_TICKET_KEYS},
         "classes": list(ANNOTATION_CLASSES),
         "evidence": dict(evidence),
         "updated_at": updated_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
@@ -266,6 +276,9 @@ def parse_sidecar(raw: bytes, where: str) -> tuple[dict[str, Any], list[FrameAnn
         raise AnnotationError(f"{where}: not JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != SIDECAR_FORMAT:
         raise AnnotationError(f"{where}: not a {SIDECAR_FORMAT} document")
+    missing = [key for key in SIDECAR_TICKET_KEYS if not isinstance(doc.get(key), str)]
+    if missing:
+        raise AnnotationError(f"{where}: no {', '.join(missing)}")
     if list(doc.get("classes") or []) != list(ANNOTATION_CLASSES):
         raise AnnotationError(f"{where}: classes {doc.get('classes')!r} differ from ours")
     try:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from api.annotation_files import refresh_sidecar
 from api.auth import Principal, require_role
 from api.context import AppContext, Caller, Ctx
 from api.errors import InvalidTransition, TicketNotFound, UnknownStatus
@@ -29,6 +30,7 @@ from api.store import TicketView
 from api.tickets_view import can_see, evidence_value, ticket_json
 from api.workflow import TicketStatus
 from pipelines.config import TokenRole
+from pipelines.evidence_layout import EvidenceError
 from vision.types import HazardKind
 
 logger = logging.getLogger(__name__)
@@ -168,6 +170,12 @@ def transition(context: Ctx, caller: Caller, ticket_id: TicketId, body: Transiti
         )
     except TicketNotFound as exc:  # deleted between the two calls
         raise HTTPException(status_code=404, detail=str(exc)) from None
+    try:  # an annotated ticket's sidecar records its status (api.annotation_files)
+        refresh_sidecar(context.data_dir, context.store, updated)
+    except EvidenceError as exc:
+        logger.warning(
+            "ticket %s: moved, but its annotations sidecar not updated: %s", ticket.id, exc
+        )
     return ticket_json(updated, caller)
 
 

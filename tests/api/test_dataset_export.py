@@ -264,3 +264,56 @@ def test_split_is_per_camera_by_time_with_a_gap() -> None:
     )
     no_gap = [s for s, _ in assign_splits(items[:6], SplitSettings(val_fraction=0.5, gap_s=0))]
     assert no_gap == [Split.TRAIN, Split.VAL, Split.VAL, Split.VAL, Split.VAL, Split.VAL]
+
+
+def _move(harness: ApiHarness, made: MadeTicket, path: list[str]) -> None:
+    """Through the API, as people do (the office rechecks and closes what a reviewer fixed)."""
+    for status in path:
+        role = "admin" if status in ("rechecked", "closed") else "reviewer"
+        response = harness.client.post(
+            f"/tickets/{made.id}/transition", json={"to": status}, headers=bearer(role)
+        )
+        assert response.status_code == 200, response.text
+
+
+def test_export_from_the_evidence_sidecars_alone(
+    harness: ApiHarness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = []
+    for minute in (0, 50, 100):
+        ticket = _ticket(harness, "lane_a", minute)
+        _annotate(
+            harness, ticket, [{"frame": {"source": "clip", "t_ms": 480}, "boxes": [EBIKE_BOX]}]
+        )
+        made.append(ticket)
+        if minute < 100:
+            _move(harness, ticket, CLOSING_PATH)  # the last one stays discovered
+    sidecar = made[0].files["clip"].parent / "annotations.json"
+    assert json.loads(sidecar.read_text())["status"] == "closed"  # rewritten on each move
+
+    assert _export(harness, tmp_path / "db", "--gap-s", "0") == 0
+    assert not (harness.data_dir / "tickets.sqlite3").exists()  # the database is elsewhere
+    from_disk = main(["dataset", "export", "--since", "2026-11-20", "--from-evidence",
+                      "--gap-s", "0", "--data-dir", str(harness.data_dir),
+                      str(tmp_path / "disk")])  # fmt: skip
+    assert from_disk == 0
+
+    def digest(out: Path) -> list[tuple[str, str, str, str]]:
+        manifest = json.loads((out / "manifest.json").read_text())
+        return sorted(
+            (s["ticket_id"], s["split"], s["image_sha256"], (out / s["label"]).read_text())
+            for s in manifest["sources"]
+        )
+
+    expected = digest(tmp_path / "db")
+    assert [row[0] for row in expected] == sorted(t.id for t in made[:2])
+    assert digest(tmp_path / "disk") == expected
+    manifest = json.loads((tmp_path / "disk" / "manifest.json").read_text())
+    assert manifest["read_from"] == "evidence sidecars"
+    assert "not reviewed yet" in manifest["left_out"][0]["reason"]
+
+    sidecar.write_text('{"format": "hazardwatch-annotations/1"}')
+    assert main(["dataset", "export", "--since", "2026-11-20", "--from-evidence",
+                 "--data-dir", str(harness.data_dir), str(tmp_path / "bad")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "cannot read evidence/lane_a/" in err and "annotations.json: no ticket_id" in err
