@@ -3,8 +3,8 @@
     .venv/bin/python -m benchmarks.lift_dataset --out .cache/lift-dataset
 
 Writes the layout ``hazardwatch models train`` reads (models/training/dataset.py), classes
-``[ebike, person]``, from the real lift images of ``$HAZARDWATCH_ASSETS`` (README §4.2, §4.4, §4.5,
-§3.2):
+``[ebike, person, bicycle]`` (bicycles are labelled only in the hard negatives we hand-labelled),
+from the real lift images of ``$HAZARDWATCH_ASSETS`` (README §4.2, §4.4, §4.5, §3.2):
 
 - ``images/ebike_elevator_labeled/`` (28 screenshots, class 0 ebike, 1 person): train, every
   seventh (by name) in val;
@@ -37,7 +37,7 @@ import cv2
 
 from pipelines.assets import shared_assets_dir
 
-NAMES = ("ebike", "person")
+NAMES = ("ebike", "person", "bicycle")
 LABELS_DIR = Path(__file__).resolve().parent / "lift_labels"
 CLIP = "clips/ebike_elevator/ebike_pushed_into_elevator_screen_capture_annotated.mp4"
 CLIP_FRAMES = (150, 245, 258, 270)
@@ -122,6 +122,9 @@ def collect(assets: Path, test_per_camera: int, val_per_camera: int) -> list[Ite
             lines = tuple(
                 _polygon_to_box(line, f"{label}:{k + 1}") for k, line in enumerate(_lines(label))
             )
+            extra = LABELS_DIR / f"cam{image.stem}.txt"  # bicycles we labelled in negatives
+            if extra.is_file():
+                lines += _lines(extra)
             items.append(
                 Item(
                     f"cam{camera}_{image.stem.split('-')[1]}.jpg",
@@ -195,6 +198,7 @@ def write(items: list[Item], out: Path) -> dict[str, object]:
                 "split": item.split,
                 "ebike_boxes": classes.count(0),
                 "person_boxes": classes.count(1),
+                "bicycle_boxes": classes.count(2),
                 "licence": LICENCE[item.group],
             }
         )
