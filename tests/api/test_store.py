@@ -23,6 +23,7 @@ from api.errors import (
 )
 from api.store import TicketStore, TicketView
 from api.workflow import TicketPolicy
+from models.annotations import AnnotationBox, FrameAnnotation, FrameRef, FrameSource
 from pipelines.config import LevelsConfig, TokenRole
 from tests.api.hazard_events import T0, event, sha, zone_status
 from tests.api.pg_server import PostgresServer, unavailable_reason
@@ -776,3 +777,70 @@ def test_logged_out_sessions_are_kept_until_they_expire(store: TicketStore) -> N
         store.revoke_session("", now)
     with pytest.raises(InvalidQuery, match="timezone-aware"):
         store.revoke_session("naive-session-00001", datetime(2026, 1, 1))
+
+
+# --- annotations (models.annotations) ------------------------------------------------------
+
+
+def _frame_annotation(
+    key: str, *boxes: tuple[str, tuple[float, float, float, float]]
+) -> FrameAnnotation:
+    ref = (
+        FrameRef(FrameSource.SNAPSHOT)
+        if key == "snapshot"
+        else FrameRef(FrameSource.CLIP, int(key))
+    )
+    return FrameAnnotation(
+        frame=ref,
+        image_sha256=sha(key),
+        boxes=tuple(AnnotationBox(cls, xyxy) for cls, xyxy in boxes),
+        negative=not boxes,
+        author="reviewer-1",
+        at=T0 + H,
+    )
+
+
+def test_annotations_are_replaced_per_ticket_and_read_back(store: TicketStore) -> None:
+    ticket = _start(store)
+    other = _start(store, camera_id="lobby", zone="lobby", kind="ebike_entry")
+    first = [
+        _frame_annotation(
+            "1500", ("ebike", (0.1, 0.2, 0.3, 0.4)), ("person", (0.5, 0.0, 1.0, 1.0))
+        ),
+        _frame_annotation("snapshot"),
+        _frame_annotation("40", ("clutter", (0.0, 0.5, 0.25, 1.0))),
+    ]
+    saved = store.replace_annotations(ticket.code, first)  # by code, as the API may
+    assert [f.frame.key for f in saved] == ["snapshot", "clip@40", "clip@1500"]
+    assert store.annotations(ticket.id) == saved
+    assert saved[2].boxes[1].cls == "person" and saved[2].boxes[1].xyxy == (0.5, 0.0, 1.0, 1.0)
+    assert saved[0].negative and saved[0].at == T0 + H and saved[0].image_sha256 == sha("snapshot")
+    store.replace_annotations(other.id, [_frame_annotation("0", ("ebike", (0.1, 0.1, 0.2, 0.2)))])
+    store.replace_annotations(ticket.id, first[:1])
+    assert [f.frame.key for f in store.annotations(ticket.id)] == ["clip@1500"]
+    assert [f.frame.key for f in store.annotations(other.id)] == ["clip@0"]  # untouched
+    with pytest.raises(InvalidQuery, match="frame annotated twice: clip@1500"):
+        store.replace_annotations(ticket.id, [first[0], first[0]])
+    with pytest.raises(TicketNotFound):
+        store.replace_annotations("no-such-ticket", first)
+
+
+def test_dataset_candidates_are_annotated_or_rejected_tickets(store: TicketStore) -> None:
+    annotated = _start(store, started_at=T0)
+    store.replace_annotations(
+        annotated.id, [_frame_annotation("0", ("vehicle", (0.1, 0.1, 0.9, 0.9)))]
+    )
+    store.transition(annotated.id, "rejected", actor="office")  # frees the lane for a new ticket
+    plain = _start(store, started_at=T0 + H)  # neither annotated nor rejected
+    rejected = _start(store, camera_id="lobby", zone="lobby", kind="ebike_entry")
+    store.transition(rejected.id, "rejected", actor="office")
+    found = store.dataset_candidates(since=T0 - H)
+    assert {view.id for view, _ in found} == {annotated.id, rejected.id}
+    assert plain.id not in {view.id for view, _ in found}
+    frames = {view.id: frames for view, frames in found}
+    assert [f.frame.key for f in frames[annotated.id]] == ["clip@0"] and frames[rejected.id] == []
+    for only in ({"camera": "lobby"}, {"kind": "ebike_entry"}):
+        assert [v.id for v, _ in store.dataset_candidates(since=T0 - H, **only)] == [rejected.id]
+    assert store.dataset_candidates(since=T0 + 100 * H) == []
+    with pytest.raises(InvalidQuery, match="since must be timezone-aware"):
+        store.dataset_candidates(since=datetime(2026, 1, 1))
