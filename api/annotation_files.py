@@ -1,6 +1,6 @@
 """The pictures reviewers annotate, and the ``annotations.json`` sidecar beside the evidence.
 
-A frame of a ticket (:class:`models.annotations.FrameRef`) is read from the ticket's own
+A frame of a ticket (:class:`vision.annotations.FrameRef`) is read from the ticket's own
 evidence only, under the same checks as the media routes (:mod:`api.evidence_files`: the file is
 in the ticket camera's evidence folder and has its recorded SHA-256): the snapshot's bytes as
 they are, or a clip frame decoded to JPEG (:mod:`pipelines.clip_frames`). The review page, the
@@ -25,9 +25,9 @@ from api.evidence_files import DigestCache, open_verified, resolve_evidence
 from api.media import MediaNotFound
 from api.store import TicketStore, TicketView
 from api.tickets_view import evidence_value
-from models.annotations import SIDECAR_NAME, FrameAnnotation, FrameRef, FrameSource, sidecar_json
 from pipelines.clip_frames import ClipFrameError, FrameCache
 from pipelines.evidence_layout import write_bytes_atomic
+from vision.annotations import SIDECAR_NAME, FrameAnnotation, FrameRef, FrameSource, sidecar_json
 
 __all__ = [
     "FrameImage",

@@ -15,7 +15,7 @@ The snapshot is left out unless ``--include-snapshots``: the evidence writer dra
 detector's boxes, the zone and a caption strip onto it (:func:`pipelines.snapshots.
 annotate_snapshot`), and a model trained on it would learn to find green rectangles.
 
-The dataset layout and the split are :mod:`models.dataset_export`'s. Exit codes: 0 written,
+The dataset layout and the split are :mod:`pipelines.dataset_export`'s. Exit codes: 0 written,
 2 bad input (bad date, no ticket database, nothing to export, OUT not empty, unreadable
 evidence), 1 internal error.
 """
@@ -36,7 +36,16 @@ from api.media import MediaNotFound
 from api.store import TicketStore, TicketView
 from api.tickets_view import evidence_value
 from api.workflow import TicketStatus
-from models.annotations import (
+from pipelines.clip_frames import ClipFrameError, FrameCache, clip_duration_ms
+from pipelines.dataset_export import (
+    DatasetExportError,
+    ExportItem,
+    ImageUnavailable,
+    SplitSettings,
+    write_dataset,
+)
+from pipelines.evidence_layout import EVIDENCE_DIRNAME
+from vision.annotations import (
     SIDECAR_NAME,
     AnnotationError,
     FrameAnnotation,
@@ -44,15 +53,6 @@ from models.annotations import (
     FrameSource,
     parse_sidecar,
 )
-from models.dataset_export import (
-    DatasetExportError,
-    ExportItem,
-    ImageUnavailable,
-    SplitSettings,
-    write_dataset,
-)
-from pipelines.clip_frames import ClipFrameError, FrameCache, clip_duration_ms
-from pipelines.evidence_layout import EVIDENCE_DIRNAME
 from vision.types import HazardKind
 
 EXIT_OK = 0
@@ -329,7 +329,7 @@ class _ItemBuilder:
         self.data_dir = data_dir
         self.include_snapshots = include_snapshots
         self.digests = DigestCache()
-        self.frames = FrameCache(max_entries=8)
+        self.frames = FrameCache(max_bytes=4 * 1024 * 1024)
         self.items: list[ExportItem] = []
         self.left_out: list[dict[str, Any]] = []
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.workflow import TicketStatus
-from models.annotations import (
+from vision.annotations import (
     ANNOTATION_CLASSES,
     MAX_BOXES_PER_FRAME,
     MAX_CLIP_T_MS,
@@ -55,10 +55,10 @@ class ZonesUpdate(RequestModel):
     )
 
 
-# The classes a reviewer may draw; the same tuple as models.annotations (checked below).
+# The classes a reviewer may draw; the same tuple as vision.annotations (checked below).
 AnnotationClass = Literal["ebike", "vehicle", "person", "clutter"]
 if get_args(AnnotationClass) != ANNOTATION_CLASSES:  # pragma: no cover - a drift caught at import
-    raise RuntimeError("api.schemas.AnnotationClass differs from models.annotations")
+    raise RuntimeError("api.schemas.AnnotationClass differs from vision.annotations")
 Fraction01 = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -66,7 +66,7 @@ class AnnotationBoxIn(RequestModel):
     """One box: its class and normalised ``[x1, y1, x2, y2]`` (0..1, x1 < x2, y1 < y2).
 
     The order of the corners is checked by the route (:mod:`api.routes.annotate`), with the
-    rules of :mod:`models.annotations`; the schema says what a schema can.
+    rules of :mod:`vision.annotations`; the schema says what a schema can.
     """
 
     cls: AnnotationClass = Field(alias="class", description="Object class.")

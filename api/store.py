@@ -95,8 +95,8 @@ from api.workflow import (
     step_deadline,
     step_of,
 )
-from models.annotations import AnnotationBox, FrameAnnotation, FrameRef, FrameSource
 from pipelines.config import TokenRole
+from vision.annotations import AnnotationBox, FrameAnnotation, FrameRef, FrameSource
 from vision.types import HazardEvent, HazardKind, HazardPhase
 
 __all__ = ["TicketStore", "TicketView", "lock_wait_limit"]
@@ -241,7 +241,7 @@ class RevokedSessionRow(Base):
 
 
 class AnnotationRow(Base):
-    """A reviewer's boxes on one frame of a ticket's evidence (:mod:`models.annotations`).
+    """A reviewer's boxes on one frame of a ticket's evidence (:mod:`vision.annotations`).
 
     One row per (ticket, frame): ``frame_key`` is ``snapshot`` or ``clip@{t_ms}``; ``boxes`` is
     ``[{"class", "xyxy"}]`` in normalised coordinates; ``negative`` marks a frame showing none
@@ -973,7 +973,7 @@ class TicketStore:
         )
         return True
 
-    # -- annotations (models.annotations) -----------------------------------------------------
+    # -- annotations (vision.annotations) -----------------------------------------------------
 
     def annotations(self, ticket_id: str) -> list[FrameAnnotation]:
         """The reviewers' annotated frames of a ticket (snapshot first, then by clip time).

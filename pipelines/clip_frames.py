@@ -135,18 +135,20 @@ def _first_frame_s(container: av.container.InputContainer, stream: av.VideoStrea
 
 
 class FrameCache:
-    """Recent :func:`clip_frame` results by (clip SHA-256, t_ms); thread-safe, LRU-bounded.
+    """Recent :func:`clip_frame` results by (clip SHA-256, t_ms); thread-safe, bounded by the
+    bytes of JPEG it holds (least recently used dropped first).
 
     The key is the clip's digest, verified before the call, so a changed file is never answered
     from the cache.
     """
 
-    def __init__(self, max_entries: int = 256) -> None:
-        if max_entries < 1:
-            raise ValueError(f"max_entries must be >= 1, got {max_entries}")
-        self.max_entries = max_entries
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024) -> None:
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._frames: OrderedDict[tuple[str, int], ClipFrame] = OrderedDict()
+        self._bytes = 0
 
     def get(self, clip_sha256: str, source: Path | BinaryIO, t_ms: int) -> ClipFrame:
         """The frame at ``t_ms`` of the clip ``source`` whose digest is ``clip_sha256``.
@@ -162,14 +164,22 @@ class FrameCache:
                 return hit
         frame = clip_frame(source, t_ms)
         with self._lock:
-            self._frames[key] = frame
-            while len(self._frames) > self.max_entries:
-                self._frames.popitem(last=False)
+            if key not in self._frames:
+                self._frames[key] = frame
+                self._bytes += len(frame.jpeg)
+            while self._bytes > self.max_bytes and self._frames:
+                _, dropped = self._frames.popitem(last=False)
+                self._bytes -= len(dropped.jpeg)
         return frame
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._frames)
+
+    @property
+    def size_bytes(self) -> int:
+        with self._lock:
+            return self._bytes
 
 
 def clip_duration_ms(source: Path | BinaryIO) -> int:

@@ -17,7 +17,7 @@ the ticket (``/tickets/{id}/annotations``); the API's 422 message is shown as it
 
 from __future__ import annotations
 
-# Chinese first, English beside it (ARCHITECTURE.md §12), in models.annotations' class order.
+# Chinese first, English beside it (ARCHITECTURE.md §12), in vision.annotations' class order.
 CLASS_LABELS = {
     "ebike": "电动车 E-bike",
     "vehicle": "车辆 Vehicle",

@@ -9,7 +9,7 @@ from api.auth import Principal
 from api.pages.annotator import CLASS_LABELS, EDITOR_BODY, EDITOR_SCRIPT
 from api.pages.common import STATUS_LABELS, layout
 from api.workflow import OFFICE_ROLES
-from models.annotations import ANNOTATION_CLASSES
+from vision.annotations import ANNOTATION_CLASSES
 
 _BODY = """
 <div class="card"><h2>审核队列 Review queue</h2>

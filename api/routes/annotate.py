@@ -27,7 +27,8 @@ from api.routes.tickets import TicketId, visible_ticket
 from api.schemas import AnnotationsUpdate, ErrorResponse, FrameAnnotationIn, common_responses
 from api.store import TicketView
 from api.workflow import OFFICE_ROLES
-from models.annotations import (
+from pipelines.evidence_layout import EvidenceError
+from vision.annotations import (
     ANNOTATION_CLASSES,
     MAX_CLIP_T_MS,
     AnnotationBox,
@@ -36,7 +37,6 @@ from models.annotations import (
     FrameRef,
     FrameSource,
 )
-from pipelines.evidence_layout import EvidenceError
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def _annotation(
     author: str,
     now: datetime,
 ) -> FrameAnnotation:
-    """One frame of the request as stored: the rules of :mod:`models.annotations` applied, and
+    """One frame of the request as stored: the rules of :mod:`vision.annotations` applied, and
     its picture's digest read from the ticket's evidence (a clip time snapped to its frame)."""
     try:
         ref = FrameRef(FrameSource(item.frame.source), item.frame.t_ms)

@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
-from models.annotations import SIDECAR_NAME, parse_sidecar
 from tests.api.app_harness import TOKENS, ApiHarness, MadeTicket, bearer, harness_fixture
 from tests.support.media import read_frame_index
+from vision.annotations import SIDECAR_NAME, parse_sidecar
 from vision.types import HazardKind
 
 pytestmark = pytest.mark.timeout(120)

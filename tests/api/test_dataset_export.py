@@ -21,10 +21,10 @@ import pytest
 import yaml
 
 from hazardwatch.cli import main
-from models.annotations import FrameRef, FrameSource
-from models.dataset_export import ExportItem, Split, SplitSettings, assign_splits
+from pipelines.dataset_export import ExportItem, Split, SplitSettings, assign_splits
 from tests.api.app_harness import CLOSING_PATH, ApiHarness, MadeTicket, bearer, harness_fixture
 from tests.support.media import read_frame_index
+from vision.annotations import FrameRef, FrameSource
 from vision.types import HazardKind
 
 pytestmark = pytest.mark.timeout(180)

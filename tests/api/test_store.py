@@ -23,10 +23,10 @@ from api.errors import (
 )
 from api.store import TicketStore, TicketView
 from api.workflow import TicketPolicy
-from models.annotations import AnnotationBox, FrameAnnotation, FrameRef, FrameSource
 from pipelines.config import LevelsConfig, TokenRole
 from tests.api.hazard_events import T0, event, sha, zone_status
 from tests.api.pg_server import PostgresServer, unavailable_reason
+from vision.annotations import AnnotationBox, FrameAnnotation, FrameRef, FrameSource
 
 H = timedelta(hours=1)
 POLICY = TicketPolicy(areas={"lane": "block_a", "lobby": "block_b"}, default_area="site")
@@ -779,7 +779,7 @@ def test_logged_out_sessions_are_kept_until_they_expire(store: TicketStore) -> N
         store.revoke_session("naive-session-00001", datetime(2026, 1, 1))
 
 
-# --- annotations (models.annotations) ------------------------------------------------------
+# --- annotations (vision.annotations) ------------------------------------------------------
 
 
 def _frame_annotation(

@@ -40,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from models.annotations import ANNOTATION_CLASSES, AnnotationBox, FrameRef
+from vision.annotations import ANNOTATION_CLASSES, AnnotationBox, FrameRef
 
 __all__ = [
     "DATASET_FORMAT",

@@ -9,8 +9,8 @@ shown then, :mod:`pipelines.clip_frames`). Each annotated frame holds boxes of
 empty label file in a dataset. A frame with no boxes must say that it is negative, so that "not
 annotated yet" and "nothing there" can never be confused.
 
-Why this lives in ``models``: the dataset export (:mod:`models.dataset`) and the API both read
-and write it, and ``models`` depends on nothing but ``vision``.
+Why this lives in ``vision``: it is a type that crosses layers (the API writes it, the dataset
+export in ``pipelines`` reads it), and every layer may import ``vision``.
 """
 
 from __future__ import annotations
