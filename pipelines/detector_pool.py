@@ -69,12 +69,16 @@ class DetectorPool:
     Args:
         build: makes a detector from a spec: :class:`OnnxDetector` (replay, eval, checks) or
             ``BatchingDetector.from_spec`` (live cameras).
+        log_level: of the line logged for each detector built (DEBUG for throwaway checks).
 
     Thread-safe: the config watcher and start-up may ask at the same time.
     """
 
-    def __init__(self, build: DetectorBuilder = OnnxDetector) -> None:
+    def __init__(
+        self, build: DetectorBuilder = OnnxDetector, log_level: int = logging.INFO
+    ) -> None:
         self._build = build
+        self._log_level = log_level
         self._detectors: dict[SessionKey, Detector] = {}
         self._lock = threading.Lock()
 
@@ -99,7 +103,7 @@ class DetectorPool:
             if detector is None:
                 detector = self._build(spec)
                 self._detectors[key] = detector
-                logger.info("detector %s: session for %s built", name, spec.model)
+                logger.log(self._log_level, "detector %s: session for %s built", name, spec.model)
         # Built for another name with another mapping: this one's labels must exist too.
         map_classes(dict(spec.classes), detector.labels, model_name=f"detector '{name}'")
         return detector

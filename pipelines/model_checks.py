@@ -12,6 +12,7 @@ and names the camera, the model and the missing class.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def labels_from(
         shared: the detector names cameras will run on (None: all). Any other is read with a
             throwaway CPU session, so that a detector no camera uses holds no live session.
     """
-    checking = DetectorPool(build=_for_labels)
+    checking = DetectorPool(build=_for_labels, log_level=logging.DEBUG)
 
     def labels_of(name: str, block: DetectorConfig) -> tuple[str, ...]:
         source = pool if shared is None or name in shared else checking
@@ -88,7 +89,7 @@ def detectors_in_use(config: HazardwatchConfig, camera_ids: Iterable[str]) -> se
 
 def checking_labels(base_dir: Path | None) -> LabelsOf:
     """Class names read by a throwaway CPU session per model (``check-config``)."""
-    return labels_from(DetectorPool(build=_for_labels), base_dir)
+    return labels_from(DetectorPool(build=_for_labels, log_level=logging.DEBUG), base_dir)
 
 
 def _shown(labels: tuple[str, ...]) -> str:
