@@ -19,6 +19,9 @@ from cameras.schema import (
 from cameras.schema import LineZone as LineZoneConfig
 from cameras.schema import PolygonZone as PolygonZoneConfig
 from cameras.source import SourceSettings
+from models.errors import RegistryError
+from models.labels import LabelSource
+from models.registry import ModelRegistry, models_dir
 from models.spec import DetectorSpec
 from pipelines.config import DEFAULT_DETECTOR, DetectorConfig, HazardwatchConfig
 from vision.rules.ebike_entry import EbikeEntryRule
@@ -44,25 +47,60 @@ def resolve_path(value: str, base_dir: Path | None) -> Path:
     return beside if beside.exists() else path
 
 
+def is_registry_name(value: str) -> bool:
+    """Whether a detector's ``model`` may name a registered model rather than a file: no
+    folder, no ``.onnx`` suffix (``lift-ebike``, as ``models list`` shows it)."""
+    return "/" not in value and "\\" not in value and not value.lower().endswith(".onnx")
+
+
+def resolve_model(
+    config: DetectorConfig, base_dir: Path | None, name: str = DEFAULT_DETECTOR
+) -> tuple[Path, tuple[str, ...] | None]:
+    """The model file of detector ``name``, and the class names its registry manifest gives.
+
+    ``model`` is a file path (absolute, from the working directory, or beside the config file),
+    or the name of a model in the registry (``$HAZARDWATCH_MODELS_DIR``, else ./models/store).
+    For a registered model whose class names were given at import (a labels file, not its
+    metadata), those names come with it unless the block gives its own.
+
+    Raises:
+        BuildError: neither a file nor a registered model (naming the key that gives it).
+    """
+    where = "detector" if name == DEFAULT_DETECTOR else f"detectors.{name}"
+    model = resolve_path(config.model, base_dir)
+    if model.is_file():
+        return model, None
+    if not is_registry_name(config.model):
+        raise BuildError(f"{where}.model: model file not found: {model}")
+    registry = ModelRegistry(models_dir())
+    try:
+        manifest = registry.get(config.model)
+    except RegistryError as exc:
+        raise BuildError(f"{where}.model: no model file {model}, and {exc}") from None
+    path = registry.path_of(manifest)
+    if not path.is_file():
+        raise BuildError(f"{where}.model: registered model {config.model!r} has no file {path}")
+    given = config.labels is not None or config.labels_file is not None
+    imported = manifest.label_source in (LabelSource.LABELS, LabelSource.LABELS_FILE)
+    return path, manifest.labels if imported and not given else None
+
+
 def detector_spec(
     config: DetectorConfig, base_dir: Path | None, name: str = DEFAULT_DETECTOR
 ) -> DetectorSpec:
     """The model spec of detector ``name`` (``detector`` is named ``default``).
 
     Raises:
-        BuildError: the model file does not exist (naming the key that gives it).
+        BuildError: the model is neither a file nor a registered model (naming the key).
     """
-    model = resolve_path(config.model, base_dir)
-    if not model.is_file():
-        where = "detector" if name == DEFAULT_DETECTOR else f"detectors.{name}"
-        raise BuildError(f"{where}.model: model file not found: {model}")
+    model, registered_labels = resolve_model(config, base_dir, name)
     labels_file = resolve_path(config.labels_file, base_dir) if config.labels_file else None
     return DetectorSpec(
         model=model,
         input_size=config.input_size,
         providers=config.providers,
         classes={label: role.value for label, role in config.classes.items()},
-        labels=tuple(config.labels) if config.labels else None,
+        labels=tuple(config.labels) if config.labels else registered_labels,
         labels_file=labels_file,
         family=config.family,
         score_threshold=config.score_threshold,

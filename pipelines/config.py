@@ -137,8 +137,9 @@ class DetectorConfig(ConfigModel):
     model: str = Field(
         min_length=1,
         max_length=4096,
-        description="Path of the ONNX model file (relative to the working directory); whether it "
-        "exists is checked when the detector starts.",
+        description="Path of the ONNX model file (relative to the working directory, else to the "
+        "config file), or the name of a registered model (hazardwatch models list); checked by "
+        "check-config and when the detector starts.",
     )
     input_size: int = Field(
         default=640,

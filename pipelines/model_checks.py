@@ -121,8 +121,9 @@ def verify_models(config: HazardwatchConfig, labels_of: LabelsOf) -> list[Config
         try:
             labels[name] = labels_of(name, block)
         except BuildError as exc:
-            relative = "" if Path(block.model).is_absolute() else _RELATIVE_HINT
-            issues.append(ConfigIssue(path, str(exc).split(": ", 1)[-1] + relative))
+            message = str(exc).split(": ", 1)[-1]
+            relative = not Path(block.model).is_absolute() and "file not found" in message
+            issues.append(ConfigIssue(path, message + (_RELATIVE_HINT if relative else "")))
         except ModelError as exc:
             issues.append(
                 ConfigIssue(

@@ -7,7 +7,7 @@ from pathlib import Path
 from models.errors import RegistryError
 from models.registry import sha256_file
 from models.usage import ModelUse
-from pipelines.builders import camera_needs_detector, resolve_path
+from pipelines.builders import BuildError, camera_needs_detector, resolve_model, resolve_path
 from pipelines.config import ConfigError, load_config
 
 
@@ -24,7 +24,10 @@ def model_uses(config_path: Path) -> list[ModelUse]:
         raise RegistryError(f"--config {config_path}:\n{exc}") from None
     uses = []
     for name, block in config.detector_configs().items():
-        model = resolve_path(block.model, Path(config_path).parent)
+        try:
+            model, _ = resolve_model(block, Path(config_path).parent, name)
+        except BuildError:  # shown as "file not found"
+            model = resolve_path(block.model, Path(config_path).parent)
         cameras = tuple(
             cid
             for cid, camera in config.cameras.items()

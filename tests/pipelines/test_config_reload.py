@@ -26,7 +26,7 @@ from hazardwatch.services import (
     reload_on_sighup,
 )
 from models.labels import read_labels_file
-from models.registry import ModelRegistry
+from models.registry import MODELS_DIR_ENV, ModelRegistry
 from pipelines.config import load_config
 from pipelines.config_reload import ConfigReloader
 from pipelines.publish import EventPublisher
@@ -43,7 +43,7 @@ CAMERA = "lift"
 POLYGON = [[0.02, 0.02], [0.98, 0.02], [0.98, 0.98], [0.02, 0.98]]
 
 
-def site(video: Path, lift_model: Path, **camera_detect: object) -> dict:
+def site(video: Path, lift_model: str, **camera_detect: object) -> dict:
     return {
         "site": {"id": "block_a", "name": "Block A"},
         "detector": {
@@ -54,7 +54,7 @@ def site(video: Path, lift_model: Path, **camera_detect: object) -> dict:
         },
         "detectors": {
             "lift_ebike": {
-                "model": str(lift_model),
+                "model": lift_model,
                 "input_size": 64,
                 "classes": {"ebike": "ebike", "person": "person"},
             }
@@ -89,16 +89,18 @@ def started(
     media_cache: Path,
     redis_server: RedisServerProcess,
     request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Started]:
-    """The camera running on the default detector (YOLOX), its config file watched."""
+    """The camera running on the default detector (YOLOX), its config file watched; the
+    second detector names a model of the registry by its name."""
     poll_interval_s = getattr(request, "param", 0.2)
     video = ensure_clip(media_cache, width=320, height=240, seconds=30.0)
     registry = ModelRegistry(tmp_path / "store")
-    manifest = registry.import_file(ebike_model(tmp_path / "lift_ebike.onnx"), name="lift-ebike")
-    lift_model = registry.path_of(manifest)
+    registry.import_file(ebike_model(tmp_path / "lift_ebike.onnx"), name="lift-ebike")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(registry.root))
 
     def data(**camera_detect: object) -> dict:
-        return site(video, lift_model, **camera_detect)
+        return site(video, "lift-ebike", **camera_detect)
 
     path = tmp_path / "site.yaml"
     write(path, data())
@@ -174,7 +176,7 @@ def test_a_changed_detect_model_switches_the_running_camera_and_a_bad_config_is_
     assert (
         "camera 'lift' (ebike_entry) needs class 'e-bike' (role ebike, mapped in "
         "detectors.lift_ebike.classes), which the model of detector 'lift_ebike' "
-        "(lift-ebike.onnx) does not have; did you mean 'ebike'?" in caplog.text
+        "(lift-ebike) does not have; did you mean 'ebike'?" in caplog.text
     )
     assert runner.detector is switched
 

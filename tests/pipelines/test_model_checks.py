@@ -14,6 +14,7 @@ import yaml
 
 from hazardwatch.cli import main
 from models.labels import parse_names_metadata
+from models.registry import MODELS_DIR_ENV, ModelRegistry
 from pipelines.config import parse_config
 from pipelines.model_checks import checking_labels, verify_models
 from tests.models.model_assets import COCO_NAMES, YOLOX
@@ -116,6 +117,26 @@ def test_a_missing_model_file_is_an_error_at_its_key(tmp_path: Path) -> None:
     issues = verify_models(parse_config(path.read_text(), str(path)), checking_labels(tmp_path))
     assert [i.path for i in issues] == ["detectors.lift.model"]
     assert issues[0].message.startswith("model file not found: ")
+
+
+def test_a_registered_model_is_named_by_its_registry_name_with_its_imported_labels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_site(tmp_path, {"ebike": "ebike", "person": "person"})
+    # No names in the file: the registry keeps the names given at import with a labels file.
+    bare = ebike_model(tmp_path / "bare.onnx", names_style="none")
+    names = tmp_path / "lift.names"
+    names.write_text("person\nebike\n")
+    store = tmp_path / "store"
+    ModelRegistry(store).import_file(bare, name="lift-ebike", labels_file=names)
+    monkeypatch.setenv(MODELS_DIR_ENV, str(store))
+    path.write_text(path.read_text().replace("models/lift_ebike.onnx", "lift-ebike"))
+    assert main(["check-config", str(path)]) == 0, capsys.readouterr().err
+    path.write_text(path.read_text().replace("model: lift-ebike", "model: lift-ebke"))
+    assert main(["check-config", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{path}: detectors.lift.model: no model file lift-ebke, and no ")
+    assert "(models there: lift-ebike)" in err[0]
 
 
 @pytest.mark.parametrize(
