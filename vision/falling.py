@@ -104,6 +104,8 @@ class FallSettings:
             mimic anything.
         end_after_s: a fall ends when its object made no progress for this long.
         merge_distance_norm: a track this close to an open fall's fitted path joins that fall.
+        merge_gap_s: for this long after a fall ended, a new track on its fitted path is a
+            fragment of the same object (no second start).
         max_apex_above_roof_floors: the apex of the fitted parabola (where the object was at
             rest, or at the top of its throw) must lie at most this many floors above the roof:
             a track whose speed its acceleration could only have built up in a fall from far
@@ -113,9 +115,11 @@ class FallSettings:
             speed, a bird turning at constant speed into a dive trades it for downward speed.
         max_speed_trade: the squared sideways speed lost over the fit window may be at most this
             fraction of the squared downward speed gained (the same turn, seen through speeds).
-        repeat_max_block_diff: a frame whose every 4x4 block of the zone's luma is within this
-            many levels (mean absolute difference) of the last distinct picture repeats it and
-            is not analysed (:class:`vision.frame_timing.RepeatDetector`).
+        repeat_max_block_shift, repeat_max_block_diff: a frame whose every 4x4 block of the
+            zone's luma is within these many levels of the last distinct picture (mean signed,
+            mean absolute difference) repeats it and is not analysed
+            (:class:`vision.frame_timing.RepeatDetector`). Kept tight: a real camera's new
+            picture of a still scene can be as quiet as a re-encoded repeat.
     """
 
     background_tau_s: float = 0.4
@@ -152,10 +156,12 @@ class FallSettings:
     max_clutter_fraction: float = 0.5
     end_after_s: float = 0.5
     merge_distance_norm: float = 0.05
+    merge_gap_s: float = 1.5
     max_apex_above_roof_floors: float = 3.0
     max_lateral_accel_ratio: float = 0.35
     max_speed_trade: float = 0.5
-    repeat_max_block_diff: float = 8.0
+    repeat_max_block_shift: float = 3.0
+    repeat_max_block_diff: float = 12.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -14,11 +14,13 @@ off is the same error. So the falling-object analysis runs only on distinct pict
 (:class:`RepeatDetector`) and measures time on the capture clock (:class:`CaptureClock`).
 
 :class:`RepeatDetector` — a frame repeats the last distinct picture when no 4x4 block of its luma
-differs from it by more than ``max_block_diff`` levels on average. Codec noise is spread thin (a
-re-encoded duplicate at JPEG quality 55 moves 4x4 block means by at most ~5 levels), while
-anything that moves, even a 2-pixel object, changes the few blocks it crosses by tens of levels.
-A frame in which nothing moved at all is also called a repeat: it has no new information either.
-Cost: one absdiff and one area resize of the (already small) luma, ~0.1 ms at 480x270.
+moved by more than ``max_block_shift`` levels on average (signed: codec noise is zero-mean per
+block; a re-encoded duplicate at JPEG quality 55 shifts block means by at most ~3 levels, even
+over a small bright object that the re-encode smears), nor changed by more than
+``max_block_diff`` levels of mean absolute difference; anything that moves, even a 2-pixel object,
+shifts the blocks it leaves and enters by tens of levels. A frame in which nothing moved at all is
+also called a repeat: it has no new information either. Cost: a subtraction, an absdiff and two
+area resizes of the (already small) zone luma, well under a millisecond at 480x270.
 
 :class:`CaptureClock` — sensors take pictures at a constant rate; what breaks is how they are
 stamped and which of them arrive. The clock fits a regular grid ``t = phase + k · period`` to the
@@ -43,29 +45,49 @@ import numpy as np
 
 __all__ = ["CaptureClock", "ClockSettings", "RepeatDetector"]
 
+# No 4x4 block changed by more than this on average (luma levels): whatever the signed test says,
+# nothing in the picture moved (an object of 40 levels' contrast and 2 pixels moving changes its
+# blocks by 10 or more).
+QUIET_BLOCK_DIFF = 5.0
+
 
 class RepeatDetector:
     """Tells a frame that repeats the last distinct picture (exactly or with codec noise).
 
+    Per 4x4 block of luma, against the last distinct picture: the mean *signed* difference (codec
+    noise is zero-mean within a block: encoders keep each block's average, so even a small
+    bright object smeared by a re-encode keeps its mass where it was, while an object that moved
+    takes its mass away from one block and into another) and the mean *absolute* difference (an
+    object moving within one block keeps the block's mass but not its pixels). A frame is a repeat
+    when every block's mean absolute difference is within ``max_block_diff`` and either every
+    block's mean signed difference is within ``max_block_shift`` or every block is quiet (mean
+    absolute difference within :data:`QUIET_BLOCK_DIFF`).
+
     Args:
-        max_block_diff: largest mean absolute difference (luma levels) of any 4x4 block between a
-            repeat and the last distinct picture.
+        max_block_shift: largest |mean signed difference| (luma levels) of any block of a repeat.
+        max_block_diff: largest mean absolute difference (luma levels) of any block of a repeat.
         block_px: block size in pixels of the luma given.
 
     Raises:
         ValueError: on a threshold that is not finite and >= 0, or a block smaller than 1 pixel.
     """
 
-    def __init__(self, max_block_diff: float = 8.0, block_px: int = 4) -> None:
-        if not math.isfinite(max_block_diff) or max_block_diff < 0:
-            raise ValueError(
-                f"RepeatDetector: max_block_diff must be finite and >= 0, got {max_block_diff}"
-            )
+    def __init__(
+        self, max_block_shift: float = 3.0, max_block_diff: float = 12.0, block_px: int = 4
+    ) -> None:
+        for name, value in (
+            ("max_block_shift", max_block_shift),
+            ("max_block_diff", max_block_diff),
+        ):
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"RepeatDetector: {name} must be finite and >= 0, got {value}")
         if block_px < 1:
             raise ValueError(f"RepeatDetector: block_px must be >= 1, got {block_px}")
+        self.max_block_shift = float(max_block_shift)
         self.max_block_diff = float(max_block_diff)
         self.block_px = int(block_px)
         self._last: np.ndarray | None = None
+        self.last_block_shift = math.inf
         self.last_block_diff = math.inf
 
     def reset(self) -> None:
@@ -78,15 +100,22 @@ class RepeatDetector:
         last = self._last
         if last is None or last.shape != luma.shape:
             self._last = luma.copy()
-            self.last_block_diff = math.inf
+            self.last_block_shift = self.last_block_diff = math.inf
             return False
-        diff = cv2.absdiff(luma, last)
-        h, w = diff.shape
+        h, w = luma.shape
         b = self.block_px
         bw, bh = max(1, w // b), max(1, h // b)
-        blocks = cv2.resize(diff[: bh * b, : bw * b], (bw, bh), interpolation=cv2.INTER_AREA)
-        self.last_block_diff = float(blocks.max()) if blocks.size else 0.0
-        if self.last_block_diff <= self.max_block_diff:
+        now, before = luma[: bh * b, : bw * b], last[: bh * b, : bw * b]
+        signed = cv2.subtract(now, before, dtype=cv2.CV_16S)
+        shift = cv2.resize(signed, (bw, bh), interpolation=cv2.INTER_AREA)
+        diff = cv2.resize(cv2.absdiff(now, before), (bw, bh), interpolation=cv2.INTER_AREA)
+        self.last_block_shift = float(np.abs(shift).max()) if shift.size else 0.0
+        self.last_block_diff = float(diff.max()) if diff.size else 0.0
+        quiet = self.last_block_diff <= self.max_block_diff
+        if quiet and (
+            self.last_block_shift <= self.max_block_shift
+            or self.last_block_diff <= QUIET_BLOCK_DIFF
+        ):
             return True
         self._last = luma.copy()
         return False
@@ -153,6 +182,20 @@ class CaptureClock:
         self._stamps.clear()
         self._grid = None
         self._fitted_at = -math.inf
+
+    def snap(self, stamps_s: np.ndarray) -> np.ndarray:
+        """Capture times of distinct pictures stamped ``stamps_s`` (increasing), on the grid as
+        it is known now: a track's first points, stamped before the grid was found (a still scene
+        has no distinct pictures to find it from until something moves), get their slots too.
+        The stamps are returned as they are without a grid, or when two would share a slot."""
+        stamps = np.asarray(stamps_s, np.float64)
+        grid = self._grid
+        if grid is None or stamps.size == 0:
+            return stamps.copy()
+        slots = np.rint((stamps - grid.phase_s) / grid.period_s)
+        if np.any(np.diff(slots) < 1):
+            return stamps.copy()
+        return np.asarray(grid.phase_s + slots * grid.period_s)
 
     def time_of(self, pts_s: float) -> float:
         """The capture time of the distinct picture stamped ``pts_s`` (stamps must increase)."""

@@ -360,7 +360,13 @@ def test_close_ends_an_open_fall_and_state_is_pruned() -> None:
     # a full run: once the object has gone and the scene is quiet, no per-track state is left
     rule = make_rule()
     run(Scene(34, 5, (Disc(fall(200, sill_px(9), B)),)), rule)
-    assert rule.state_size == {"tracks": 0, "track_falls": 0, "spent_tracks": 0, "open_falls": 0}
+    assert rule.state_size == {
+        "tracks": 0,
+        "track_falls": 0,
+        "spent_tracks": 0,
+        "open_falls": 0,
+        "ended_falls": 0,
+    }
 
 
 def test_motion_states_are_counted() -> None:

@@ -55,6 +55,7 @@ class _Fall:
     hazard: OpenHazard
     verdict: FallVerdict  # the verdict that opened the fall
     settings: FallSettings
+    clock: CaptureClock  # the rule's: stamps of distinct pictures -> capture times
     track_ids: list[int] = field(default_factory=list)
     points: list[tuple[float, float, float]] = field(default_factory=list)  # (x, y, t) by t
     fit: TrajectoryFit | None = None  # of the last fit_window_s of the fall, kept current
@@ -65,26 +66,51 @@ class _Fall:
     def add(self, track: BlobTrack, width_px: int, height_px: int, since_index: int = 0) -> None:
         """Add the points of ``track`` not yet in this fall (from ``since_index`` on)."""
         since = self.seen_t.get(track.track_id, track.t_s[since_index] - 1e-9)
-        new = [
-            (x / width_px, y / height_px, t)
-            for x, y, t in zip(track.x_px, track.y_px, track.t_s, strict=True)
-            if t > since
-        ]
+        times = self.clock.snap(np.asarray(track.t_s))  # physics on capture times
+        rows = zip(track.x_px, track.y_px, track.t_s, times, strict=True)
+        new = [(x / width_px, y / height_px, float(t), s) for x, y, s, t in rows if s > since]
         if not new:
             return
-        self.seen_t[track.track_id] = new[-1][2]
+        self.seen_t[track.track_id] = track.t_s[-1]
         if track.track_id not in self.track_ids:
             self.track_ids.append(track.track_id)
-        self.points.extend(new)
+        self.points.extend((x, y, t) for x, y, t, _ in new)
         self.points.sort(key=lambda p: p[2])
-        for _, y, t in new:
+        for _, y, _, stamp in new:  # progress on the tracks' clock
             if y > self.max_y_norm + 0.01:
                 self.max_y_norm = y
-                self.last_progress_s = max(self.last_progress_s, t)
+                self.last_progress_s = max(self.last_progress_s, stamp)
         recent = np.asarray(self.points, np.float64)
         recent = recent[recent[:, 2] >= recent[-1, 2] - self.settings.fit_window_s]
         if recent.shape[0] >= 4:
             self.fit = fit_trajectory(recent)
+
+    def continues(self, points: np.ndarray, aspect_ratio: float) -> bool:
+        """Whether a track that began after this fall ended continues its parabola: its last
+        points within ``merge_distance_norm`` (growing by half of it per second of gap) of the
+        fitted path, and its velocity within 30 % (plus ``merge_distance_norm`` per second) of
+        the fitted velocity at its time."""
+        fit = self.fit
+        if fit is None or points.shape[0] < 3:
+            return False
+        s = self.settings
+        recent = points[-4:]
+        t = recent[:, 2]
+        ahead_s = np.maximum(t - self.points[-1][2], 0.0)
+        dx = (recent[:, 0] - fit.x_at(t)) * aspect_ratio
+        dy = recent[:, 1] - fit.y_at(t)
+        if not bool((np.hypot(dx, dy) <= s.merge_distance_norm * (1 + 0.5 * ahead_s)).all()):
+            return False
+        span = float(t[-1] - t[0])
+        if span <= 0:
+            return False
+        vx = (recent[-1, 0] - recent[0, 0]) / span * aspect_ratio
+        vy = (recent[-1, 1] - recent[0, 1]) / span
+        t_mid = 0.5 * (t[0] + t[-1])
+        fit_vx = fit.vx_norm_s * aspect_ratio
+        fit_vy = fit.v0_norm_s + fit.accel_norm_s2 * (t_mid - fit.t0_s)
+        error = math.hypot(vx - fit_vx, vy - fit_vy)
+        return error <= 0.3 * math.hypot(fit_vx, fit_vy) + s.merge_distance_norm / 0.04
 
     def follows(self, points: np.ndarray, aspect_ratio: float) -> bool:
         """Whether the last points of a track lie on this fall's path (a fragment of it).
@@ -169,13 +195,19 @@ class FallingObjectRule:
         self._tracker = BlobTracker(1, 1, self.settings)
         self._max_blob_area_px = 0
         self._falls: list[_Fall] = []
+        # Falls ended within ``merge_gap_s``: a later track on their parabola is the same object
+        # (lost in rain, a shake or behind a balcony for longer than ``end_after_s``), not a new
+        # start. Kept as (fall, ended at capture time).
+        self._ended: list[tuple[_Fall, float]] = []
         self._track_fall: dict[int, _Fall] = {}
         self._spent: set[int] = set()  # tracks of ended falls: never trigger again
         self._last_pts_s = -math.inf
         # Physics runs on distinct pictures at their capture times (vision/frame_timing.py).
-        self._repeats = RepeatDetector(self.settings.repeat_max_block_diff)
+        self._repeats = RepeatDetector(
+            self.settings.repeat_max_block_shift, self.settings.repeat_max_block_diff
+        )
         self._clock = CaptureClock()
-        self._capture_offset_s = 0.0  # capture time - stamp of the last distinct picture
+        self._capture_offset_s = 0.0  # capture time - stamp, of the last distinct picture
         self.frames_repeated = 0
 
     @property
@@ -191,6 +223,7 @@ class FallingObjectRule:
             "track_falls": len(self._track_fall),
             "spent_tracks": len(self._spent),
             "open_falls": len(self._falls),
+            "ended_falls": len(self._ended),
         }
 
     def _configure(self, width_px: int, height_px: int) -> list[int]:
@@ -299,15 +332,24 @@ class FallingObjectRule:
         """The stream ended: end every open fall."""
         events = [self._end(fall, pts_s, captured_at) for fall in self._falls]
         self._falls.clear()
+        self._ended.clear()
         return events
+
+    def _points(self, track: BlobTrack) -> np.ndarray:
+        """The track's points (normalized), timed at the capture times of their pictures."""
+        width_px, height_px = self._size or (1, 1)
+        points = track.points_norm(width_px, height_px)
+        points[:, 2] = self._clock.snap(points[:, 2])
+        return points
 
     def _follow(
         self, track: BlobTrack, t_s: float, pts_s: float, captured_at: datetime
     ) -> HazardEvent | None:
         """Extend the fall this track belongs to, join one, or open one if it passes the test.
 
-        ``t_s`` is the capture time of the picture (the tracks' clock), ``pts_s`` its stamp (the
-        events' clock)."""
+        Tracks and the rule's bookkeeping run on capture times (``t_s``: the stamp until the
+        clock has found the sensor's grid); the physics re-times a track's points on the grid
+        as known now (:meth:`_points`); events carry the stamp ``pts_s``."""
         width_px, height_px = self._size or (1, 1)
         fall = self._track_fall.get(track.track_id)
         if fall is not None:
@@ -315,11 +357,16 @@ class FallingObjectRule:
             return None
         if track.track_id in self._spent or len(track) < 2:
             return None
-        points = track.points_norm(width_px, height_px)
+        points = self._points(track)
         for fall in self._falls:
             if fall.follows(points, width_px / height_px):
                 self._track_fall[track.track_id] = fall
                 fall.add(track, width_px, height_px)
+                return None
+        self._ended = [(f, e) for f, e in self._ended if t_s - e <= self.settings.merge_gap_s]
+        for fall, _ in self._ended:
+            if fall.continues(points, width_px / height_px):
+                self._spent.add(track.track_id)  # a fragment of a fall already reported
                 return None
         if len(track) < self.settings.min_points:
             return None
@@ -333,8 +380,12 @@ class FallingObjectRule:
         )
         if not verdict.is_fall or verdict.fit is None:
             return None
+        if any(f.hazard.start_pts_s == pts_s for f in self._falls):
+            # a second object decided at the same frame would get the same hazard id (ids are
+            # derived from the start time): it opens at the next picture instead
+            return None
         hazard = OpenHazard(self.kind, self.camera_id, self.zone_id, pts_s, captured_at)
-        fall = _Fall(hazard, verdict, self.settings)
+        fall = _Fall(hazard, verdict, self.settings, self._clock)
         fall.add(track, width_px, height_px, since_index=verdict.segment_start)
         fall.last_progress_s = t_s
         self._falls.append(fall)
@@ -342,12 +393,14 @@ class FallingObjectRule:
         return hazard.start(**self._fields(fall))
 
     def _end_stale(self, t_s: float, pts_s: float, captured_at: datetime) -> list[HazardEvent]:
-        """End the falls whose object made no progress for ``end_after_s`` of capture time."""
+        """End the falls whose object made no progress for ``end_after_s`` (capture time)."""
+        self._ended = [(f, e) for f, e in self._ended if t_s - e <= self.settings.merge_gap_s]
         events = []
         for fall in list(self._falls):
             if t_s - fall.last_progress_s > self.settings.end_after_s:
                 events.append(self._end(fall, pts_s, captured_at))
                 self._falls.remove(fall)
+                self._ended.append((fall, t_s))
         return events
 
     def _end(self, fall: _Fall, pts_s: float, captured_at: datetime) -> HazardEvent:
