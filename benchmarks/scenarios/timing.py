@@ -18,6 +18,7 @@ transcoder that decodes and re-encodes its duplicates): the same scene, with cod
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -55,7 +56,7 @@ class FrameSchedule:
         n = len(self.scene_s)
         if not n or any(len(v) != n for v in (self.pts_s, self.picture, self.reencoded)):
             raise ScenarioError("FrameSchedule: every per-frame list must have the same length")
-        if any(b <= a for a, b in zip(self.pts_s, self.pts_s[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(self.pts_s)):
             raise ScenarioError("FrameSchedule: pts_s must increase strictly")
 
     @property
@@ -65,7 +66,7 @@ class FrameSchedule:
     @property
     def repeats(self) -> int:
         """Output frames that repeat the picture before them."""
-        return sum(1 for a, b in zip(self.picture, self.picture[1:], strict=False) if a == b)
+        return sum(1 for a, b in itertools.pairwise(self.picture) if a == b)
 
     def notes(self) -> dict[str, object]:
         return {
