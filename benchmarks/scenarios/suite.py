@@ -91,6 +91,7 @@ class ClipLabel(core.SuiteEntry):
             "camera": self.camera,
             "tags": list(self.tags),
             "expected": [e.to_dict() for e in self.expected],
+            **({"derive": [d.value for d in self.derive]} if self.derive else {}),
         }
 
 
@@ -133,6 +134,7 @@ def _suite_file(parsed: core.ParsedSuite) -> SuiteFile:
                 ExpectedHazard(e.kind, e.zone, e.onset_s, e.max_latency_s, e.end_s, e.origin_floor)
                 for e in c.expected
             ),
+            derive=c.derive,
         )
         for c in parsed.clips
     )

@@ -45,6 +45,7 @@ from benchmarks.scenarios.suite import (
 from hazardwatch.demo import DEMO_SEED
 from pipelines.assets import PRODUCT_ASSETS_DIR
 from pipelines.config import HazardwatchConfig, load_config
+from pipelines.derived_clips import Derivation
 from pipelines.evaluate import evaluate_suite
 from pipelines.suite import load_suite
 from tests.support.assets import SHARED_ASSETS, require_shared
@@ -668,13 +669,27 @@ def test_parked_vehicle_is_detected_in_the_encoded_clip(
 
 def test_real_clips_labels_and_configs() -> None:
     suite = read_suite(REAL_CLIPS)
-    ids = {c.clip_id for c in suite.clips}
-    assert ids == {
+    originals = {c.clip_id: c for c in suite.clips if not c.derive}
+    assert set(originals) == {
         "real_office3_paper_fall",
         "real_office1_fast_crossing",
         "real_lift_ebike_entry",
         "real_aboda_bag_left",
     }
+    # each derived entry is its original under one real-camera condition, labels unchanged
+    derived = [c for c in suite.clips if c.derive]
+    for clip in derived:
+        source = originals[clip.clip_id.removesuffix("_" + clip.derive[-1].value)]
+        assert (clip.video, clip.config, clip.camera, clip.expected) == (
+            source.video,
+            source.config,
+            source.camera,
+            source.expected,
+        ), clip.clip_id
+        assert "derived" in clip.tags
+    for original in ("real_office3_paper_fall", "real_aboda_bag_left"):
+        conditions = {c.derive for c in derived if c.clip_id.startswith(original + "_")}
+        assert conditions == {(d,) for d in Derivation}, original
     for clip in suite.clips:
         assert clip.video.startswith(ASSETS_PLACEHOLDER + "/clips/"), clip.clip_id
         camera = load_config(REAL_CLIPS.parent / clip.config).cameras[clip.camera]
