@@ -615,6 +615,15 @@ class BlobTracker:
             Live tracks (after this frame) and the ids of tracks that ended.
         """
         s = self.settings
+        # A track unseen for longer than it may coast cannot take a blob of this picture, however
+        # the gap came about: missed pictures, or a run of repeated ones (a still scene between
+        # two falls is all repeats, and the first fall's track would otherwise swallow the second
+        # fall's first blob with a gate grown over seconds).
+        finished = []
+        for track_id, track in list(self._tracks.items()):
+            if t_s - track.last_seen_s > self._limit(track):
+                finished.append(track_id)
+                del self._tracks[track_id]
         free = np.ones(len(blobs), bool)
         tiers: tuple[list[BlobTrack], list[BlobTrack], list[BlobTrack]] = ([], [], [])
         for track in self._tracks.values():
@@ -624,11 +633,6 @@ class BlobTracker:
             if tier and free.any():
                 self._match(tier, blobs, free, t_s)
         self._last_update_s = t_s
-        finished = []
-        for track_id, track in list(self._tracks.items()):
-            if t_s - track.last_seen_s > self._limit(track):
-                finished.append(track_id)
-                del self._tracks[track_id]
         for i in np.flatnonzero(free):
             if len(self._tracks) >= s.max_tracks:
                 break
