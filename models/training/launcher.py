@@ -60,8 +60,15 @@ def run_training(
     """
     if not Path(python).is_file():
         raise TrainLaunchError(f"training interpreter {python} does not exist")
+    # find_spec, not import: onnx2torch imports torchvision, whose wheel may fail to import next
+    # to a CPU torch (the trainer stubs it then; models/training/yolox_torch.py).
+    probe = (
+        "import importlib.util, sys; missing = [m for m in sys.argv[1:] if "
+        "importlib.util.find_spec(m) is None]; sys.exit('No module named ' + ', '.join(missing) "
+        "if missing else 0)"
+    )
     check = subprocess.run(
-        [str(python), "-c", f"import {', '.join(TRAIN_MODULES)}"],
+        [str(python), "-c", probe, *TRAIN_MODULES],
         capture_output=True,
         text=True,
         check=False,

@@ -211,18 +211,31 @@ def train_ultralytics(
 ) -> dict[str, object]:
     """Hand a ``.pt`` base to ultralytics' trainer; export its result to ONNX with names."""
     try:
+        import torchvision  # noqa: F401  (ultralytics' trainer needs its NMS op)
         from ultralytics import YOLO
-    except ImportError as exc:
+    except (ImportError, RuntimeError) as exc:  # a torchvision built for another torch: Runtime
         raise ConversionError(
-            f"base {base} is Ultralytics weights, but ultralytics is not installed in "
-            f"{sys.executable}"
+            f"base {base} is Ultralytics weights, but ultralytics (with a working torchvision) "
+            f"cannot be imported in {sys.executable}: {exc}"
         ) from exc
     started = time.monotonic()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data_yaml = out.parent / f".{out.stem}.data.yaml"  # ultralytics wants path/train/val keys
+    data_yaml.write_text(
+        json.dumps(
+            {
+                "path": str(dataset.root.resolve()),
+                "train": "images/train",
+                "val": "images/val",
+                "names": dict(enumerate(dataset.names)),
+            }
+        )
+    )
     model = YOLO(str(base))
     epochs = max(math.ceil(settings.epochs or 1), 1)
     freeze_layers = round(settings.freeze * len(model.model.model))
     model.train(
-        data=str(dataset.root / "data.yaml"), epochs=epochs, imgsz=settings.imgsz,
+        data=str(data_yaml), epochs=epochs, imgsz=settings.imgsz,
         batch=settings.batch, seed=settings.seed, device="cpu", workers=0, freeze=freeze_layers,
         project=str(out.parent / ".ultralytics-runs"), name=out.stem, exist_ok=True,
         plots=False, verbose=False,

@@ -32,7 +32,12 @@ def _train_python() -> Path:
     if (
         not TRAIN_PYTHON.is_file()
         or subprocess.run(
-            [str(TRAIN_PYTHON), "-c", "import torch, onnx2torch, tqdm"], capture_output=True
+            [
+                str(TRAIN_PYTHON),
+                "-c",
+                "import torch, tqdm, importlib.util as u; u.find_spec('onnx2torch').name",
+            ],
+            capture_output=True,
         ).returncode
     ):
         reason = f"{TRAIN_PYTHON} with torch and onnx2torch is absent (make export-venv)"
@@ -255,3 +260,40 @@ def test_labelled_image_boxes_in_pixels() -> None:
         Path("x.jpg"), np.array([0]), np.array([[0.5, 0.5, 0.5, 0.25]], np.float32)
     )
     np.testing.assert_allclose(item.boxes_xyxy(200, 100), [[50, 37.5, 150, 62.5]])
+
+
+MAKE_PT = """
+import sys
+from ultralytics import YOLO
+YOLO("yolo11n.yaml").save(sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_models_train_hands_a_pt_base_to_ultralytics(tmp_path: Path) -> None:
+    python = _train_python()
+    probe = [str(python), "-c", "import torchvision, ultralytics"]
+    if subprocess.run(probe, capture_output=True).returncode:
+        pytest.skip(f"ultralytics with a working torchvision is not installed in {python}")
+    env = {**os.environ, "YOLO_OFFLINE": "1", "YOLO_CONFIG_DIR": str(tmp_path / "yolo")}
+    made = subprocess.run(
+        [str(python), "-c", MAKE_PT, str(tmp_path / "base.pt")],
+        capture_output=True, text=True, cwd=tmp_path, env=env, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr[-3000:]
+    dataset = _tiny_dataset(tmp_path / "ds")
+    out = tmp_path / "pt.onnx"
+    command = [*HAZARDWATCH, "models", "train", str(dataset), "--base", str(tmp_path / "base.pt")]
+    command += ["--out", str(out), "--epochs", "1", "--imgsz", "64", "--batch", "2", "--quiet"]
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=REPO, check=False,
+        env={**env, "HAZARDWATCH_TRAIN_PYTHON": str(python)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    validate = [*HAZARDWATCH, "models", "validate", str(out), "--json"]
+    validate += ["--image", str(COCO_IMAGES / "000000007816.jpg")]
+    checked = subprocess.run(validate, capture_output=True, text=True, cwd=REPO, check=False)
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    report = json.loads(checked.stdout)
+    assert report["family"] == "yolov8" and report["input_size"] == 64
