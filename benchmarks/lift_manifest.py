@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.lift_manifest --dataset .cache/lift-dataset \
         --model assets/models/yolox_nano_lift_ebike_416.onnx --train-report REPORT.json \
-        --out assets/models/yolox_nano_lift_ebike_416.training.json
+        --out assets/models/training/yolox_nano_lift_ebike_416.json
 
 Every image the model saw or was scored on (from the dataset's ``manifest.json``: source path in
 the shared assets, sha256, split, boxes, licence status), the hand-label files with their sha256,

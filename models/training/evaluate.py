@@ -62,9 +62,10 @@ class ClassResult:
         return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
     def describe(self) -> str:
+        recall = f"recall {self.recall:.3f}" if self.tp + self.fn else "recall n/a (no boxes)"
         return (
             f"{self.name:<10} score>={self.threshold:.2f}  precision {self.precision:.3f}  "
-            f"recall {self.recall:.3f}  (tp {self.tp}, fp {self.fp}, fn {self.fn})"
+            f"{recall}  (tp {self.tp}, fp {self.fp}, fn {self.fn})"
         )
 
 

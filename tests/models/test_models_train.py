@@ -8,6 +8,7 @@ is a negative. Without the training interpreter they are skipped, except under `
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -297,3 +298,18 @@ def test_models_train_hands_a_pt_base_to_ultralytics(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr[-3000:]
     report = json.loads(checked.stdout)
     assert report["family"] == "yolov8" and report["input_size"] == 64
+
+
+def test_the_shipped_lift_model_is_listed_with_its_names() -> None:
+    """assets/models holds a registry manifest for the lift model (and nothing else that looks
+    like one: the training manifest is in a subfolder, or `models list` would fail on it)."""
+    done = subprocess.run(
+        [*HAZARDWATCH, "models", "list", "--models-dir", str(REPO / "assets" / "models"), "--json"],
+        capture_output=True, text=True, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (lift,) = [m for m in json.loads(done.stdout) if m["name"] == "yolox_nano_lift_ebike_416"]
+    assert lift["family"] == "yolox" and lift["label_source"] == "metadata"
+    assert lift["labels"][3] == "ebike" and lift["labels"][0] == "person"
+    onnx_file = REPO / "assets" / "models" / lift["file"]
+    assert hashlib.sha256(onnx_file.read_bytes()).hexdigest() == lift["sha256"]

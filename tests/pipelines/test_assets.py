@@ -53,7 +53,7 @@ def test_the_default_detector_is_the_pinned_yolox_nano() -> None:
         ("models", ("NOTICE-yolox-nano.md", "LICENSE-Apache-2.0.txt")),
         ("models", ("NOTICE-coco80-names.md", "LICENSE-BSD-3-Clause-FastestDet.txt")),
         ("images/coco_val2017", ("NOTICE.md",)),
-        ("models", ("NOTICE-yolox-nano-lift-ebike.md", "yolox_nano_lift_ebike_416.training.json")),
+        ("models", ("NOTICE-yolox-nano-lift-ebike.md", "training/yolox_nano_lift_ebike_416.json")),
     ],
     ids=["yolox-nano", "coco80-names", "coco-photos", "lift-ebike"],
 )
@@ -93,7 +93,7 @@ def test_the_lift_model_derived_from_unlicensed_footage_says_so() -> None:
     assert models == ["models/yolox_nano_lift_ebike_416.onnx"]
     notice = (PRODUCT_ASSETS_DIR / "models/NOTICE-yolox-nano-lift-ebike.md").read_text("utf-8")
     assert "third-party CCTV without a licence" in notice and "not cleared" in notice
-    training = (PRODUCT_ASSETS_DIR / "models/yolox_nano_lift_ebike_416.training.json").read_text()
+    training = (PRODUCT_ASSETS_DIR / "models/training/yolox_nano_lift_ebike_416.json").read_text()
     assert "NOT cleared for redistribution" in training
 
 
