@@ -98,6 +98,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p_train.add_argument("--lr", type=float, default=1e-3)
     p_train.add_argument("--time-budget-min", type=float, help="stop after this many minutes")
     p_train.add_argument(
+        "--negative-repeat", type=int, default=1, help="draws per epoch of a hard negative"
+    )
+    p_train.add_argument(
         "--repurpose",
         action="append",
         default=[],
@@ -253,7 +256,7 @@ def _train(args: argparse.Namespace) -> int:
     argv = [str(args.dataset.resolve()), "--base", str(base.resolve())]
     argv += ["--out", str(args.out.resolve()), "--freeze", str(args.freeze)]
     argv += ["--imgsz", str(args.imgsz), "--batch", str(args.batch), "--seed", str(args.seed)]
-    argv += ["--lr", str(args.lr)]
+    argv += ["--lr", str(args.lr), "--negative-repeat", str(args.negative_repeat)]
     argv += ["--steps", str(args.steps)] if args.steps is not None else []
     argv += ["--epochs", str(args.epochs)] if args.epochs is not None else []
     argv += ["--time-budget-min", str(args.time_budget_min)] if args.time_budget_min else []

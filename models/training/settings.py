@@ -99,6 +99,8 @@ class TrainSettings:
         time_budget_s: stop after this many seconds of training even if steps remain; the
             learning-rate schedule follows whichever of steps and time runs out first, so a
             slower machine trains fewer steps but still ends on a decayed rate.
+        negative_repeat: times per epoch an image with no box of a repurposed class (a hard
+            negative) is drawn.
     """
 
     steps: int | None = None
@@ -111,6 +113,7 @@ class TrainSettings:
     distill: float = 1.0
     workers: int = 2
     time_budget_s: float | None = None
+    negative_repeat: int = 1
 
     def total_steps(self, train_images: int) -> int:
         if self.steps is not None:

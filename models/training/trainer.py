@@ -65,6 +65,7 @@ class Samples:
         imgsz: int,
         rng: np.random.Generator,
         augment_settings: AugmentSettings,
+        negative_repeat: int = 1,
     ) -> None:
         self.images: list[np.ndarray] = []
         self.boxes: list[np.ndarray] = []
@@ -88,10 +89,19 @@ class Samples:
         self.rng = rng
         self.settings = augment_settings
         self._order: list[int] = []
+        # Images with nothing of a repurposed class (hard negatives: bicycles, strollers) come
+        # ``negative_repeat`` times per epoch: with few of them, the model otherwise learns
+        # "two wheels seen from above" as the new class.
+        new_slots = [i for i, n in enumerate(slot_map.names) if n in slot_map.repurposed.values()]
+        self._epoch = [
+            i
+            for i, slots in enumerate(self.slots)
+            for _ in range(1 if np.isin(slots, new_slots).any() else max(negative_repeat, 1))
+        ]
 
     def _next_index(self) -> int:
         if not self._order:
-            self._order = list(self.rng.permutation(len(self.images)))
+            self._order = [self._epoch[i] for i in self.rng.permutation(len(self._epoch))]
         return int(self._order.pop())
 
     def batch(self, size: int) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
@@ -131,7 +141,9 @@ def train_onnx(
     rng = np.random.default_rng(settings.seed)
     slot_map = map_slots(dataset.names, base_names(base), repurpose)
     items = dataset.split("train")
-    samples = Samples(items, slot_map, settings.imgsz, rng, AugmentSettings())
+    samples = Samples(
+        items, slot_map, settings.imgsz, rng, AugmentSettings(), settings.negative_repeat
+    )
     student = load_trainable(base)
     teacher = load_trainable(base)
     teacher.eval()
@@ -267,6 +279,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--distill", type=float, default=1.0, help="distillation weight")
     parser.add_argument("--workers", type=int, default=2, help="torch threads")
     parser.add_argument(
+        "--negative-repeat",
+        type=int,
+        default=1,
+        help="times per epoch an image without the new class (a hard negative) is used",
+    )
+    parser.add_argument(
         "--time-budget-min", type=float, help="stop training after this many minutes"
     )
     parser.add_argument(
@@ -285,6 +303,7 @@ def settings_from(args: argparse.Namespace) -> TrainSettings:
         steps=args.steps, epochs=args.epochs, freeze=args.freeze, imgsz=args.imgsz,
         batch=args.batch, seed=args.seed, lr=args.lr, distill=args.distill, workers=args.workers,
         time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
+        negative_repeat=args.negative_repeat,
     )  # fmt: skip
 
 
