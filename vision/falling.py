@@ -66,7 +66,13 @@ class FallSettings:
         rewarm_s: seconds after a shake before blobs are reported again.
         shake_changed_fraction: fraction of the zone's pixels changed at once that means a
             camera shake or a global lighting change.
-        max_blobs: more blobs than this in one frame means rain, snow or noise.
+        max_blobs: more blobs than this in one frame, counting only those that changed since
+            the previous picture (:attr:`Blobs.fresh`), means rain, snow or noise.
+        fresh_min_diff: a pixel changed since the previous picture when it differs by more than
+            this many luma levels. Heavy compression holds a block still (the encoder copies it)
+            and then moves it in one step: a swaying camera's edges become foreground that stays
+            unchanged for many pictures, dozens of blobs that are not motion (rain streaks are
+            new in every picture).
         min_blob_area_px: smallest blob (after the 3x3 dilation), in pixels of the analysed frame.
         max_blob_area_fraction: largest blob as a fraction of the frame area.
         max_speed_norm_s: fastest object, in frame heights per second (gate of a one-point track).
@@ -80,6 +86,10 @@ class FallSettings:
         max_gap_young_s: a track with fewer than 3 points, or not moving, is dropped after this
             long unseen.
         max_gap_s: a moving track is dropped after this long unseen.
+        stitch_gap_s: a track that ended at most this long before a live track began is joined
+            to it (its points prepended) when the points of both lie on one parabola
+            (:meth:`BlobTracker.stitch`): a small object that heavy compression erases from a
+            few pictures in a row breaks into fragments, none with ``min_points``.
         max_tracks: tracks kept at most; beyond, new blobs start no track.
         max_track_points: points kept per track (the oldest are dropped).
         min_points: points the coherent part of a track needs before the physics test (and
@@ -132,6 +142,7 @@ class FallSettings:
     rewarm_s: float = 0.4
     shake_changed_fraction: float = 0.12
     max_blobs: int = 40
+    fresh_min_diff: float = 2.0
     min_blob_area_px: int = 2
     max_blob_area_fraction: float = 0.01
     max_speed_norm_s: float = 15.0
@@ -142,6 +153,7 @@ class FallSettings:
     moving_speed_norm_s: float = 0.15
     max_gap_young_s: float = 0.1
     max_gap_s: float = 0.25
+    stitch_gap_s: float = 0.4
     max_tracks: int = 120
     max_track_points: int = 200
     min_points: int = 10
@@ -398,12 +410,23 @@ class Blobs:
         area_px: int64 (n,) areas in pixels.
         xyxy_px: int64 (n, 4) bounding boxes (x1, y1, x2, y2), x2 and y2 exclusive.
         threshold: float32 (n,) detection threshold (luma levels) at each centroid, 0 if unknown.
+        fresh: bool (n,) whether the blob holds a pixel that changed since the previous picture
+            (None when that is unknown: every blob counts as changed). A blob that did not is
+            foreground the background has not learned yet, not motion: at heavy compression the
+            encoder moves an edge in one step and then copies it unchanged (skip blocks) for
+            many pictures.
     """
 
     centroid_px: np.ndarray
     area_px: np.ndarray
     xyxy_px: np.ndarray
     threshold: np.ndarray
+    fresh: np.ndarray | None = None
+
+    @property
+    def fresh_count(self) -> int:
+        """Blobs that changed since the previous picture (all of them when unknown)."""
+        return len(self) if self.fresh is None else int(np.count_nonzero(self.fresh))
 
     @classmethod
     def empty(cls) -> Blobs:
@@ -424,6 +447,7 @@ def find_blobs(
     max_area_px: int,
     offset_px: tuple[int, int] = (0, 0),
     threshold: np.ndarray | None = None,
+    changed: np.ndarray | None = None,
 ) -> Blobs:
     """Connected components of a foreground mask within area bounds.
 
@@ -436,6 +460,8 @@ def find_blobs(
         offset_px: (x, y) added to centroids and boxes (the mask's origin in the frame).
         threshold: optional float (h, w) detection threshold of the mask's pixels, sampled at
             each centroid.
+        changed: optional uint8 (h, w), nonzero where the picture changed since the previous
+            one: sets :attr:`Blobs.fresh`.
 
     Returns:
         The blobs, in frame pixels.
@@ -443,11 +469,19 @@ def find_blobs(
     if not cv2.countNonZero(mask):
         return Blobs.empty()
     joined = cv2.dilate(mask, _DILATE_KERNEL)
-    count, _, stats, centroids = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(joined, connectivity=8)
     stats, centroids = stats[1:count], centroids[1:count]
     area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
     keep = (area >= min_area_px) & (area <= max_area_px)
     stats, centroids, area = stats[keep], centroids[keep], area[keep]
+    fresh = None
+    if changed is not None:
+        if changed.shape != mask.shape:
+            raise ValueError(
+                f"find_blobs: changed shape {changed.shape} differs from mask {mask.shape}"
+            )
+        hits = labels[(changed != 0) & (mask != 0)]
+        fresh = (np.bincount(hits, minlength=count)[1:count] > 0)[keep]
     levels = np.zeros(len(area), np.float32)
     if threshold is not None and len(area):
         cx = np.clip(np.rint(centroids[:, 0]).astype(np.intp), 0, mask.shape[1] - 1)
@@ -460,7 +494,7 @@ def find_blobs(
         [x1, y1, x1 + stats[:, cv2.CC_STAT_WIDTH], y1 + stats[:, cv2.CC_STAT_HEIGHT]], axis=1
     )
     centroids = centroids.astype(np.float64) + np.array([ox, oy])
-    return Blobs(centroids, area, xyxy.astype(np.int64), levels)
+    return Blobs(centroids, area, xyxy.astype(np.int64), levels, fresh)
 
 
 @dataclass(slots=True)
@@ -525,7 +559,8 @@ class BlobTracker:
     position from its last velocity and (non-negative, capped) vertical acceleration and accepts
     blobs within ``gate_min + gate_speed_fraction · |predicted step| + accel_allowance · dt² / 2``.
     Unmatched blobs start tracks. A track unseen for ``max_gap_s`` (``max_gap_young_s`` if it has
-    fewer than 3 points or is not moving) ends and its state is dropped.
+    fewer than 3 points or is not moving) ends; for ``stitch_gap_s`` it remains a fragment that a
+    later moving track on the same parabola takes in (:meth:`stitch`), then it is dropped.
 
     Args:
         width_px: width of the analysed frame.
@@ -547,6 +582,9 @@ class BlobTracker:
         self._tracks: dict[int, BlobTrack] = {}
         self._next_id = 1
         self._last_update_s = -math.inf
+        # Tracks ended within ``stitch_gap_s`` (2 points or more): fragments a later track may
+        # continue.
+        self._ended: deque[BlobTrack] = deque(maxlen=self.settings.max_tracks)
 
     def expire(self, t_s: float) -> tuple[int, ...]:
         """End the tracks that a picture analysed since their last point did not show, and that
@@ -561,8 +599,13 @@ class BlobTracker:
                 track
             ):
                 finished.append(track_id)
-                del self._tracks[track_id]
+                self._retire(self._tracks.pop(track_id))
         return tuple(finished)
+
+    def _retire(self, track: BlobTrack) -> None:
+        """Keep an ended track of 2 points or more as a fragment a later track may continue."""
+        if len(track) >= 2:
+            self._ended.append(track)
 
     def _limit(self, track: BlobTrack) -> float:
         """How long ``track`` may stay unseen."""
@@ -571,9 +614,10 @@ class BlobTracker:
         return s.max_gap_s if moving else s.max_gap_young_s
 
     def reset(self) -> tuple[int, ...]:
-        """Drop every track; returns their ids."""
+        """Drop every track (and every ended fragment); returns their ids."""
         ended = tuple(self._tracks)
         self._tracks.clear()
+        self._ended.clear()
         return ended
 
     @property
@@ -623,7 +667,7 @@ class BlobTracker:
         for track_id, track in list(self._tracks.items()):
             if t_s - track.last_seen_s > self._limit(track):
                 finished.append(track_id)
-                del self._tracks[track_id]
+                self._retire(self._tracks.pop(track_id))
         free = np.ones(len(blobs), bool)
         tiers: tuple[list[BlobTrack], list[BlobTrack], list[BlobTrack]] = ([], [], [])
         for track in self._tracks.values():
@@ -649,7 +693,78 @@ class BlobTracker:
             track.add(float(x), float(y), t_s, int(blobs.area_px[i]), float(blobs.threshold[i]))
             self._tracks[track.track_id] = track
             self._next_id += 1
+        self._stitch_all(t_s)
         return TrackerUpdate(tuple(self._tracks.values()), tuple(finished))
+
+    def _stitch_all(self, t_s: float) -> None:
+        """Join ended fragments to the moving live tracks they continue (see :meth:`stitch`)."""
+        s = self.settings
+        while self._ended and t_s - self._ended[0].last_seen_s > s.stitch_gap_s + s.fit_window_s:
+            self._ended.popleft()
+        if not self._ended:
+            return
+        moving_px_s = s.moving_speed_norm_s * self.height_px
+        for track in self._tracks.values():
+            if len(track) >= 4 and track.t_s[-1] == t_s and track.speed_px_s() >= moving_px_s:
+                while self.stitch(track):
+                    pass
+
+    def stitch(self, track: BlobTrack) -> bool:
+        """Prepend to ``track`` the ended fragment it continues, if any; whether one was found.
+
+        A fragment qualifies when it ended before ``track`` began, at most ``stitch_gap_s``
+        before, and its last distinct points (up to 4; a point that repeats the one before it
+        exactly is a block the encoder copied, not a position) and ``track``'s points of the
+        last ``fit_window_s`` fit one trajectory (:func:`fit_trajectory`: y quadratic, x linear
+        in time) within ``max_fit_rms_norm``, every point an inlier; the longest such tail of
+        the fragment is joined (the object's track before it fell may end in its first drop).
+        The gap is bridged by the parabola, not by a wider gate: fragments of anything that
+        does not move ballistically (leaves, a bird's wingbeats, noise) do not fit one, and the
+        joined track still has to pass :func:`assess_fall`.
+        """
+        s = self.settings
+        first_s = track.t_s[0]
+        own = track.points_norm(self.width_px, self.height_px)
+        recent = own[:, 2] >= own[-1, 2] - s.fit_window_s
+        recent[-4:] = True  # a fit needs 4 points
+        own = own[recent]
+        guess = fit_trajectory(own)
+        best: tuple[int, float, BlobTrack, int] | None = None  # (points, rms, fragment, tail)
+        for fragment in self._ended:
+            gap = first_s - fragment.last_seen_s
+            if not 0 < gap <= s.stitch_gap_s:
+                continue
+            pts = fragment.points_norm(self.width_px, self.height_px)
+            distinct = np.ones(len(pts), bool)
+            distinct[1:] = np.any(pts[1:, :2] != pts[:-1, :2], axis=1)
+            index = np.flatnonzero(distinct)[-4:]
+            last = pts[index[-1]]
+            reach = s.gate_min_norm + 0.5 * s.accel_allowance_norm_s2 * gap * gap
+            miss_y = float(last[1] - guess.y_at(last[2]))
+            miss_x = float(last[0] - guess.x_at(last[2])) * self.width_px / self.height_px
+            if math.hypot(miss_x, miss_y) > reach:
+                continue
+            for k in range(len(index), 0, -1):
+                fit = fit_trajectory(np.vstack([pts[index[-k:]], own]))
+                rms = max(fit.rms_y_norm, fit.rms_x_norm)
+                if fit.inliers.all() and rms <= s.max_fit_rms_norm:
+                    if best is None or (k, -rms) > (best[0], -best[1]):
+                        best = (k, rms, fragment, int(index[-k]))
+                    break
+        if best is None:
+            return False
+        _, _, fragment, tail = best
+        self._ended.remove(fragment)
+        xs, ys = list(fragment.x_px), list(fragment.y_px)
+        keep = [tail] + [
+            i for i in range(tail + 1, len(xs)) if (xs[i], ys[i]) != (xs[i - 1], ys[i - 1])
+        ]
+        for name in ("x_px", "y_px", "t_s", "area_px", "threshold"):
+            values = list(getattr(fragment, name))
+            merged = deque((values[i] for i in keep), maxlen=s.max_track_points)
+            merged.extend(getattr(track, name))
+            setattr(track, name, merged)
+        return True
 
     def _match(self, tier: list[BlobTrack], blobs: Blobs, free: np.ndarray, t_s: float) -> None:
         predictions = np.array([self._predict(track, t_s) for track in tier])

@@ -13,9 +13,10 @@ Distractors and what stops them: birds (horizontal or upward flight, or a glide 
 acceleration) fail the acceleration or drop test; foliage and blinking windows have no net
 displacement, and tracks that live where the scene keeps moving (leaves whose blobs merge and
 split) are not trusted; a slow cradle has no acceleration; rain or snow (more than ``max_blobs``
-blobs in one frame) drops every track and opens nothing; a camera shake or a global lighting
-change (more than ``shake_changed_fraction`` of the zone changed) resets the background and every
-track.
+blobs in one frame that changed since the previous picture: the frozen foreground of a heavily
+compressed stream does not count) drops every track and opens nothing; a camera shake or a global
+lighting change (more than ``shake_changed_fraction`` of the zone changed) resets the background
+and every track.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import cv2
 import numpy as np
 
 from vision.falling import (
@@ -208,6 +210,7 @@ class FallingObjectRule:
         )
         self._clock = CaptureClock()
         self._capture_offset_s = 0.0  # capture time - stamp, of the last distinct picture
+        self._previous_roi: np.ndarray | None = None  # zone luma of the last distinct picture
         self.frames_repeated = 0
 
     @property
@@ -247,6 +250,7 @@ class FallingObjectRule:
         self._tracker = BlobTracker(width_px, height_px, self.settings)
         self.background.reset()
         self._repeats.reset()
+        self._previous_roi = None
         return dropped
 
     def _check_input(self, luma: np.ndarray, pts_s: float, captured_at: datetime) -> None:
@@ -299,17 +303,24 @@ class FallingObjectRule:
         t_s = self._clock.time_of(pts_s)
         self._capture_offset_s = t_s - pts_s
         fg = self.background.update(roi, t_s, self._roi_mask)
+        previous, self._previous_roi = self._previous_roi, roi.copy()
         state = fg.state
         blobs = Blobs.empty()
         if state is MotionState.OK:
+            changed = None
+            if previous is not None and previous.shape == roi.shape:
+                changed = np.asarray(
+                    cv2.absdiff(roi, previous) > self.settings.fresh_min_diff, np.uint8
+                )
             blobs = find_blobs(
                 fg.mask,
                 self.settings.min_blob_area_px,
                 self._max_blob_area_px,
                 (x1, y1),
                 fg.threshold,
+                changed,
             )
-            if len(blobs) > self.settings.max_blobs:
+            if blobs.fresh_count > self.settings.max_blobs:
                 state, blobs = MotionState.CROWDED, Blobs.empty()
         if state in (MotionState.SHAKE, MotionState.CROWDED):
             finished += self._tracker.reset()
