@@ -86,6 +86,8 @@ class FallSettings:
         max_gap_young_s: a track with fewer than 3 points, or not moving, is dropped after this
             long unseen.
         max_gap_s: a moving track is dropped after this long unseen.
+        stale_after_s: no track takes a blob of a picture that comes this long after its last
+            point, even through a run of repeated pictures (a frozen or still stream).
         stitch_gap_s: a track that ended at most this long before a live track began is joined
             to it (its points prepended) when the points of both lie on one parabola
             (:meth:`BlobTracker.stitch`): a small object that heavy compression erases from a
@@ -153,6 +155,7 @@ class FallSettings:
     moving_speed_norm_s: float = 0.15
     max_gap_young_s: float = 0.1
     max_gap_s: float = 0.25
+    stale_after_s: float = 0.5
     stitch_gap_s: float = 0.4
     max_tracks: int = 120
     max_track_points: int = 200
@@ -203,6 +206,11 @@ class FallSettings:
         if self.min_inlier_fraction > 1:
             raise ValueError(
                 f"FallSettings.min_inlier_fraction must lie in 0..1, got {self.min_inlier_fraction}"
+            )
+        if self.stale_after_s < max(self.max_gap_s, self.max_gap_young_s):
+            raise ValueError(
+                f"FallSettings.stale_after_s ({self.stale_after_s}) must be >= max_gap_s "
+                f"({self.max_gap_s}) and max_gap_young_s ({self.max_gap_young_s})"
             )
 
 
@@ -659,13 +667,18 @@ class BlobTracker:
             Live tracks (after this frame) and the ids of tracks that ended.
         """
         s = self.settings
-        # A track unseen for longer than it may coast cannot take a blob of this picture, however
-        # the gap came about: missed pictures, or a run of repeated ones (a still scene between
-        # two falls is all repeats, and the first fall's track would otherwise swallow the second
-        # fall's first blob with a gate grown over seconds).
+        # A track cannot take a blob of this picture when a distinct picture since its last point
+        # already missed it and it is past its limit, nor when it went unseen for longer than
+        # ``stale_after_s`` however the gap came about: a still scene between two falls is all
+        # repeats, and the first fall's track, seen in the last distinct picture, would swallow
+        # the second fall's first blob with a gate grown over seconds. (A track seen in the last
+        # picture may still take a blob of a new picture that comes a little past its limit: a
+        # re-muxed or re-encoded stream spaces distinct pictures unevenly.)
         finished = []
         for track_id, track in list(self._tracks.items()):
-            if t_s - track.last_seen_s > self._limit(track):
+            gap = t_s - track.last_seen_s
+            missed = track.last_seen_s < self._last_update_s and gap > self._limit(track)
+            if missed or gap > s.stale_after_s:
                 finished.append(track_id)
                 self._retire(self._tracks.pop(track_id))
         free = np.ones(len(blobs), bool)
@@ -677,6 +690,10 @@ class BlobTracker:
             if tier and free.any():
                 self._match(tier, blobs, free, t_s)
         self._last_update_s = t_s
+        for track_id, track in list(self._tracks.items()):
+            if t_s - track.last_seen_s > self._limit(track):
+                finished.append(track_id)
+                self._retire(self._tracks.pop(track_id))
         for i in np.flatnonzero(free):
             if len(self._tracks) >= s.max_tracks:
                 break
