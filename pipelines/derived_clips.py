@@ -40,7 +40,9 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-DERIVE_VERSION = 1
+# Part of the cache key: bump it whenever a derivation's output changes, or caches made by the
+# older code (CI machines keep ~/.cache) would be replayed as if they were the new derivation.
+DERIVE_VERSION = 2
 # output timestamps are in 1/90000 s (the RTP video clock), fine enough for jittered stamps
 OUT_TIME_BASE = Fraction(1, 90000)
 DEFAULT_CRF = 23
