@@ -19,6 +19,8 @@ import json
 import sys
 from pathlib import Path
 
+import onnxruntime as ort
+
 from benchmarks.lift_dataset import LABELS_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +31,7 @@ COMMANDS = [
     "time .venv/bin/hazardwatch models train .cache/lift-dataset "
     "--base assets/models/yolox_nano_coco_416.onnx "
     "--out .cache/lift-train/yolox_nano_lift_ebike_416.onnx "
-    "--steps 2000 --time-budget-min 26 --seed 0",
+    "--steps 2000 --time-budget-min 26 --seed 0 --negative-repeat 3",
     ".venv/bin/python -m benchmarks.lift_eval --dataset .cache/lift-dataset "
     "--model assets/models/yolox_nano_lift_ebike_416.onnx",
 ]
@@ -45,6 +47,12 @@ LICENCE_SUMMARY = (
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _metadata(model: Path) -> dict[str, str]:
+    """The model's ONNX metadata (names, base, dataset, settings, steps) as models train wrote."""
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         "licence_status": LICENCE_SUMMARY,
         "classes": {"names_metadata": "80 COCO slots, slot 3 (motorbike) renamed 'ebike'"},
         "training": report,
+        "model_metadata": _metadata(args.model),
         "commands": COMMANDS,
         "hand_labels": {
             f"benchmarks/lift_labels/{p.name}": _sha(p) for p in sorted(LABELS_DIR.glob("*.txt"))
