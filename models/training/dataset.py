@@ -14,12 +14,12 @@ half-copied dataset does not train the model that nothing is there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 SPLITS = ("train", "val", "test")
@@ -74,27 +74,81 @@ class Dataset:
         return items
 
 
+def _scalar(text: str) -> str:
+    value = text.split(" #")[0].strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return value
+
+
+_KEY = re.compile(r"^(\d+)\s*:\s*(.+)$")
+
+
+def parse_names(text: str, where: str) -> tuple[str, ...]:
+    """The ``names:`` of a data.yaml: a flow list ``[a, b]``, a block list (``- a`` lines, as
+    ``dataset export`` writes it) or an index map (``0: a`` lines or ``{0: a}``, Ultralytics).
+
+    ``models/`` may not use a YAML library (the layer rule of STYLE.md, tests/test_layers.py), so
+    this reads just that key, in the forms those two writers produce.
+
+    Raises:
+        DatasetError: no ``names:``, another form, non-contiguous indices, or a repeated name.
+    """
+    lines = text.splitlines()
+    found: list[str] | None = None
+    for i, line in enumerate(lines):
+        head = re.match(r"^names\s*:\s*(.*)$", line)
+        if head is None:
+            continue
+        rest = head.group(1).split(" #")[0].strip()
+        by_index: dict[int, str] = {}
+        if rest.startswith("[") and rest.endswith("]"):
+            found = [_scalar(v) for v in rest[1:-1].split(",") if v.strip()]
+        elif rest.startswith("{") and rest.endswith("}"):
+            for pair in rest[1:-1].split(","):
+                match = _KEY.match(pair.strip())
+                if match is None:
+                    raise DatasetError(f"{where}: names entry {pair.strip()!r} is not 'N: name'")
+                by_index[int(match.group(1))] = _scalar(match.group(2))
+        elif not rest:
+            items: list[str] = []
+            for following in lines[i + 1 :]:
+                stripped = following.strip()
+                if not stripped or stripped.startswith("#"):
+                    continue
+                if not following[0].isspace() and not stripped.startswith("-"):
+                    break
+                if stripped.startswith("- "):
+                    items.append(_scalar(stripped[2:]))
+                elif (match := _KEY.match(stripped)) is not None:
+                    by_index[int(match.group(1))] = _scalar(match.group(2))
+                else:
+                    raise DatasetError(f"{where}: cannot read names line {stripped!r}")
+            found = items
+        else:
+            raise DatasetError(f"{where}: 'names' must be a list or an index map, got {rest!r}")
+        if by_index:
+            if sorted(by_index) != list(range(len(by_index))):
+                raise DatasetError(
+                    f"{where}: names keys must be 0..{len(by_index) - 1}, got {sorted(by_index)}"
+                )
+            found = [by_index[k] for k in range(len(by_index))]
+        break
+    if not found or not all(found):
+        raise DatasetError(f"{where}: 'names' must be a non-empty list of class names")
+    if len(set(found)) != len(found):
+        raise DatasetError(f"{where}: 'names' has a name twice: {found}")
+    return tuple(found)
+
+
 def read_names(root: Path) -> tuple[str, ...]:
-    """Class names from ``root/data.yaml`` (``names:`` as a list or an index -> name dict)."""
+    """Class names from ``root/data.yaml`` (:func:`parse_names`)."""
     path = root / "data.yaml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path}: cannot read: {exc}") from exc
-    names = data.get("names") if isinstance(data, dict) else None
-    if isinstance(names, dict):
-        try:
-            keys = sorted(int(k) for k in names)
-        except (TypeError, ValueError):
-            raise DatasetError(f"{path}: names has non-integer keys") from None
-        if keys != list(range(len(keys))):
-            raise DatasetError(f"{path}: names keys must be 0..{len(keys) - 1}, got {keys}")
-        names = [names[k] if k in names else names[str(k)] for k in keys]
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise DatasetError(f"{path}: 'names' must be a non-empty list of class names")
-    if len(set(names)) != len(names):
-        raise DatasetError(f"{path}: 'names' has a name twice: {names}")
-    return tuple(names)
+    return parse_names(text, str(path))
 
 
 def read_label_file(path: Path, num_classes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,13 @@ import pytest
 from model_assets import COCO_IMAGES, REPO, YOLOX, read_image
 
 from models.labels import COCO80
-from models.training.dataset import DatasetError, LabelledImage, load_dataset, read_label_file
+from models.training.dataset import (
+    DatasetError,
+    LabelledImage,
+    load_dataset,
+    parse_names,
+    read_label_file,
+)
 from models.training.evaluate import ScoredImage, count, pick_threshold, sweep
 from models.training.launcher import TrainLaunchError, run_training
 from models.training.settings import ClassMappingError, map_slots
@@ -313,3 +319,25 @@ def test_the_shipped_lift_model_is_listed_with_its_names() -> None:
     assert lift["labels"][3] == "ebike" and lift["labels"][0] == "person"
     onnx_file = REPO / "assets" / "models" / lift["file"]
     assert hashlib.sha256(onnx_file.read_bytes()).hexdigest() == lift["sha256"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "names: [ebike, person]\n",
+        "path: /x\nnames:\n- ebike\n- 'person'\nnc: 2\n",  # yaml.safe_dump (dataset export)
+        'names:\n  0: ebike\n  1: "person"\ntrain: images/train\n',  # Ultralytics
+        "names: {0: ebike, 1: person}  # comment\n",
+    ],
+)
+def test_data_yaml_names_in_the_forms_the_writers_use(text: str) -> None:
+    assert parse_names(text, "data.yaml") == ("ebike", "person")
+
+
+def test_data_yaml_names_errors_name_the_file() -> None:
+    with pytest.raises(DatasetError, match=r"d\.yaml: names keys must be 0\.\.1, got \[0, 2\]"):
+        parse_names("names:\n  0: a\n  2: b\n", "d.yaml")
+    with pytest.raises(DatasetError, match=r"d\.yaml: 'names' has a name twice"):
+        parse_names("names: [a, a]\n", "d.yaml")
+    with pytest.raises(DatasetError, match=r"d\.yaml: 'names' must be a non-empty list"):
+        parse_names("nc: 2\n", "d.yaml")
