@@ -321,6 +321,14 @@ class EbikeEntryHazard(ConfigModel):
         le=60.0,
         description="Seconds of stream time the e-bike must be seen before the hazard starts.",
     )
+    min_detections: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Detector frames with the e-bike needed to confirm it (default 3 for a "
+        "polygon zone, 1 for a door line): a track that lives on after one or two false "
+        "detections does not raise the hazard.",
+    )
     allow_bicycles: bool = Field(
         default=True,
         description="When false, ordinary bicycles raise the hazard too.",

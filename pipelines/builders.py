@@ -200,6 +200,7 @@ def build_rules(camera_id: str, camera: CameraConfig) -> CameraRules:
                     zone=zone,
                     min_duration_s=hazard.min_duration_s,
                     allow_bicycles=hazard.allow_bicycles,
+                    min_detections=hazard.min_detections,
                 )
             )
     return CameraRules(tuple(object_rules), tuple(falling_rules))

@@ -675,6 +675,7 @@ def test_real_clips_labels_and_configs() -> None:
         "real_office1_fast_crossing",
         "real_lift_ebike_entry",
         "real_aboda_bag_left",
+        "real_people_only_lift_rule",
     }
     # each derived entry is its original under one real-camera condition, labels unchanged
     derived = [c for c in suite.clips if c.derive]

@@ -477,3 +477,24 @@ def test_time_going_backwards_is_refused() -> None:
     rule.update(frames[5])
     with pytest.raises(ValueError, match="backwards"):
         rule.update(frames[1])
+
+
+def test_two_false_detections_and_a_coasting_track_do_not_raise() -> None:
+    """Regression (real indoor clip, the lift model): a tall table beside a person scored 0.95
+    "e-bike" in two detector frames; the tracker coasted the track on for a second, and the
+    rule raised an entry once min_duration_s had passed. A lift-car e-bike is confirmed by
+    detections in ``min_detections`` (3) frames, not by a track's age."""
+    box = (260, 200, 380, 280)
+    ghost = ebike(1, still(box, 0, 2.0), coasting=lambda t: t >= 0.35)  # detected at 0.0, 0.2
+    assert starts_of(run_rule(lift_rule(min_duration_s=0.5), observations([ghost], 3.0))) == []
+    real = ebike(1, still(box, 0, 2.0), coasting=lambda t: t >= 0.55)  # 0.0, 0.2, 0.4
+    (start,) = starts_of(run_rule(lift_rule(min_duration_s=0.5), observations([real], 3.0)))
+    assert start.start_pts_s == pytest.approx(0.6)
+    # a door line keeps raising on the crossing itself
+    assert lift_rule().min_detections == 3 and door_rule().min_detections == 1
+    with pytest.raises(ValueError, match="min_detections must be >= 1"):
+        lift_rule(min_detections=0)
+
+
+def starts_of(events: Sequence[HazardEvent]) -> list[HazardEvent]:
+    return [e for e in events if e.phase is HazardPhase.START]

@@ -49,6 +49,10 @@ from vision.zones import LineZone, MembershipState, PolygonZone
 
 # Stream times are sums of float steps: compare durations with this tolerance.
 EPS_S = 1e-6
+# A lift-car e-bike is confirmed by detections in at least this many frames (not by a track that
+# lives on after one or two: a tall table beside a person scored 0.95 "e-bike" in two frames of a
+# real indoor clip, and the track coasting for min_duration_s raised a false entry).
+MIN_DETECTIONS_POLYGON = 3
 
 
 @dataclass(slots=True)
@@ -68,6 +72,8 @@ class _Episode:
     detected: bool = False  # some track of it has a detection in this frame
     ever_detected: bool = False
     ids_changed: bool = False
+    hits: int = 0  # frames in which a detection counted as an e-bike backed it
+    hit: bool = False  # ... this frame
 
 
 @dataclass(slots=True)
@@ -111,6 +117,7 @@ class EbikeEntryRule:
         bicycle_roles: Sequence[str] = ("bicycle",),
         clear_s: float = 2.0,
         *,
+        min_detections: int | None = None,
         reid_iou: float = 0.3,
         update_interval_s: float = 10.0,
     ) -> None:
@@ -123,8 +130,11 @@ class EbikeEntryRule:
             raise ValueError(f"{where}: zone object is '{zone.zone_id}', not '{zone_id}'")
         if min_duration_s is None:
             min_duration_s = 1.0 if isinstance(zone, PolygonZone) else 0.0
+        if min_detections is None:
+            min_detections = MIN_DETECTIONS_POLYGON if isinstance(zone, PolygonZone) else 1
         checks = [
             (min_duration_s >= 0, f"min_duration_s must be >= 0, got {min_duration_s}"),
+            (min_detections >= 1, f"min_detections must be >= 1, got {min_detections}"),
             (clear_s >= 0, f"clear_s must be >= 0, got {clear_s}"),
             (bool(ebike_roles), "ebike_roles must not be empty"),
             (0 < reid_iou <= 1, f"reid_iou must be in (0, 1], got {reid_iou}"),
@@ -136,6 +146,7 @@ class EbikeEntryRule:
         self.zone_id = zone_id
         self.zone = zone
         self.min_duration_s = min_duration_s
+        self.min_detections = min_detections
         self.allow_bicycles = allow_bicycles
         counted = set(ebike_roles)
         if not allow_bicycles:
@@ -178,7 +189,7 @@ class EbikeEntryRule:
         counted = self._vote(obs, ids)
         boxes = [box_norm_of(b, obs.width_px, obs.height_px) for b in obs.tracks.detections.xyxy]
         for episode in self._episodes:
-            episode.seen = episode.detected = False
+            episode.seen = episode.detected = episode.hit = False
         if isinstance(self.zone, PolygonZone):
             self._polygon_step(obs, ids, boxes, counted)
         else:
@@ -228,7 +239,9 @@ class EbikeEntryRule:
         labels = self._votes[tid].labels
         return max(labels, key=labels.__getitem__) if labels else fallback
 
-    def _see(self, episode: _Episode, obs: Observation, row: int, box: Any) -> None:
+    def _see(
+        self, episode: _Episode, obs: Observation, row: int, box: Any, counted: bool = True
+    ) -> None:
         tid = int(obs.tracks.track_id[row])
         if tid not in episode.track_ids:
             episode.track_ids.append(tid)
@@ -241,6 +254,9 @@ class EbikeEntryRule:
         detected = bool(obs.tracks.det_index[row] >= 0)
         if detected or not episode.ever_detected:
             episode.box_norm = box  # a coasting prediction never replaces a detected box
+        if detected and counted and not episode.hit:
+            episode.hit = True  # once per frame, however many of its tracks are detected
+            episode.hits += 1
         episode.detected |= detected
         episode.ever_detected |= detected
         episode.confidence = max(episode.confidence, float(obs.tracks.detections.confidence[row]))
@@ -314,7 +330,7 @@ class EbikeEntryRule:
         for row, tid in enumerate(ids):
             episode = self._episode_of(tid)
             if episode is not None:
-                self._see(episode, obs, row, boxes[row])
+                self._see(episode, obs, row, boxes[row], counted[row])
         for crossing in crossings:
             row = row_of[crossing.track_id]
             episode = self._episode_of(crossing.track_id)
@@ -348,7 +364,12 @@ class EbikeEntryRule:
             if episode.hazard is None:
                 if gone or out_for is not None:
                     continue  # left (or crossed back out) before it was confirmed
-                if episode.seen and pts - episode.first_pts_s >= self.min_duration_s - EPS_S:
+                confirmed = episode.hits >= self.min_detections
+                if (
+                    episode.seen
+                    and confirmed
+                    and pts - episode.first_pts_s >= self.min_duration_s - EPS_S
+                ):
                     events.append(self._start(episode, obs))
                 keep.append(episode)
             elif gone or left:
