@@ -16,5 +16,5 @@ the real detector at generation time (:mod:`.sprites`). ``real_clips.yaml`` hold
 the real clips in the shared test media, in the same format.
 """
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 """Bump when generated content or labels change, so that cached suites are regenerated."""
