@@ -51,6 +51,7 @@ class CameraAnalysis:
         rules: the camera's rules (from :func:`pipelines.builders.build_rules`).
         detector: needed when there are object rules.
         class_roles: model label -> role, from ``detector.classes``.
+        min_scores: model label -> the lowest score kept for it (``detector.min_scores``).
         detect_fps: object-analysis rate (stream time).
         motion_fps: motion-analysis rate.
         motion_width_px: luma width for the falling-object rules.
@@ -65,6 +66,7 @@ class CameraAnalysis:
         class_roles: dict[str, str],
         *,
         detect_fps: float,
+        min_scores: dict[str, float] | None = None,
         motion_fps: float,
         motion_width_px: int,
         force_detect_every_s: float = 2.0,
@@ -79,6 +81,10 @@ class CameraAnalysis:
         self._role_of_class = [class_roles.get(label, "") for label in labels]
         self._labels = list(labels)
         self._keep_class = np.array([bool(r) for r in self._role_of_class] or [False], bool)
+        floors = min_scores or {}
+        self._min_score_of_class = np.array(
+            [floors.get(label, 0.0) for label in labels] or [0.0], np.float32
+        )
         self._detect_sampler = FpsSampler(detect_fps)
         self._motion_sampler = FpsSampler(motion_fps)
         self.motion_width_px = motion_width_px
@@ -202,7 +208,9 @@ class CameraAnalysis:
         ids = detections.class_id
         in_range = ids < len(self._keep_class)
         keep = np.zeros(len(ids), bool)
-        keep[in_range] = self._keep_class[ids[in_range]]
+        keep[in_range] = self._keep_class[ids[in_range]] & (
+            detections.confidence[in_range] >= self._min_score_of_class[ids[in_range]]
+        )
         return detections[keep]
 
 
@@ -224,6 +232,7 @@ def build_camera_analysis(
         rules,
         detector if rules.needs_detector else None,
         class_roles,
+        min_scores=dict(block.min_scores) if block is not None else None,
         detect_fps=camera.detect.fps,
         motion_fps=camera.motion.fps,
         motion_width_px=camera.motion.width,

@@ -179,6 +179,13 @@ class DetectorConfig(ConfigModel):
     score_threshold: float = Field(
         default=0.3, ge=0.01, le=1.0, description="Detections scoring below this are dropped."
     )
+    min_scores: dict[str, Annotated[float, Field(ge=0.01, le=1.0)]] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="Model label -> a higher threshold for that label only (e.g. a fine-tuned "
+        "lift model's {ebike: 0.89}, picked on its validation split, while people are kept at "
+        "score_threshold). Each label must be one of 'classes'.",
+    )
     iou_threshold: float = Field(
         default=0.45, gt=0.0, le=1.0, description="IoU above which non-maximum suppression merges."
     )
@@ -203,6 +210,17 @@ class DetectorConfig(ConfigModel):
     def _one_label_source(self) -> DetectorConfig:
         if self.labels is not None and self.labels_file is not None:
             raise ValueError("give class names inline in 'labels' or in 'labels_file', not both")
+        unknown = sorted(set(self.min_scores) - set(self.classes))
+        if unknown:
+            raise ValueError(
+                f"min_scores: labels {unknown} are not in 'classes' ({sorted(self.classes)})"
+            )
+        low = sorted(k for k, v in self.min_scores.items() if v < self.score_threshold)
+        if low:
+            raise ValueError(
+                f"min_scores: {low} below score_threshold ({self.score_threshold}) would never "
+                "apply: the detector already drops those detections"
+            )
         return self
 
 
