@@ -74,6 +74,7 @@ BINARIES = {
     "gst-inspect-1.0": "gstreamer1.0-tools",  # this check
     "initdb": "postgresql",  # PostgreSQL store tests
     "postgres": "postgresql",  # PostgreSQL store tests
+    "chromium": "chromium",  # the review page's box editor, driven in a real browser
 }
 
 DEBIAN_PYTHON = "/usr/bin/python3"

@@ -22,12 +22,20 @@ import pytest
 import uvicorn
 
 from tests.api.app_harness import TOKENS, ApiHarness, bearer, harness_fixture
+from tests.support.assets import in_ci
 from tests.support.servers import free_port
 from vision.types import HazardKind
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 DRIVER = Path(__file__).with_name("review_editor_cdp.js")
+
+
+def _skip_or_fail(reason: str) -> None:
+    """Skip locally; under CI a missing browser or Node is a failure, never a silent skip."""
+    if in_ci():
+        pytest.fail(f"CI: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def _node_with_websocket() -> list[str] | None:
@@ -72,7 +80,9 @@ def browser(tmp_path: Path) -> Iterator[int]:
     """A headless Chromium with the DevTools protocol on a loopback port; yields the port."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        pytest.skip("chromium is not installed: cannot drive the review page")
+        _skip_or_fail(
+            "chromium is not installed (make deps installs it): cannot drive the review page"
+        )
     port = free_port()
     process = subprocess.Popen(
         [
@@ -113,7 +123,10 @@ def test_a_reviewer_draws_moves_reclasses_deletes_and_saves_with_mouse_and_touch
 ) -> None:
     node = _node_with_websocket()
     if node is None:
-        pytest.skip("no Node.js with WebSocket: cannot drive the browser")
+        _skip_or_fail(
+            "no Node.js with WebSocket (20 with --experimental-websocket, or 22+): "
+            "cannot drive the browser"
+        )
     made = harness.add_ticket("lane_b", "door", HazardKind.EBIKE_ENTRY, seed=9)
     person = {"class": "person", "xyxy": [0.6, 0.1, 0.9, 0.5]}
     put = harness.client.put(
