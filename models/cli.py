@@ -27,7 +27,7 @@ import cv2
 from models.detector import OnnxDetector
 from models.errors import InferenceError, ModelError, ModelLoadError
 from models.labels import LabelSource
-from models.registry import PULL_SOURCES, ModelRegistry, models_dir
+from models.registry import PULL_SOURCES, ModelManifest, ModelRegistry, models_dir
 from models.spec import DetectorSpec, ModelFamily, ProviderChoice
 from models.training.dataset import DatasetError, load_dataset
 from models.training.evaluate import count, load_detector, new_model_repurposed, score_split
@@ -182,6 +182,20 @@ def _used_by(uses: list[ModelUse]) -> str:
     return "; ".join(f"{use.detector}: {', '.join(use.cameras) or 'no camera'}" for use in uses)
 
 
+# The models that come with the repository (assets/models: the lift e-bike model with its
+# manifest), shown after the registry's own by `models list`.
+BUNDLED_MODELS_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
+
+
+def _bundled(registry: ModelRegistry) -> list[ModelManifest]:
+    """Manifests of the repository's bundled models that the registry does not hold."""
+    folder = BUNDLED_MODELS_DIR
+    if not folder.is_dir() or folder.resolve() == registry.root.resolve():
+        return []
+    have = {m.sha256 for m in registry.list()}
+    return [m for m in ModelRegistry(folder).list() if m.sha256 not in have]
+
+
 def _list(args: argparse.Namespace) -> int:
     registry = ModelRegistry(models_dir(args.models_dir))
     manifests = registry.list()
@@ -217,6 +231,12 @@ def _list(args: argparse.Namespace) -> int:
         if uses is not None:
             line += f" {_used_by(uses_of(m.sha256, uses)) or '-'}"
         print(line)
+    # an explicit --models-dir lists just that registry
+    bundled = _bundled(registry) if args.models_dir is None else []
+    if bundled:
+        print(f"bundled with hazardwatch ({BUNDLED_MODELS_DIR}; use the file path as a model):")
+        for m in bundled:
+            print(f"  {m.name:<26} {m.family:<10} {m.file}  {m.sha256[:16]}")
     if others:
         print(f"models of {args.config} not in the registry:")
         for use in others:

@@ -179,3 +179,17 @@ def test_list_empty_and_unknown_pull(registry: Path, capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as exited:
         main(["models", "pull", "yolov99"])
     assert exited.value.code == 2
+
+
+def test_list_shows_the_bundled_lift_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`models list` (no --models-dir) shows the models that come with the repository after the
+    registry's own: the lift e-bike model of assets/models."""
+    monkeypatch.setenv("HAZARDWATCH_MODELS_DIR", str(tmp_path / "store"))
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "bundled with hazardwatch" in out
+    assert "yolox_nano_lift_ebike_416" in out and "yolox_nano_lift_ebike_416.onnx" in out
+    assert main(["models", "list", "--models-dir", str(tmp_path / "store")]) == 0
+    assert "bundled with" not in capsys.readouterr().out
