@@ -19,6 +19,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
 
@@ -66,6 +67,30 @@ def encode_jpeg(image_bgr: np.ndarray) -> bytes:
     return bytes(encoded.tobytes())
 
 
+def _open_video(
+    source: Path | BinaryIO,
+) -> tuple[av.container.InputContainer, av.VideoStream, Fraction]:
+    """The clip opened, its video stream and that stream's time base; the caller closes it.
+
+    Raises:
+        ClipFrameError: the clip cannot be opened, has no video stream or no time base.
+    """
+    try:
+        container = av.open(str(source) if isinstance(source, Path) else source, mode="r")
+    except (av.error.FFmpegError, OSError) as exc:
+        raise ClipFrameError(f"the clip cannot be opened: {exc}") from None
+    try:
+        if not container.streams.video:
+            raise ClipFrameError("the clip has no video stream")
+        stream = container.streams.video[0]
+        if stream.time_base is None:
+            raise ClipFrameError("the clip's video stream has no time base")
+    except BaseException:
+        container.close()
+        raise
+    return container, stream, stream.time_base
+
+
 def clip_frame(source: Path | BinaryIO, t_ms: int) -> ClipFrame:
     """The frame of the clip ``source`` shown ``t_ms`` after its first frame, as a JPEG.
 
@@ -78,17 +103,8 @@ def clip_frame(source: Path | BinaryIO, t_ms: int) -> ClipFrame:
     """
     if t_ms < 0:
         raise ClipFrameError(f"t_ms must be >= 0, got {t_ms}")
+    container, stream, time_base = _open_video(source)
     try:
-        container = av.open(str(source) if isinstance(source, Path) else source, mode="r")
-    except (av.error.FFmpegError, OSError) as exc:
-        raise ClipFrameError(f"the clip cannot be opened: {exc}") from None
-    try:
-        if not container.streams.video:
-            raise ClipFrameError("the clip has no video stream")
-        stream = container.streams.video[0]
-        time_base = stream.time_base
-        if time_base is None:
-            raise ClipFrameError("the clip's video stream has no time base")
         first_s = _first_frame_s(container, stream)
         target_s = first_s + t_ms / 1000.0
         container.seek(int(target_s / time_base), stream=stream, backward=True, any_frame=False)
@@ -189,17 +205,8 @@ def clip_duration_ms(source: Path | BinaryIO) -> int:
     Raises:
         ClipFrameError: the clip cannot be opened or decoded, or has no video.
     """
+    container, stream, time_base = _open_video(source)
     try:
-        container = av.open(str(source) if isinstance(source, Path) else source, mode="r")
-    except (av.error.FFmpegError, OSError) as exc:
-        raise ClipFrameError(f"the clip cannot be opened: {exc}") from None
-    try:
-        if not container.streams.video:
-            raise ClipFrameError("the clip has no video stream")
-        stream = container.streams.video[0]
-        time_base = stream.time_base
-        if time_base is None:
-            raise ClipFrameError("the clip's video stream has no time base")
         times = [
             float(packet.pts * time_base)
             for packet in container.demux(stream)
