@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -748,14 +749,7 @@ def positive_plan(
         noise_seed=int(rng.integers(2**31)),
         notes={
             "objects": [
-                {
-                    "start_px": [round(v, 1) for v in obj.start_px],
-                    "velocity_px_s": [round(v, 1) for v in obj.velocity_px_s],
-                    "accel_px_s2": round(obj.accel_px_s2, 1),
-                    "size_px": obj.size_px,
-                    "shape": obj.shape,
-                    "color": s.color_name,
-                }
+                {**_object_notes(obj), "shape": obj.shape, "color": s.color_name}
                 for obj, s in zip(objects, specs, strict=True)
             ]
         },
@@ -824,6 +818,16 @@ def negative_plan(
         noise_seed=int(rng.integers(2**31)),
         notes={"distractor": kind},
     )
+
+
+def _object_notes(obj: FallingObject) -> dict[str, Any]:
+    """A falling object's launch, as the suite manifest records it."""
+    return {
+        "start_px": [round(v, 1) for v in obj.start_px],
+        "velocity_px_s": [round(v, 1) for v in obj.velocity_px_s],
+        "accel_px_s2": round(obj.accel_px_s2, 1),
+        "size_px": obj.size_px,
+    }
 
 
 def _label(clip_id: str, tags: list[str], expected: tuple[ExpectedHazard, ...]) -> ClipLabel:
@@ -905,14 +909,7 @@ def timing_plan(
         noise_sigma=2.0,
         noise_seed=int(rng.integers(2**31)),
         notes={
-            "objects": [
-                {
-                    "start_px": [round(v, 1) for v in obj.start_px],
-                    "velocity_px_s": [round(v, 1) for v in obj.velocity_px_s],
-                    "accel_px_s2": round(obj.accel_px_s2, 1),
-                    "size_px": obj.size_px,
-                }
-            ],
+            "objects": [_object_notes(obj)],
             **schedule.notes(),
         },
         schedule=schedule,
@@ -1047,14 +1044,5 @@ def rain_throw_plan(rng: np.random.Generator, geom: FacadeGeometry, image: np.nd
         effects=[make_heavy_rain(rng, 0.0, duration)],
         noise_sigma=2.0,
         noise_seed=int(rng.integers(2**31)),
-        notes={
-            "objects": [
-                {
-                    "start_px": [round(v, 1) for v in obj.start_px],
-                    "velocity_px_s": [round(v, 1) for v in obj.velocity_px_s],
-                    "accel_px_s2": round(obj.accel_px_s2, 1),
-                    "size_px": obj.size_px,
-                }
-            ]
-        },
+        notes={"objects": [_object_notes(obj)]},
     )
