@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -28,6 +31,7 @@ from api.store import TicketStore, TicketView
 from api.workflow import TicketPolicy
 from pipelines.config import HazardwatchConfig, parse_config
 from tests.support.media import ensure_clip
+from tests.support.servers import free_port
 from vision.types import HazardEvent, HazardKind, HazardPhase
 
 SECRET_IN_SOURCES = "s3cret-cam-pass"  # must never appear in any response
@@ -237,6 +241,24 @@ def harness_fixture(tmp_path: Path, media_cache: Path) -> Iterator[ApiHarness]:
         yield harness
     finally:
         harness.close()
+
+
+def live_server_fixture(harness: ApiHarness, thread_name: str) -> Iterator[str]:
+    """The harness's app under uvicorn on a loopback port, in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(harness.app, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, name=thread_name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10.0
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10.0)
 
 
 CLOSING_PATH = ["reported", "verified", "rectifying", "rechecked", "closed"]

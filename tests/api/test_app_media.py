@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from api.media import ByteRange, MediaNotFound, RangeNotSatisfiable, parse_range, resolve_inside
-from tests.api.app_harness import ApiHarness, MadeTicket, bearer, sha256_file
-from tests.support.servers import free_port
+from tests.api.app_harness import ApiHarness, MadeTicket, bearer, live_server_fixture, sha256_file
 from vision.types import HazardKind
 
 pytestmark = pytest.mark.timeout(60)
@@ -338,20 +334,7 @@ def test_live_snapshot_symlinked_out_is_not_served(harness: ApiHarness, tmp_path
 @pytest.fixture
 def live_server(harness: ApiHarness) -> Iterator[str]:
     """The app under uvicorn on a loopback port, in a thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(harness.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10.0
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10.0)
+    yield from live_server_fixture(harness, "uvicorn-test")
 
 
 @pytest.mark.integration

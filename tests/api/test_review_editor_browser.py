@@ -12,16 +12,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from tests.api.app_harness import TOKENS, ApiHarness, bearer, harness_fixture
+from tests.api.app_harness import TOKENS, ApiHarness, bearer, harness_fixture, live_server_fixture
 from tests.support.assets import in_ci
 from tests.support.servers import free_port
 from vision.types import HazardKind
@@ -59,20 +57,7 @@ def harness(tmp_path: Path, media_cache: Path) -> Iterator[ApiHarness]:
 
 @pytest.fixture
 def live_server(harness: ApiHarness) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(harness.app, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-editor", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10.0
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10.0)
+    yield from live_server_fixture(harness, "uvicorn-editor")
 
 
 @pytest.fixture
