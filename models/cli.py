@@ -32,6 +32,7 @@ from models.spec import DetectorSpec, ModelFamily, ProviderChoice
 from models.training.dataset import DatasetError, load_dataset
 from models.training.evaluate import count, load_detector, new_model_repurposed, score_split
 from models.training.launcher import TrainLaunchError, find_train_python, run_training
+from models.training.options import add_training_options
 from models.usage import ModelUse, UsageReader, uses_of
 
 EXIT_OK = 0
@@ -88,26 +89,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p_train.add_argument("dataset", type=Path, help="YOLO dataset (data.yaml, images/, labels/)")
     p_train.add_argument("--base", required=True, help="registry name, ONNX file or .pt")
     p_train.add_argument("--out", required=True, type=Path, help="ONNX file to write")
-    length = p_train.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="optimiser steps")
-    length.add_argument("--epochs", type=float, help="passes over the train split")
-    p_train.add_argument("--freeze", type=float, default=0.6, help="fraction of weights frozen")
-    p_train.add_argument("--imgsz", type=int, default=416)
-    p_train.add_argument("--batch", type=int, default=8)
-    p_train.add_argument("--seed", type=int, default=0)
-    p_train.add_argument("--lr", type=float, default=1e-3)
-    p_train.add_argument("--time-budget-min", type=float, help="stop after this many minutes")
-    p_train.add_argument(
-        "--negative-repeat", type=int, default=1, help="draws per epoch of a hard negative"
-    )
-    p_train.add_argument(
-        "--repurpose",
-        action="append",
-        default=[],
-        metavar="CLASS=BASE_CLASS",
-        help="dataset class taking over a base class's slot (default ebike=motorbike)",
-    )
-    p_train.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_training_options(p_train)
     p_train.set_defaults(func=_cmd_train)
 
     p_val = sub.add_parser("validate", parents=[common], help="run a model on one image")

@@ -32,6 +32,7 @@ from models.labels import COCO80, parse_names_metadata
 from models.training.augment import AugmentSettings, augment, letterbox
 from models.training.dataset import Dataset, DatasetError, LabelledImage, load_dataset
 from models.training.loss import yolox_loss
+from models.training.options import add_training_options
 from models.training.settings import ClassMappingError, SlotMap, TrainSettings, map_slots
 from models.training.yolox_torch import ConversionError, freeze_first, load_trainable, write_onnx
 from models.yolox import make_grids
@@ -268,33 +269,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("dataset", type=Path, help="dataset folder (data.yaml, images/, labels/)")
     parser.add_argument("--base", required=True, type=Path, help="base ONNX (YOLOX) or .pt")
     parser.add_argument("--out", required=True, type=Path, help="ONNX file to write")
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=int, help="optimiser steps")
-    length.add_argument("--epochs", type=float, help="passes over the train split")
-    parser.add_argument("--freeze", type=float, default=0.6, help="fraction of weights frozen")
-    parser.add_argument("--imgsz", type=int, default=416)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    add_training_options(parser)
     parser.add_argument("--distill", type=float, default=1.0, help="distillation weight")
     parser.add_argument("--workers", type=int, default=2, help="torch threads")
-    parser.add_argument(
-        "--negative-repeat",
-        type=int,
-        default=1,
-        help="times per epoch an image without the new class (a hard negative) is used",
-    )
-    parser.add_argument(
-        "--time-budget-min", type=float, help="stop training after this many minutes"
-    )
-    parser.add_argument(
-        "--repurpose",
-        action="append",
-        default=[],
-        metavar="CLASS=BASE_CLASS",
-        help="dataset class that takes over a base class's slot (default ebike=motorbike)",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
 
