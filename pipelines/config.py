@@ -210,6 +210,10 @@ class DetectorConfig(ConfigModel):
     def _one_label_source(self) -> DetectorConfig:
         if self.labels is not None and self.labels_file is not None:
             raise ValueError("give class names inline in 'labels' or in 'labels_file', not both")
+        return self
+
+    @model_validator(mode="after")
+    def _min_scores_apply(self) -> DetectorConfig:
         unknown = sorted(set(self.min_scores) - set(self.classes))
         if unknown:
             raise ValueError(
