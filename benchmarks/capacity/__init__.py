@@ -1,0 +1,1 @@
+"""`hazardwatch bench`: how many cameras this box carries, and the references it is judged by."""
