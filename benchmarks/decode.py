@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.capacity.references import ffmpeg_decode_run
 from cameras.packets import EncodedPacket
 from cameras.ring import PacketRing
 from cameras.source import SourceSettings, VideoSource
@@ -73,16 +74,6 @@ def probe_seconds(clip: Path) -> tuple[float, float]:
     return float(fmt["duration"]), float(fmt["bit_rate"]) / 1e6
 
 
-def ffmpeg_cpu_s(clip: Path) -> float:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-threads", "1", "-i", str(clip), "-f", "null", "-"],
-        check=True,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def ours_cpu_s(clip: Path, threads: int, with_ring: bool) -> tuple[float, int, float]:
     ring = PacketRing(max_duration_s=10.0)
 
@@ -117,7 +108,7 @@ def main() -> int:
     for name in PROFILES:
         clip = make_clip(name, args.seconds)
         duration_s, mbps = probe_seconds(clip)
-        floor = min(ffmpeg_cpu_s(clip) for _ in range(args.repeats))
+        floor = min(ffmpeg_decode_run(clip).cpu_s for _ in range(args.repeats))
         floor_ms = floor * 1000 / duration_s
         row = {"clip": name, "mbit_s": round(mbps, 2), "duration_s": duration_s,
                "ffmpeg_threads1_cpu_ms_per_s": round(floor_ms, 1), "cases": []}  # fmt: skip

@@ -25,7 +25,6 @@ import argparse
 import functools
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.capacity.references import interleaved  # noqa: E402
 from models.batching import BatchingDetector  # noqa: E402
 from models.detector import OnnxDetector  # noqa: E402
 from models.export import run_export  # noqa: E402
@@ -91,23 +91,6 @@ def export_yolo11n(work: Path, imgsz: int) -> Path:
         capture_output=True,
     )
     return run_export(EXPORT_PYTHON, weights, work / "yolo11n.onnx", imgsz=imgsz, dynamic=True).onnx
-
-
-def interleaved(calls: dict[str, Callable[[], Any]], repeats: int) -> dict[str, dict[str, float]]:
-    """Median wall and process-CPU seconds per call, alternating the calls run by run."""
-    wall: dict[str, list[float]] = {k: [] for k in calls}
-    cpu: dict[str, list[float]] = {k: [] for k in calls}
-    for fn in calls.values():  # one untimed run each
-        fn()
-    for _ in range(repeats):
-        for name, fn in calls.items():
-            c0, t0 = time.process_time(), time.perf_counter()
-            fn()
-            wall[name].append(time.perf_counter() - t0)
-            cpu[name].append(time.process_time() - c0)
-    return {
-        k: {"wall_s": statistics.median(wall[k]), "cpu_s": statistics.median(cpu[k])} for k in calls
-    }
 
 
 def bench_model(
