@@ -1,45 +1,30 @@
-"""Prometheus text exposition format (version 0.0.4), written by hand: no client library.
+"""``/metrics`` of the API in the Prometheus text format, produced by ``prometheus_client``.
 
-One :class:`MetricFamily` per metric name with its ``# HELP`` and ``# TYPE`` lines, then one
-sample per label set. Label values are escaped (backslash, double quote, newline) and numbers are
-written so that Prometheus reads them back exactly (``+Inf``, ``-Inf``, ``NaN`` included).
+The values are a snapshot read per request (camera status records from Redis, ticket counts
+from the store, the ticket service's and the retention's health records), so the families are
+built by plain functions from those records and rendered through a private
+:class:`~prometheus_client.registry.CollectorRegistry` made for the call: the process-wide default
+registry is never used, so two apps in one process (tests, ``up``) cannot see or break each
+other's metrics. Escaping of label values and HELP texts, number formatting (``+Inf``, ``NaN``)
+and the ``_total`` suffix of counters are the library's.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+# What generate_latest writes: the classic text format (legacy names, no UTF-8 quoting).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-MetricType = Literal["gauge", "counter", "untyped"]
+MetricType = Literal["gauge", "counter"]
 
-_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _NOT_NAME_CHAR_RE = re.compile(r"[^a-zA-Z0-9_]")
-
-
-def escape_label_value(value: str) -> str:
-    """Escape a label value for the text format."""
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def escape_help(text: str) -> str:
-    """Escape a HELP text (backslash and newline only)."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def format_value(value: float) -> str:
-    """A sample value as Prometheus writes it."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
 
 
 def metric_name(text: str) -> str:
@@ -48,41 +33,30 @@ def metric_name(text: str) -> str:
     return name if name and not name[0].isdigit() else f"_{name}"
 
 
-@dataclass
-class MetricFamily:
-    """One metric: its name, type, help and samples ``(labels, value)``."""
-
-    name: str
-    type: MetricType
-    help: str
-    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        if not _NAME_RE.match(self.name):
-            raise ValueError(f"invalid metric name {self.name!r}")
-
-    def add(self, value: float, **labels: str) -> None:
-        for label in labels:
-            if not _LABEL_RE.match(label) or label.startswith("__"):
-                raise ValueError(f"invalid label name {label!r} for metric {self.name}")
-        self.samples.append((dict(labels), float(value)))
-
-    def render(self) -> str:
-        lines = [f"# HELP {self.name} {escape_help(self.help)}", f"# TYPE {self.name} {self.type}"]
-        for labels, value in self.samples:
-            if labels:
-                inner = ",".join(
-                    f'{key}="{escape_label_value(val)}"' for key, val in sorted(labels.items())
-                )
-                lines.append(f"{self.name}{{{inner}}} {format_value(value)}")
-            else:
-                lines.append(f"{self.name} {format_value(value)}")
-        return "\n".join(lines) + "\n"
+def _family(
+    name: str, kind: MetricType, help_text: str, labels: Iterable[str] = ()
+) -> GaugeMetricFamily | CounterMetricFamily:
+    """An empty gauge or counter family (a counter's ``_total`` is kept in its sample name)."""
+    if kind == "counter":
+        return CounterMetricFamily(name, help_text, labels=list(labels))
+    return GaugeMetricFamily(name, help_text, labels=list(labels))
 
 
-def render(families: Iterable[MetricFamily]) -> str:
-    """The exposition text of all families, in order."""
-    return "".join(family.render() for family in families)
+class _Families(Collector):
+    """Yields families built beforehand: the per-request snapshot as a collector."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+
+
+def render(families: Iterable[Metric]) -> str:
+    """The exposition text of ``families``, in order, through a registry of this call only."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry).decode("utf-8")
 
 
 # Camera status field -> (metric, type, help). Values come from the pipelines' status hash.
@@ -179,48 +153,56 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def camera_families(cameras: Mapping[str, Mapping[str, Any]]) -> list[MetricFamily]:
+def camera_families(cameras: Mapping[str, Mapping[str, Any]]) -> list[Metric]:
     """Per-camera metrics from camera status records (see :mod:`api.status`).
 
     A value missing from a record (a camera that never reported) is left out, not made up;
     ``hazardwatch_camera_up`` is 1 only for a camera that is streaming with a fresh status.
     """
-    families: list[MetricFamily] = []
-    up = MetricFamily(
+    up = GaugeMetricFamily(
         "hazardwatch_camera_up",
-        "gauge",
         "1 when the camera is streaming and its status is fresh, else 0.",
+        labels=["camera"],
     )
     for camera_id, record in sorted(cameras.items()):
-        up.add(1.0 if record.get("state") == "streaming" else 0.0, camera=camera_id)
-    families.append(up)
+        up.add_metric([camera_id], 1.0 if record.get("state") == "streaming" else 0.0)
+    families: list[Metric] = [up]
     for key, name, kind, help_text in _CAMERA_METRICS:
-        family = MetricFamily(name, kind, help_text)
+        family = _family(name, kind, help_text, labels=["camera"])
         for camera_id, record in sorted(cameras.items()):
             value = _number(record.get(key))
             if value is not None:
-                family.add(value, camera=camera_id)
+                family.add_metric([camera_id], value)
         families.append(family)
     return families
 
 
-def ticket_families(counts_by_status: Mapping[str, int], statuses: Iterable[str]) -> MetricFamily:
+def ticket_families(counts_by_status: Mapping[str, int], statuses: Iterable[str]) -> Metric:
     """``hazardwatch_tickets{status=...}`` for every status (0 when none)."""
-    family = MetricFamily("hazardwatch_tickets", "gauge", "Tickets by workflow status.")
+    family = GaugeMetricFamily(
+        "hazardwatch_tickets", "Tickets by workflow status.", labels=["status"]
+    )
     for status in sorted(set(statuses) | set(counts_by_status)):
-        family.add(float(counts_by_status.get(status, 0)), status=status)
+        family.add_metric([status], float(counts_by_status.get(status, 0)))
     return family
+
+
+def redis_family(up: bool) -> Metric:
+    """``hazardwatch_redis_up``: whether the API reaches Redis."""
+    return GaugeMetricFamily(
+        "hazardwatch_redis_up", "1 when the API can reach Redis, else 0.", value=1.0 if up else 0.0
+    )
 
 
 def service_families(
     health: Mapping[str, Any], prefix: str = "hazardwatch_service"
-) -> list[MetricFamily]:
+) -> list[Metric]:
     """Numeric values of the ticket service's health record as metrics.
 
     Nested mappings are flattened with ``_``; non-numeric values are skipped. Names ending in
     ``_total`` are counters, the rest gauges.
     """
-    families: list[MetricFamily] = []
+    families: list[Metric] = []
 
     def walk(record: Mapping[str, Any], name: str) -> None:
         for key, value in sorted(record.items(), key=lambda item: str(item[0])):
@@ -229,13 +211,11 @@ def service_families(
                 walk(value, full)
                 continue
             number = _number(value)
-            if isinstance(value, bool):
-                number = 1.0 if value else 0.0
             if number is None:
                 continue
             kind: MetricType = "counter" if full.endswith("_total") else "gauge"
-            family = MetricFamily(full, kind, f"Ticket service: {key}.")
-            family.add(number)
+            family = _family(full, kind, f"Ticket service: {key}.")
+            family.add_metric([], number)
             families.append(family)
 
     walk(health, prefix)
@@ -318,29 +298,56 @@ _RETENTION_LAST: tuple[tuple[str, str, MetricType, str], ...] = (
 )
 
 
-def retention_families(status: Mapping[str, Any]) -> list[MetricFamily]:
-    """Evidence retention: totals since start and the last run (see :mod:`api.retention`)."""
-    families: list[MetricFamily] = []
-    for key, name, kind, help_text in _RETENTION_TOTALS:
-        family = MetricFamily(name, kind, help_text)
-        value = _number(status.get(key))
-        if value is not None:
-            family.add(value)
-        families.append(family)
+def retention_families(status: Mapping[str, Any]) -> list[Metric]:
+    """Evidence retention: totals since start and the last run (see :mod:`api.retention`).
+
+    Every family is listed (HELP and TYPE) even before the first run; values that are not known
+    yet are left out.
+    """
     last = status.get("last_run")
-    last_at = MetricFamily(
-        "hazardwatch_retention_last_run_timestamp_seconds",
-        "gauge",
-        "When the last retention run started (Unix time).",
+    last_run = last if isinstance(last, Mapping) else {}
+    rows = [(status, *row) for row in _RETENTION_TOTALS]
+    rows.append(
+        (
+            last_run,
+            "at_unix",
+            "hazardwatch_retention_last_run_timestamp_seconds",
+            "gauge",
+            "When the last retention run started (Unix time).",
+        )
     )
-    at_unix = _number(last.get("at_unix")) if isinstance(last, Mapping) else None
-    if at_unix is not None:
-        last_at.add(at_unix)
-    families.append(last_at)
-    for key, name, kind, help_text in _RETENTION_LAST:
-        family = MetricFamily(name, kind, help_text)
-        value = _number(last.get(key)) if isinstance(last, Mapping) else None
+    rows += [(last_run, *row) for row in _RETENTION_LAST]
+    families: list[Metric] = []
+    for record, key, name, kind, help_text in rows:
+        family = _family(name, kind, help_text)
+        value = _number(record.get(key))
         if value is not None:
-            family.add(value)
+            family.add_metric([], value)
         families.append(family)
     return families
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSnapshot:
+    """What ``/metrics`` shows, read once per request: camera status records by camera id,
+    whether Redis answered, ticket counts by status (every status in ``ticket_statuses`` is
+    listed), and the ticket service's and retention's records when this process has them."""
+
+    cameras: Mapping[str, Mapping[str, Any]]
+    redis_up: bool
+    tickets_by_status: Mapping[str, int]
+    ticket_statuses: Iterable[str]
+    service: Mapping[str, Any] | None = None
+    retention: Mapping[str, Any] | None = None
+
+    def families(self) -> list[Metric]:
+        families = [
+            *camera_families(self.cameras),
+            ticket_families(self.tickets_by_status, self.ticket_statuses),
+            redis_family(self.redis_up),
+        ]
+        if self.service is not None:
+            families += service_families(self.service)
+        if self.retention is not None:
+            families += retention_families(self.retention)
+        return families

@@ -170,22 +170,15 @@ def _redacted(value: Any) -> Any:
 def get_metrics(context: Ctx, caller: Caller) -> PlainTextResponse:
     require_role(caller, _STAFF, "/metrics")
     cameras, redis_state = _camera_states(context)
-    redis_up = metrics.MetricFamily(
-        "hazardwatch_redis_up", "gauge", "1 when the API can reach Redis, else 0."
+    snapshot = metrics.ApiSnapshot(
+        cameras=cameras,
+        redis_up=redis_state.state == "up",
+        tickets_by_status=context.store.counts_by_status(),
+        ticket_statuses=TICKET_STATUSES,
+        service=_service_health(context),
+        retention=_retention_status(context),
     )
-    redis_up.add(1.0 if redis_state.state == "up" else 0.0)
-    families = [
-        *metrics.camera_families(cameras),
-        metrics.ticket_families(context.store.counts_by_status(), TICKET_STATUSES),
-        redis_up,
-    ]
-    service = _service_health(context)
-    if service is not None:
-        families += metrics.service_families(service)
-    retention = _retention_status(context)
-    if retention is not None:
-        families += metrics.retention_families(retention)
-    return PlainTextResponse(metrics.render(families), media_type=metrics.CONTENT_TYPE)
+    return PlainTextResponse(metrics.render(snapshot.families()), media_type=metrics.CONTENT_TYPE)
 
 
 @router.get(

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from api.metrics import MetricFamily, escape_label_value, format_value, render
 from api.status import CAMERA_STATUS_KEY, STALE_AFTER_S, camera_record
 from tests.api.app_harness import CLOSING_PATH, SECRET_IN_SOURCES, ApiHarness, bearer
 from tests.support.servers import RedisServerProcess, free_port
@@ -67,52 +66,6 @@ def parse_exposition(text: str) -> dict[str, dict[str, Any]]:
 def _sample(families: dict[str, dict[str, Any]], name: str, **labels: str) -> float:
     value: float = families[name]["samples"][frozenset(labels.items())]
     return value
-
-
-# --- the renderer ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (3.0, "3"),
-        (0.0, "0"),
-        (-2.0, "-2"),
-        (0.25, "0.25"),
-        (1e20, "1e+20"),
-        (math.inf, "+Inf"),
-        (-math.inf, "-Inf"),
-        (math.nan, "NaN"),
-    ],
-    ids=["int", "zero", "negative", "fraction", "huge", "inf", "minus-inf", "nan"],
-)
-def test_format_value(value: float, text: str) -> None:
-    assert format_value(value) == text
-
-
-def test_label_values_are_escaped_and_read_back() -> None:
-    family = MetricFamily("hw_test", "gauge", "Help with a \\ backslash\nand a newline.")
-    tricky = 'a"b\\c\nd'
-    family.add(1.5, camera=tricky)
-    parsed = parse_exposition(render([family]))
-    assert escape_label_value(tricky) == 'a\\"b\\\\c\\nd'
-    assert _sample(parsed, "hw_test", camera=tricky) == 1.5
-    assert parsed["hw_test"]["help"] == "Help with a \\\\ backslash\\nand a newline."
-
-
-@pytest.mark.parametrize(
-    ("name", "label", "error"),
-    [
-        ("1bad", "camera", "invalid metric name"),
-        ("has-dash", "camera", "invalid metric name"),
-        ("ok_name", "__reserved", "invalid label name"),
-        ("ok_name", "bad-label", "invalid label name"),
-    ],
-    ids=["digit-first", "dash", "reserved-label", "dash-label"],
-)
-def test_invalid_names_are_refused(name: str, label: str, error: str) -> None:
-    with pytest.raises(ValueError, match=error):
-        MetricFamily(name, "gauge", "x").add(1.0, **{label: "v"})
 
 
 # --- camera status records ------------------------------------------------------------------------
