@@ -21,6 +21,11 @@ from the real lift images of ``$HAZARDWATCH_ASSETS`` (README §4.2, §4.4, §4.5
 Images are de-duplicated by sha256: a train or val image identical to a held-back one is dropped
 (the PaddlePaddle lift dataset circulates widely). ``manifest.json`` lists every image with its
 source, sha256, split, box counts and licence status.
+
+``--composites N`` adds N synthetic ceiling-view composites to train (benchmarks/lift_composite.py:
+e-bike and bicycle cut-outs of the ceiling-corner cameras' train frames pasted into their train
+frames without an e-bike; never a held-back frame or one of a held-back camera's held-back time
+range); the manifest records their count, recipe, seed and what went into each.
 """
 
 from __future__ import annotations
@@ -30,11 +35,13 @@ import hashlib
 import json
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
+import numpy as np
 
+from benchmarks.lift_composite import CompositeSettings, Frame, Shape, make_composites
 from pipelines.assets import shared_assets_dir
 
 NAMES = ("ebike", "person", "bicycle")
@@ -52,7 +59,11 @@ LICENCE = {
     "lift_unlabelled_neg": "no licence file (yonghua-wu/diagnosis_webapp): third-party CCTV",
     "clip": "screen recording of a Bilibili video of real elevator CCTV (repo GPL-3.0): "
     "third-party copyright, internal only",
+    "synthetic": "composite of train frames of ebike_elevator_labeled_2 / lift_unlabelled "
+    "(background and cut-outs, see 'composites'): their licence status, internal only",
 }
+# The ceiling-corner lift cameras whose train frames give composites their backgrounds and cut-outs.
+CEILING_GROUPS = ("ebike_elevator_labeled_2", "lift_unlabelled_neg")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +76,9 @@ class Item:
     split: str
     label_lines: tuple[str, ...]
     data: bytes  # encoded image
+    camera: str = ""  # camera id when known (the held-back time range is per camera)
+    time: int | None = None  # unix time of the frame when known
+    shapes: tuple[Shape, ...] = field(default=(), compare=False)  # label outlines (composites)
 
 
 def _sha(data: bytes) -> str:
@@ -83,6 +97,22 @@ def _polygon_to_box(line: str, where: str) -> str:
 
 def _lines(path: Path) -> tuple[str, ...]:
     return tuple(line.strip() for line in path.read_text().splitlines() if line.strip())
+
+
+def _polygon_shape(line: str) -> Shape:
+    """A polygon label line (``class x1 y1 ... xn yn``) as a :class:`Shape`."""
+    parts = line.split()
+    return Shape(
+        int(parts[0]), np.asarray([float(v) for v in parts[1:]], np.float32).reshape(-1, 2)
+    )
+
+
+def _box_shape(line: str) -> Shape:
+    """A YOLO box line (``class cx cy w h``) as a rectangular :class:`Shape`."""
+    cls, cx, cy, w, h = line.split()
+    x1, y1 = float(cx) - float(w) / 2, float(cy) - float(h) / 2
+    x2, y2 = float(cx) + float(w) / 2, float(cy) + float(h) / 2
+    return Shape(int(cls), np.asarray([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32))
 
 
 def collect(assets: Path, test_per_camera: int, val_per_camera: int) -> list[Item]:
@@ -122,9 +152,11 @@ def collect(assets: Path, test_per_camera: int, val_per_camera: int) -> list[Ite
             lines = tuple(
                 _polygon_to_box(line, f"{label}:{k + 1}") for k, line in enumerate(_lines(label))
             )
+            shapes = tuple(_polygon_shape(line) for line in _lines(label))
             extra = LABELS_DIR / f"cam{image.stem}.txt"  # bicycles we labelled in negatives
             if extra.is_file():
                 lines += _lines(extra)
+                shapes += tuple(_box_shape(line) for line in _lines(extra))
             items.append(
                 Item(
                     f"cam{camera}_{image.stem.split('-')[1]}.jpg",
@@ -133,6 +165,9 @@ def collect(assets: Path, test_per_camera: int, val_per_camera: int) -> list[Ite
                     split,
                     lines,
                     image.read_bytes(),
+                    camera=camera,
+                    time=int(image.stem.split("-")[1]),
+                    shapes=shapes,
                 )
             )
     for image in sorted((assets / "images" / "lift_unlabelled").iterdir()):
@@ -146,6 +181,8 @@ def collect(assets: Path, test_per_camera: int, val_per_camera: int) -> list[Ite
                 "train",
                 _lines(label),
                 image.read_bytes(),
+                camera="IPC757686" if image.stem.startswith("neg_") else "",  # README §4.5
+                shapes=tuple(_box_shape(line) for line in _lines(label)),
             )
         )
     capture = cv2.VideoCapture(str(assets / CLIP))
@@ -173,7 +210,59 @@ def collect(assets: Path, test_per_camera: int, val_per_camera: int) -> list[Ite
     return items
 
 
-def write(items: list[Item], out: Path) -> dict[str, object]:
+def composites(
+    items: list[Item], settings: CompositeSettings
+) -> tuple[list[Item], dict[str, object]]:
+    """The composites made from ``items`` (train images of :data:`CEILING_GROUPS`; the held-back
+    ones are passed too, only so that :func:`~benchmarks.lift_composite.eligible` knows each
+    camera's held-back time range) as train items, and their manifest record."""
+    frames = []
+    for item in items:
+        if item.group not in CEILING_GROUPS:
+            continue
+        image = cv2.imdecode(np.frombuffer(item.data, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SystemExit(f"{item.source}: cannot decode the image")
+        frames.append(Frame(item.source, item.split, item.camera, item.time, image, item.shapes))
+    made, records = [], []
+    for i, composite in enumerate(make_composites(frames, settings)):
+        name = f"synth_{i:03d}.jpg"
+        ok, data = cv2.imencode(
+            ".jpg", composite.image, [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality]
+        )
+        if not ok:
+            raise SystemExit(f"composite {name}: JPEG encoding failed")
+        made.append(
+            Item(name, f"synthetic:{name}", "synthetic", "train", composite.label_lines,
+                 data.tobytes())
+        )  # fmt: skip
+        records.append(
+            {
+                "file": f"images/train/{name}",
+                "background": composite.background,
+                "pasted": [
+                    {
+                        "class": NAMES[p.cls], "source": p.source, "shape": p.shape_index,
+                        "box_xyxy": [round(v, 1) for v in p.box_xyxy], "scale": p.scale,
+                        "mirrored": p.mirrored,
+                    }
+                    for p in composite.pasted
+                ],
+            }
+        )  # fmt: skip
+    record: dict[str, object] = {
+        "count": len(made),
+        "seed": settings.seed,
+        "recipe": asdict(settings),
+        "module": "benchmarks/lift_composite.py",
+        "items": records,
+    }
+    return made, record
+
+
+def write(
+    items: list[Item], out: Path, composite_record: dict[str, object] | None = None
+) -> dict[str, object]:
     """Write the dataset folder; return the manifest."""
     held = {_sha(i.data) for i in items if i.split == "test"}
     if out.exists():
@@ -219,6 +308,7 @@ def write(items: list[Item], out: Path) -> dict[str, object]:
         "names": list(NAMES),
         "counts": counts,
         "dropped_duplicates_of_test": dropped,
+        "composites": composite_record or {"count": 0},
         "images": records,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -231,12 +321,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assets", type=Path, default=None, help="shared assets folder")
     parser.add_argument("--test-per-camera", type=int, default=20)
     parser.add_argument("--val-per-camera", type=int, default=5)
+    parser.add_argument(
+        "--composites",
+        type=int,
+        default=0,
+        help="synthetic ceiling-view composites added to train (0: none)",
+    )
+    parser.add_argument("--composite-seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.composites < 0:
+        print(f"error: --composites {args.composites} must be 0 or more", file=sys.stderr)
+        return 2
     assets = args.assets or shared_assets_dir()
     if not (assets / "images" / "ebike_elevator_labeled_2").is_dir():
         print(f"error: {assets} has no images/ebike_elevator_labeled_2/", file=sys.stderr)
         return 2
-    manifest = write(collect(assets, args.test_per_camera, args.val_per_camera), args.out)
+    items = collect(assets, args.test_per_camera, args.val_per_camera)
+    record = None
+    if args.composites:
+        settings = replace(CompositeSettings(), count=args.composites, seed=args.composite_seed)
+        made, record = composites(items, settings)
+        items += made
+    manifest = write(items, args.out, record)
     print(json.dumps({"out": str(args.out), "counts": manifest["counts"]}))
     return 0
 
