@@ -16,6 +16,11 @@ Why the schema looks as it does:
 - SQLite writes take the write lock at ``BEGIN IMMEDIATE`` (no lock upgrade deadlocks between
   threads); reads use their own engine with a plain ``BEGIN`` and, in WAL mode, never wait for a
   writer. ``synchronous=FULL`` makes a commit survive a power cut, not only a crash.
+- Several ticket services may write at once (scale-out replicas sharing a consumer group over
+  one PostgreSQL). Every change to a ticket reads it under its row lock (``SELECT ... FOR
+  UPDATE``) taken before anything else of it is read, so no replica writes back a stale copy
+  over another's change; several tickets are locked in id order; a transaction PostgreSQL
+  rolled back to break a deadlock or a serialization conflict is run again.
 - Times are stored in UTC and always come back timezone-aware.
 - A transaction waits for a lock another connection holds (a backup, a long writer): on SQLite
   up to 30 s, on PostgreSQL as the server's ``lock_timeout`` says (no limit by default). The
@@ -57,7 +62,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -106,6 +111,9 @@ logger = logging.getLogger(__name__)
 _MAX_NOTE = 2000
 _MAX_LIMIT = 1000
 _RETRIES = 5  # attempts of a write that lost a race on a unique key
+# PostgreSQL's "deadlock detected" and "could not serialize access": the transaction was rolled
+# back only to let another one through, and succeeds when run again.
+_ROLLED_BACK_BY_SERVER = ("40P01", "40001")
 _STATE_CHUNK = 500  # hazard ids per query (far below SQLite's bound-variable limit)
 
 _LOCK_WAIT_S = 30.0  # how long a SQLite transaction waits for a lock held by another connection
@@ -507,6 +515,10 @@ def _make_engines(url: str) -> tuple[Engine, Engine]:
 # --- the store -------------------------------------------------------------------------------
 
 
+class _LostRace(Exception):
+    """A concurrent writer changed what this transaction decided on: roll back, try again."""
+
+
 def _open_key(camera_id: str, zone: str, kind: str) -> str:
     return f"{camera_id}/{zone}/{kind}"
 
@@ -549,7 +561,12 @@ class TicketStore:
             yield session
 
     def _writing(self, work: Callable[[Session], T]) -> T:
-        """Run ``work`` in one write transaction; retry when it lost a race on a unique key."""
+        """Run ``work`` in one write transaction; retry when it lost a race.
+
+        Races: a unique key another writer took first, a hazard attached meanwhile, or a
+        transaction PostgreSQL rolled back to break a deadlock or a serialization conflict
+        (SQLSTATE class 40: "retry the transaction", not an outage).
+        """
         for attempt in range(_RETRIES):
             try:
                 with self._write() as session, session.begin():
@@ -558,6 +575,15 @@ class TicketStore:
                 if attempt == _RETRIES - 1:
                     raise
                 logger.info("ticket write lost a race on a unique key; retrying")
+            except OperationalError as exc:
+                state = getattr(exc.orig, "sqlstate", None)
+                if state not in _ROLLED_BACK_BY_SERVER or attempt == _RETRIES - 1:
+                    raise
+                logger.info("ticket write rolled back by the database (%s); retrying", exc.orig)
+            except _LostRace as exc:
+                if attempt == _RETRIES - 1:
+                    raise StoreError(f"ticket write kept losing races: {exc}") from None
+                logger.info("ticket write lost a race (%s); retrying", exc)
         raise AssertionError("unreachable")
 
     def _locked(self, stmt: SelectT) -> SelectT:
@@ -590,7 +616,7 @@ class TicketStore:
         hz = parsed.event
         if session.get(AppliedEventRow, hz.event_id) is not None:
             return None
-        hazard = session.get(HazardRow, hz.hazard_id)
+        hazard = self._locked_hazard(session, hz.hazard_id)
         if hazard is None:
             ticket = self._ticket_for_new_hazard(session, parsed, now)
             hazard = HazardRow(
@@ -617,6 +643,23 @@ class TicketStore:
         session.flush()
         return _view(ticket)
 
+    def _locked_hazard(self, session: Session, hazard_id: str) -> HazardRow | None:
+        """The hazard row, read after its ticket's row lock is held (PostgreSQL), or None.
+
+        Several ticket services may apply events of one ticket at once (scale-out replicas
+        sharing a consumer group). Reading the ticket without the lock and writing it back
+        would let the second commit overwrite the first's details, labels or level; with the
+        lock, the second waits and then reads what the first committed. Nothing of the ticket
+        is loaded before the lock, so the session holds no stale copy of it.
+        """
+        ticket_id = session.scalar(
+            select(HazardRow.ticket_id).where(HazardRow.hazard_id == hazard_id)
+        )
+        if ticket_id is None:
+            return None
+        session.scalars(self._locked(select(TicketRow).where(TicketRow.id == ticket_id))).one()
+        return session.get(HazardRow, hazard_id)
+
     def _ticket_for_new_hazard(
         self, session: Session, parsed: ParsedEvent, now: datetime
     ) -> TicketRow:
@@ -626,6 +669,10 @@ class TicketStore:
         ticket = session.scalars(stmt).one_or_none()
         if ticket is None:
             return self._create(session, parsed, key, now)
+        if any(h.hazard_id == hz.hazard_id for h in ticket.hazards):
+            # Another service attached this hazard while this one waited for the ticket's lock
+            # (PostgreSQL): start again, now as an event of a known hazard.
+            raise _LostRace(f"hazard {hz.hazard_id} was attached to {ticket.code} meanwhile")
         note = f"hazard {hz.hazard_id} at {_iso(hz.started_at)}"
         if hz.phase is not HazardPhase.START:
             note += f" (first seen in its '{hz.phase}' event: its start never arrived)"
@@ -925,17 +972,19 @@ class TicketStore:
 
         def work(session: Session) -> list[TicketView]:
             changed: dict[str, TicketRow] = {}
+            # Locked in id order: two services escalating at once take the locks in the same
+            # order and wait for each other instead of deadlocking.
             overdue = select(TicketRow).where(
                 TicketRow.open_key.is_not(None), TicketRow.deadline_at < now
             )
-            for ticket in session.scalars(self._locked(overdue)).all():
+            for ticket in session.scalars(self._locked(overdue.order_by(TicketRow.id))).all():
                 if self._escalate(ticket, now):
                     changed[ticket.id] = ticket
             ongoing = select(HazardRow.ticket_id).where(HazardRow.ended_at.is_(None))
             active = select(TicketRow).where(
                 TicketRow.open_key.is_not(None), TicketRow.id.in_(ongoing)
             )
-            for ticket in session.scalars(active).all():
+            for ticket in session.scalars(self._locked(active.order_by(TicketRow.id))).all():
                 for hazard in ticket.hazards:
                     if hazard.ended_at is None and self._raise_by_duration(
                         ticket, hazard, now, now

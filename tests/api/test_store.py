@@ -4,6 +4,7 @@ idempotency, repeats, workflow, deadlines, escalation, codes under concurrency, 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -844,3 +845,119 @@ def test_dataset_candidates_are_annotated_or_rejected_tickets(store: TicketStore
     assert store.dataset_candidates(since=T0 + 100 * H) == []
     with pytest.raises(InvalidQuery, match="since must be timezone-aware"):
         store.dataset_candidates(since=datetime(2026, 1, 1))
+
+
+# --- several ticket services on one PostgreSQL (scale-out) ---------------------------------------
+
+
+def _waiting_on_locks(dsn: str, count: int) -> Callable[[], bool]:
+    """Whether ``count`` other backends of this database wait for a lock."""
+    import psycopg
+
+    def check() -> bool:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            ).fetchone()
+        return row is not None and int(row[0]) >= count
+
+    return check
+
+
+@pytest.mark.integration
+def test_concurrent_events_of_one_ticket_lose_no_update(postgres: PostgresServer) -> None:
+    """Two replicas apply events of one ticket at the same time: neither change is lost.
+
+    A third connection holds the ticket's row lock (as a writer in the middle of a transaction
+    does) while two stores, each with its own connection, apply an ``update`` event of the
+    ticket's hazard with different details. Before the fix both read the ticket before the lock
+    was free and the second UPDATE overwrote the first's details (``a`` lost).
+    """
+    import psycopg
+
+    url = postgres.database()
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    stores = [TicketStore(url, policy=POLICY) for _ in range(2)]
+    try:
+        now = datetime.now(UTC)  # a fresh hazard: no level raise, so no history row is written
+        hazard = "h-lost-update"
+        first = stores[0].apply_event(event(hazard_id=hazard, started_at=now))
+        assert first is not None
+        errors: list[BaseException] = []
+
+        def apply(store: TicketStore, details: dict[str, Any]) -> None:
+            try:
+                store.apply_event(
+                    event("update", hazard_id=hazard, started_at=now, details=details)
+                )
+            except BaseException as exc:  # reported by the main thread
+                errors.append(exc)
+
+        with psycopg.connect(dsn) as holder:
+            holder.execute("SELECT id FROM tickets WHERE id = %s FOR UPDATE", (first.id,))
+            threads = [
+                threading.Thread(target=apply, args=(stores[0], {"a": 1})),
+                threading.Thread(target=apply, args=(stores[1], {"b": 2})),
+            ]
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 20
+            while not _waiting_on_locks(dsn, 2)():
+                assert time.monotonic() < deadline, "the two writers never waited for the lock"
+                time.sleep(0.02)
+            holder.commit()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not errors, errors
+        view = stores[0].get_ticket(first.id)
+        assert view is not None
+        assert {"a": 1, "b": 2}.items() <= view.details.items(), view.details
+    finally:
+        for store in stores:
+            store.close()
+
+
+@pytest.mark.integration
+def test_a_deadlock_is_retried_not_reported_as_an_outage(postgres: PostgresServer) -> None:
+    """PostgreSQL breaks a deadlock by rolling back one transaction, which must be run again.
+
+    The escalation locks the overdue tickets in id order; another connection holds the second
+    one and then asks for the first: a cycle. The escalation's backend finds it (its
+    ``deadlock_timeout`` of 1 s fires first) and is rolled back with SQLSTATE 40P01. Before the
+    fix that error came out of the store, and the ticket service took it for a database outage
+    (unhealthy, entries left pending, backoff).
+    """
+    import psycopg
+
+    url = postgres.database()
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    store = TicketStore(url, policy=POLICY)
+    try:
+        ids = sorted(_start(store, zone=f"z{n}").id for n in range(2))
+        result: list[Any] = []
+
+        def escalate() -> None:
+            try:
+                result.append(store.escalate_overdue(T0 + 2 * H))
+            except BaseException as exc:  # reported by the main thread
+                result.append(exc)
+
+        with psycopg.connect(dsn) as other:
+            other.execute("SET deadlock_timeout = '20s'")  # the other side detects it first
+            other.execute("SELECT id FROM tickets WHERE id = %s FOR UPDATE", (ids[1],))
+            thread = threading.Thread(target=escalate)
+            thread.start()
+            deadline = time.monotonic() + 20
+            while not _waiting_on_locks(dsn, 1)():
+                assert time.monotonic() < deadline, "the escalation never waited for the lock"
+                time.sleep(0.02)
+            # Blocks until the escalation is rolled back for the deadlock and lets go of it.
+            other.execute("SELECT id FROM tickets WHERE id = %s FOR UPDATE", (ids[0],))
+            other.commit()
+        thread.join(timeout=30)
+        assert len(result) == 1 and not isinstance(result[0], BaseException), result
+        assert sorted(view.id for view in result[0]) == ids
+        assert all(store.get_ticket(i).escalations == 1 for i in ids)  # type: ignore[union-attr]
+    finally:
+        store.close()
