@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from cameras.hwdecode import HwAccelKind
 from cameras.redact import redact_url
 from vision.types import HazardKind
 from vision.zones import Anchor
@@ -391,6 +392,30 @@ def check_url(value: str, schemes: tuple[str, ...], *, allow_path: bool) -> None
         raise ValueError(f"URL '{redact_url(value)}' has no host")
 
 
+class DecodeSettings(ConfigModel):
+    """Decoding of the analysed stream: on the CPU, or on a GPU's video decoder (issue 10).
+
+    ``auto`` is the default because it costs nothing where there is no GPU (one probe per
+    process, one log line) and, on a GPU box, frees the ~80 CPU-ms per camera-second that
+    software decoding of 1080p H.264 costs (ARCHITECTURE.md §8), which is most of a camera's CPU.
+    """
+
+    hwaccel: HwAccelKind = Field(
+        default=HwAccelKind.AUTO,
+        description="Hardware decoder: auto (the first usable of cuda, vaapi, qsv, "
+        "videotoolbox, d3d11va, else software, logged once), none (software), or one device "
+        "type, which must be usable on the box (check-config and start-up fail otherwise, "
+        "naming what is available).",
+    )
+    device: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Device to decode on: a GPU index for cuda ('1'), a render node for vaapi "
+        "('/dev/dri/renderD129'); default: the first device.",
+    )
+
+
 class IngestSettings(ConfigModel):
     """How a camera's stream is opened and buffered; also the shape of ``defaults``."""
 
@@ -428,6 +453,10 @@ class IngestSettings(ConfigModel):
         ge=0.0,
         le=120.0,
         description="Seconds of video recorded after a hazard starts, for the evidence clip.",
+    )
+    decode: DecodeSettings = Field(
+        default_factory=DecodeSettings,
+        description="Video decoding: hwaccel (auto, none, cuda, vaapi, ...) and device.",
     )
     enabled: bool = Field(default=True, description="A disabled camera is validated but not run.")
 

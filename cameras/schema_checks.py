@@ -20,8 +20,16 @@ from typing import Annotated, Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from cameras.hwdecode import (
+    HwAccelUnavailableError,
+    HwDecodeRequest,
+    Prober,
+    choose_hwaccel,
+    probe_hwaccel,
+)
 from cameras.schema import (
     CameraConfig,
+    DecodeSettings,
     FallingObjectHazard,
     FloorsConfig,
     Hazard,
@@ -61,6 +69,7 @@ HazardModel = Any  # one of the members of cameras.schema.Hazard (a discriminate
 _ZONE_ADAPTER: TypeAdapter[Any] = TypeAdapter(Zone)
 _HAZARD_ADAPTER: TypeAdapter[Any] = TypeAdapter(Hazard)
 _FLOORS_ADAPTER: TypeAdapter[FloorsConfig] = TypeAdapter(FloorsConfig)
+_DECODE_ADAPTER: TypeAdapter[DecodeSettings] = TypeAdapter(DecodeSettings)
 # The bounds of CameraConfig.area, without its `| None`.
 _AREA_ADAPTER: TypeAdapter[str] = TypeAdapter(
     Annotated[str, *CameraConfig.model_fields["area"].metadata]
@@ -84,6 +93,8 @@ class CameraParts:
         area: the camera's ``area`` when it passed the schema, else ``None``.
         detect_model: the camera's ``detect.model`` (a detector name) when it is text, else
             ``None`` (not given: the default detector).
+        decode: the camera's ``decode`` section when it validated (or was not given: the
+            defaults), else ``None``.
     """
 
     zones: Mapping[str, ZoneModel | None]
@@ -92,6 +103,7 @@ class CameraParts:
     floors_given: bool
     area: str | None = None
     detect_model: str | None = None
+    decode: DecodeSettings | None = None
 
     @classmethod
     def of(cls, camera: CameraConfig) -> CameraParts:
@@ -103,6 +115,7 @@ class CameraParts:
             floors_given=camera.floors is not None,
             area=camera.area,
             detect_model=camera.detect.model,
+            decode=camera.decode,
         )
 
     @classmethod
@@ -129,6 +142,10 @@ class CameraParts:
         area = data.get("area")
         detect = data.get("detect")
         model = detect.get("model") if isinstance(detect, Mapping) else None
+        decode_raw = data.get("decode")
+        decode = (
+            DecodeSettings() if decode_raw is None else validate_part(_DECODE_ADAPTER, decode_raw)
+        )
         return cls(
             zones=zones,
             hazards=tuple(hazards),
@@ -136,6 +153,7 @@ class CameraParts:
             floors_given=floors_raw is not None,
             area=None if area is None else validate_part(_AREA_ADAPTER, area),
             detect_model=model if isinstance(model, str) and model else None,
+            decode=decode,
         )
 
 
@@ -558,6 +576,33 @@ def verify_floors(camera_id: str, camera: CameraConfig | CameraParts) -> list[Co
                 )
             )
     return issues
+
+
+# --- the box it runs on ------------------------------------------------------------------------
+
+
+def verify_decode(
+    camera_id: str,
+    camera: CameraConfig | CameraParts,
+    available: Sequence[str] | None = None,
+    prober: Prober = probe_hwaccel,
+) -> list[ConfigIssue]:
+    """An explicit ``decode.hwaccel`` is usable on this box (``auto`` and ``none`` always are).
+
+    Unlike the other checks this one looks at the machine (FFmpeg's build, the GPU), so it
+    belongs where the camera runs: ``check-config`` and ``run`` start-up, not ``serve``, which
+    may run on a box without the camera's GPU. ``available`` and ``prober`` are for tests
+    (defaults: :func:`cameras.hwdecode.available_hwaccels`, the cached real probe).
+    """
+    decode = _parts(camera).decode
+    if decode is None:
+        return []
+    try:
+        choose_hwaccel(HwDecodeRequest(decode.hwaccel, decode.device), available, prober)
+    except HwAccelUnavailableError as exc:
+        path = format_path(["cameras", camera_id, "decode", "hwaccel"])
+        return [ConfigIssue(path, f"camera '{camera_id}': {exc}")]
+    return []
 
 
 def check_camera(camera_id: str, camera: CameraConfig | CameraParts) -> list[ConfigIssue]:

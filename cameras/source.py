@@ -15,7 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from fractions import Fraction
@@ -36,6 +36,12 @@ from cameras.errors import (
     SourceConnectionError,
     SourceError,
     SourceNotFoundError,
+)
+from cameras.hwdecode import (
+    HwAccelUnavailableError,
+    HwDecodeChoice,
+    HwDecodeRequest,
+    choose_hwaccel,
 )
 from cameras.packets import EncodedPacket, StreamTemplate, inband_parameter_sets
 from cameras.redact import redact_url
@@ -79,6 +85,7 @@ class SourceSettings:
             continuing.
         realtime: pace a file at its own frame rate, as a camera would send it (demo, tests).
         decode: False only demuxes (an evidence-only main stream: packets for clips, no frames).
+        hwaccel: hardware decoding (:mod:`cameras.hwdecode`); software by default.
     """
 
     camera_id: str
@@ -97,6 +104,7 @@ class SourceSettings:
     loop_file: bool = False
     realtime: bool = False
     decode: bool = True
+    hwaccel: HwDecodeRequest = field(default_factory=HwDecodeRequest)
 
     @property
     def is_live(self) -> bool:
@@ -114,7 +122,8 @@ class SourceStatus:
     """A consistent copy of a source's counters, for the API and metrics.
 
     ``decode_errors`` counts packets that failed to decode and frames the decoder had to conceal
-    (damaged data); the concealed frames are not delivered.
+    (damaged data); the concealed frames are not delivered. ``hwaccel`` is the device type the
+    last frame was decoded on (``cuda``...), None for software decoding.
     """
 
     camera_id: str
@@ -132,6 +141,7 @@ class SourceStatus:
     height_px: int | None
     fps_in: float
     last_pts_s: float | None
+    hwaccel: str | None = None
 
 
 class FpsSampler:
@@ -234,6 +244,15 @@ class VideoSource:
             )
         if settings.width_px is not None and settings.width_px < 16:
             raise ValueError(f"camera {settings.camera_id}: width_px must be >= 16")
+        try:
+            self._hw: HwDecodeChoice | None = (
+                choose_hwaccel(settings.hwaccel) if settings.decode else None
+            )
+        except HwAccelUnavailableError as exc:
+            raise HwAccelUnavailableError(f"camera {settings.camera_id}: {exc}") from None
+        self._hw_format: str | None = None  # the device's pixel format while decoding on it
+        self._hw_active: str | None = None  # the device type the last frame came from
+        self._hw_noted = False  # the first frame of this connection was checked
         self.settings = settings
         self.on_packet = on_packet
         self._rng = rng or random.Random()
@@ -279,6 +298,7 @@ class VideoSource:
                 height_px=self._size[1] if self._size else None,
                 fps_in=round(self._fps_in, 2),
                 last_pts_s=self._last_pts_s,
+                hwaccel=self._hw_active,
             )
 
     def _set_state(self, state: SourceState, error: str | None = None) -> None:
@@ -430,7 +450,11 @@ class VideoSource:
         opened_at = time.monotonic()
         try:
             container = av.open(
-                s.url, "r", options=options, timeout=(s.connect_timeout_s, s.read_timeout_s)
+                s.url,
+                "r",
+                options=options,
+                timeout=(s.connect_timeout_s, s.read_timeout_s),
+                hwaccel=self._hw.hwaccel() if self._hw is not None else None,
             )
         except av.error.FFmpegError as exc:
             waited_s = time.monotonic() - opened_at if s.is_live else None
@@ -447,9 +471,16 @@ class VideoSource:
         where = f"camera {s.camera_id} ({s.safe_url})"
         stream = container.streams.video[0]
         ctx = stream.codec_context
-        if s.decode_threads != 1:
-            ctx.thread_type = "FRAME"
-        ctx.thread_count = s.decode_threads
+        self._hw_format = self._device_format(ctx)
+        self._hw_noted = False
+        if self._hw_format is not None:
+            ctx.thread_count = 1  # the device decodes; frame threads would only add latency
+        else:
+            with self._lock:
+                self._hw_active = None
+            if s.decode_threads != 1:
+                ctx.thread_type = "FRAME"
+            ctx.thread_count = s.decode_threads
         time_base = stream.time_base or Fraction(1, 90_000)
         with self._lock:
             self._codec = ctx.name
@@ -499,6 +530,26 @@ class VideoSource:
                 out = self._frame(frame, time_base)
                 if out is not None:
                     yield out
+
+    def _device_format(self, ctx: av.video.codeccontext.VideoCodecContext) -> str | None:
+        """The pixel format of frames decoded on the device, or None when decoding in software.
+
+        A stream whose codec has no path on the chosen device (MJPEG on some VAAPI drivers) is
+        decoded in software, with one warning per connection.
+        """
+        if self._hw is None:
+            return None
+        if ctx.is_hwaccel:
+            for config in ctx.codec.hardware_configs:
+                if config.device_type.name == self._hw.kind.value and config.format is not None:
+                    return config.format.name
+        logger.warning(
+            "camera %s: the %s decoder has no %s path; decoding this stream in software",
+            self.settings.camera_id,
+            ctx.name,
+            self._hw.kind.value,
+        )
+        return None
 
     def _follow_parameters(
         self,
@@ -564,6 +615,8 @@ class VideoSource:
         self._seq += 1
         self._frames_in += 1
         self._note_rate()
+        if self._hw_format is not None:
+            self._note_device(frame)
         if frame.is_corrupt:
             # The decoder patched up missing or damaged data (grey or smeared blocks until the
             # next keyframe): to the analysis that looks like motion, so it is counted, not used.
@@ -599,6 +652,26 @@ class VideoSource:
             ).to_ndarray()
         image.flags.writeable = False
         return image
+
+    def _note_device(self, frame: av.video.frame.VideoFrame) -> None:
+        """Track whether frames really come off the device.
+
+        FFmpeg falls back to software for a stream the device cannot decode (a profile NVDEC
+        lacks) at the first frame or after a mid-stream parameter change: logged once each time.
+        """
+        on_device = self._hw is not None and frame.format.name == self._hw_format
+        active = self._hw.kind.value if on_device and self._hw is not None else None
+        if active is None and (self._hw_active is not None or not self._hw_noted):
+            logger.warning(
+                "camera %s: the %s decoder handed this stream over to software decoding (a "
+                "stream profile the device cannot decode?)",
+                self.settings.camera_id,
+                self._hw.kind.value if self._hw is not None else "hardware",
+            )
+        self._hw_noted = True
+        if active != self._hw_active:
+            with self._lock:
+                self._hw_active = active
 
     def _note_rate(self) -> None:
         # Frames per wall-clock second over the last ~2 s (what the camera really sends).
