@@ -44,6 +44,20 @@ from pipelines.redis_url import (
     probe_redis,
 )
 from pipelines.runner import CameraRunner, RunnerOptions, run_cameras
+from pipelines.workers import (
+    LEGACY_SPOOL_NAME,
+    SupervisorSettings,
+    WorkerPlanError,
+    WorkerSupervisor,
+    camera_cost,
+    check_node_name,
+    default_node_name,
+    orphan_spools,
+    plan_workers,
+    resolve_worker_count,
+    running_cameras,
+    spool_path,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -74,17 +88,50 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, http: bool) -> None
     if http:
         parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address")
         parser.add_argument("--port", type=int, default=8080, help="HTTP port (8080)")
+        parser.add_argument(
+            "--database-url",
+            default=os.environ.get("HAZARDWATCH_DATABASE_URL"),
+            help="the ticket database as an SQLAlchemy URL, e.g. "
+            "postgresql+psycopg://user:password@host/db (env HAZARDWATCH_DATABASE_URL; default: "
+            "tickets.sqlite3 in the data dir). Several serve replicas share one PostgreSQL",
+        )
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser, *, default_workers: str) -> None:
+    parser.add_argument(
+        "--workers",
+        default=default_workers,
+        help="worker processes the cameras are spread over: a number, or 'auto' (one per core, "
+        f"at most one per camera); 1 runs everything in this process (default {default_workers})",
+    )
+    parser.add_argument(
+        "--node",
+        default=None,
+        help="this box's name (default: the host name); names its spool files, so that boxes "
+        "sharing one data volume keep their own",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve the pipeline processes' merged Prometheus metrics on this port (127.0.0.1)",
+    )
+    # Set by the supervisor for its worker processes; not for people.
+    parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--only-cameras", default=None, help=argparse.SUPPRESS)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser("run", help="run every camera's pipeline and publish events")
     add_common_arguments(run, http=False)
+    add_worker_arguments(run, default_workers="auto")
     run.set_defaults(func=cmd_run)
     serve = subparsers.add_parser("serve", help="the ticket service and the web UI/API")
     add_common_arguments(serve, http=True)
     serve.set_defaults(func=cmd_serve)
     up = subparsers.add_parser("up", help="pipelines + ticket service + API (+ redis if needed)")
     add_common_arguments(up, http=True)
+    add_worker_arguments(up, default_workers="1")
     up.set_defaults(func=cmd_up)
 
 
@@ -273,17 +320,30 @@ class Pipelines:
 
 
 def start_pipelines(config: HazardwatchConfig, args: argparse.Namespace) -> Pipelines:
-    """Start every camera; the config file is then watched for detector changes (and SIGHUP)."""
+    """Start this process's cameras (all, or a worker's ``--only-cameras``); the config file is
+    then watched for detector changes (and SIGHUP)."""
     args.data_dir.mkdir(parents=True, exist_ok=True)
     started_at = time.time()
-    publisher = EventPublisher(args.redis_url, args.data_dir / "spool.sqlite3")
-    # The spool's lock is ours: no other pipeline process writes evidence in this data dir, so
-    # temporary files older than now are writes a crash interrupted.
-    for folder in ("evidence", "live"):
-        remove_partial_files(args.data_dir / folder, older_than_s=started_at)
+    worker_index = getattr(args, "worker_index", None)
+    if worker_index is None:
+        spool = args.data_dir / LEGACY_SPOOL_NAME
+        # The spool's lock is ours: no other pipeline process of this box writes evidence in
+        # this data dir, so temporary files older than now are writes a crash interrupted.
+        cleanup = [args.data_dir / folder for folder in ("evidence", "live")]
+    else:
+        config = only_cameras(config, args.only_cameras)
+        spool = spool_path(args.data_dir, node_name(args), worker_index)
+        spool.parent.mkdir(parents=True, exist_ok=True)
+        # A (re)started worker cleans up after its own cameras only: other workers, and other
+        # boxes sharing the volume, are writing beside it.
+        cleanup = [args.data_dir / "evidence" / camera_id for camera_id in config.cameras]
+    publisher = EventPublisher(args.redis_url, spool)
+    for folder in cleanup:
+        remove_partial_files(folder, older_than_s=started_at)
     options = RunnerOptions(
         data_dir=args.data_dir,
         loop_files=os.environ.get("HAZARDWATCH_LOOP_FILES") == "1",
+        worker_index=worker_index,
     )
     pool = detector_pool()
     try:
@@ -298,6 +358,22 @@ def start_pipelines(config: HazardwatchConfig, args: argparse.Namespace) -> Pipe
     )
     reloader.start()
     return Pipelines(publisher, runners, pool, reloader)
+
+
+def node_name(args: argparse.Namespace) -> str:
+    try:
+        return check_node_name(args.node) if args.node else default_node_name()
+    except WorkerPlanError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def only_cameras(config: HazardwatchConfig, names: str | None) -> HazardwatchConfig:
+    """The config with only a worker's cameras (the supervisor's plan)."""
+    wanted = [name for name in (names or "").split(",") if name]
+    unknown = [name for name in wanted if name not in config.cameras]
+    if not wanted or unknown:
+        raise StartupError(f"--only-cameras: no such camera(s) in the config: {unknown or wanted}")
+    return config.model_copy(update={"cameras": {cid: config.cameras[cid] for cid in wanted}})
 
 
 def stop_pipelines(pipelines: Pipelines) -> None:
@@ -339,8 +415,17 @@ def build_api(
     from api.workflow import TicketPolicy
 
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{(args.data_dir / 'tickets.sqlite3').resolve()}"
-    store = TicketStore(url, policy=TicketPolicy.from_config(config))
+    url = (
+        getattr(args, "database_url", None)
+        or f"sqlite:///{(args.data_dir / 'tickets.sqlite3').resolve()}"
+    )
+    from api.store import StoreError
+
+    try:
+        store = TicketStore(url, policy=TicketPolicy.from_config(config))
+    except StoreError as exc:
+        # The URL may carry a password: name the option, not the URL.
+        raise StartupError(f"--database-url: {exc}") from None
     levels = config.api.levels if config.api is not None else None
     # Evidence retention runs with the ticket service: it needs the tickets' states.
     retention = EvidenceRetention(store, args.data_dir, config.retention)
@@ -416,16 +501,90 @@ def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 def cmd_run(args: argparse.Namespace) -> int:
     config = load(args.config)
     check_redis(args.redis_url, "events wait in the spool until it answers")
+    if args.worker_index is None:
+        workers = worker_count(args, config)
+        if workers > 1:
+            return supervise_workers(config, args, workers)
     pipelines = start_pipelines(config, args)
     reload_on_sighup(pipelines)
-    print(
-        f"running {len(pipelines.runners)} camera(s); Ctrl-C stops, SIGHUP reloads detectors",
-        flush=True,
-    )
+    if args.worker_index is None:
+        print(
+            f"running {len(pipelines.runners)} camera(s); Ctrl-C stops, SIGHUP reloads detectors",
+            flush=True,
+        )
     try:
         wait_for_signal()
     finally:
         stop_pipelines(pipelines)
+    return 0
+
+
+def worker_count(args: argparse.Namespace, config: HazardwatchConfig) -> int:
+    try:
+        return resolve_worker_count(args.workers, len(running_cameras(config)))
+    except WorkerPlanError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def drain_orphan_spools(args: argparse.Namespace, node: str, workers: int) -> list[EventPublisher]:
+    """Publishers for this node's spools that no worker owns now (see pipelines/workers.py):
+    they send what earlier runs accepted, in the background, until the supervisor stops."""
+    publishers = []
+    for path in orphan_spools(args.data_dir, node, workers):
+        publisher = EventPublisher(args.redis_url, path)
+        pending = publisher.stats().spooled
+        if pending:
+            logger.warning("spool %s: %d event(s) of an earlier run; sending them", path, pending)
+        publishers.append(publisher)
+    return publishers
+
+
+def supervise_workers(config: HazardwatchConfig, args: argparse.Namespace, workers: int) -> int:
+    """``run`` with its cameras spread over ``workers`` processes, until SIGINT/SIGTERM."""
+    node = node_name(args)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    started_at = time.time()
+    for folder in ("evidence", "live"):
+        remove_partial_files(args.data_dir / folder, older_than_s=started_at)
+    cameras = running_cameras(config)
+    # The models are checked once here, so that a bad config stops the start (exit 2) instead
+    # of every worker dying and being restarted forever.
+    pool = detector_pool()
+    try:
+        make_detector_source(config, args.config.parent, pool, str(args.config))
+    finally:
+        pool.close()
+    plan = plan_workers({cid: camera_cost(config, cid) for cid in cameras}, workers)
+    leftovers = drain_orphan_spools(args, node, workers)
+    supervisor = WorkerSupervisor(
+        SupervisorSettings(
+            config_path=args.config,
+            data_dir=args.data_dir,
+            redis_url=args.redis_url,
+            node=node,
+            verbosity=getattr(args, "verbose", 0),
+        ),
+        plan,
+    )
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    signal.signal(signal.SIGHUP, lambda *_: supervisor.reload())
+    supervisor.start()
+    print(
+        f"running {len(cameras)} camera(s) in {len(supervisor.workers)} worker processes "
+        f"(node {node}); Ctrl-C stops, SIGHUP reloads detectors",
+        flush=True,
+    )
+    try:
+        stopping.wait()
+    finally:
+        codes = supervisor.stop()
+        for publisher in leftovers:
+            publisher.close(flush_timeout_s=5)
+    failed = [code for code in codes if code not in (0, None)]
+    if failed:
+        logger.error("worker exit codes on stop: %s", codes)
     return 0
 
 
@@ -447,7 +606,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 @_guard
 def cmd_up(args: argparse.Namespace) -> int:
     config = load(args.config)
+    workers = worker_count(args, config)
     with local_redis(args.redis_url, args.data_dir):
+        if workers > 1:
+            # The pipelines run in worker processes (the supervisor handles the signals);
+            # the API and ticket service in a thread of this one.
+            store, service, app = build_api(config, args)
+            service.start()
+            api = threading.Thread(
+                target=serve_http, args=(app, args.host, args.port), name="uvicorn", daemon=True
+            )
+            print(f"up: web UI http://{args.host}:{args.port}/ui/review", flush=True)
+            api.start()
+            try:
+                return supervise_workers(config, args, workers)
+            finally:
+                service.stop()
+                store.close()
         running: list[EventPublisher] = []  # the publisher, once the pipelines are started
         store, service, app = build_api(
             config, args, lambda: running[0].health() if running else {}

@@ -63,6 +63,8 @@ class RunnerOptions:
     # How long stop() waits for the analysis thread to finish the frame it is on (a detector
     # call); past that the camera's open hazards are left without their end (see stop()).
     analysis_stop_timeout_s: float = THREAD_JOIN_S
+    # Which worker process of ``hazardwatch run`` runs the camera (None: the single process).
+    worker_index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,7 @@ class Service:
     command: str = "up"
     name: str = "up"
     env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)  # e.g. ["--workers", "2"]
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
     starts: int = 0
@@ -128,6 +129,7 @@ class Service:
                 "--redis-url", self.redis_url]  # fmt: skip
         if self.command != "run":
             args += ["--port", str(self.port)]
+        args += self.extra_args
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "HAZARDWATCH_ADMIN_TOKEN": ADMIN_TOKEN}
         env.update(self.env)
         with self.log_path.open("wb") as log:
@@ -375,9 +377,12 @@ def partial_files(data_dir: Path) -> list[Path]:
 
 
 def spool_rows(data_dir: Path) -> int:
-    """Events waiting in the publisher's spool (read-only look at its ``events`` table)."""
-    spool = data_dir / "spool.sqlite3"
-    if not spool.is_file():
-        return 0
-    with sqlite3.connect(f"file:{spool}?mode=ro", uri=True, timeout=10) as db:
-        return int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    """Events waiting in the publishers' spools (read-only look at each ``events`` table): the
+    single process's ``spool.sqlite3`` and the worker processes' ``spool/*.sqlite3``."""
+    total = 0
+    for spool in [data_dir / "spool.sqlite3", *sorted((data_dir / "spool").glob("*.sqlite3"))]:
+        if not spool.is_file():
+            continue
+        with sqlite3.connect(f"file:{spool}?mode=ro", uri=True, timeout=10) as db:
+            total += int(db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    return total

@@ -55,3 +55,53 @@ def test_up_with_a_broken_config_exits_2(
     assert main(["up", "--config", str(config), "--data-dir", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert "cameras.cam" in err and "sourse" in err
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://user:s3cret@db/hw", "unsupported database 'mysql'"),
+        ("not a url", "not valid"),
+    ],
+)
+def test_serve_with_a_bad_database_url_exits_2_without_the_password(
+    url: str,
+    message: str,
+    redis_server: RedisServerProcess,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("site: {id: a, name: A}\ncameras:\n  a: {source: /nonexistent/a.mp4}\n")
+    args = ["serve", "--config", str(config), "--data-dir", str(tmp_path / "d"),
+            "--redis-url", redis_server.url, "--database-url", url]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--database-url" in err and message in err
+    assert "s3cret" not in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--workers", "0"], "--workers"),
+        (["--workers", "many"], "--workers"),
+        (["--workers", "2", "--node", "a/b"], "--node"),
+    ],
+)
+def test_run_with_bad_worker_options_exits_2(
+    extra: list[str],
+    message: str,
+    redis_server: RedisServerProcess,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        "site: {id: a, name: A}\ncameras:\n"
+        "  a: {source: /nonexistent/a.mp4}\n  b: {source: /nonexistent/b.mp4}\n"
+    )
+    args = ["run", "--config", str(config), "--data-dir", str(tmp_path / "d"),
+            "--redis-url", redis_server.url, *extra]  # fmt: skip
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
