@@ -37,15 +37,16 @@ from tests.support.servers import free_port
 pytestmark = pytest.mark.timeout(90)
 
 _SPAWN = multiprocessing.get_context("spawn")
-Step = tuple[dict[str, Any], list[float]]  # a status record and the lags since the last one
+# A status record, the lags since the last one and (if known) the detector times of that interval
+Step = tuple[dict[str, Any], list[float], list[float] | None]
 
 
 def _worker(worker: int, camera: str, steps: list[Step], stay: bool, report: Queue[Any]) -> None:
     """A worker process: records ``steps`` for ``camera``, reports, then stays until killed."""
     try:
         metrics = PipelineMetrics(worker)
-        for status, lags in steps:
-            metrics.record_camera(camera, status, lags_s=lags)
+        for status, lags, inference_ms in steps:
+            metrics.record_camera(camera, status, lags_s=lags, inference_ms=inference_ms)
     except Exception as exc:  # reported to the test, which fails on it
         report.put(("error", os.getpid(), f"{type(exc).__name__}: {exc}"))
         return
@@ -54,19 +55,26 @@ def _worker(worker: int, camera: str, steps: list[Step], stay: bool, report: Que
         signal.pause()
 
 
-def _supervisor(events: list[tuple[str, int, int]], report: Queue[Any]) -> None:
-    """A supervisor process: ("started"|"restarted"|"exited", worker, pid) in order."""
+def _supervisor(commands: Queue[Any], report: Queue[Any]) -> None:
+    """A supervisor process: obeys ("started"|"restarted"|"exited", worker, pid) commands,
+    reporting after each, until ``None``."""
     try:
         metrics = SupervisorMetrics()
-        for event, worker, pid in events:
-            if event == "exited":
-                metrics.worker_exited(worker, pid)
-            else:
-                metrics.worker_started(worker, restart=event == "restarted")
     except Exception as exc:
         report.put(("error", os.getpid(), f"{type(exc).__name__}: {exc}"))
         return
     report.put(("recorded", os.getpid(), ""))
+    while (command := commands.get()) is not None:
+        event, worker, pid = command
+        try:
+            if event == "exited":
+                metrics.worker_exited(worker, pid)
+            else:
+                metrics.worker_started(worker, restart=event == "restarted")
+        except Exception as exc:
+            report.put(("error", os.getpid(), f"{type(exc).__name__}: {exc}"))
+            return
+        report.put(("recorded", os.getpid(), ""))
 
 
 class Processes:
@@ -96,6 +104,12 @@ class Processes:
         outcome, pid, message = self.run(target, *args)
         assert outcome == "recorded", message
         return pid
+
+    def tell(self, commands: Queue[Any], command: tuple[str, int, int]) -> None:
+        """Send ``command`` to a child reading ``commands``; wait for it to be done."""
+        commands.put(command)
+        outcome, _, message = self.report.get(timeout=60)
+        assert outcome == "recorded", message
 
     def kill(self, pid: int) -> None:
         child = next(child for child in self.children if child.pid == pid)
@@ -157,6 +171,7 @@ LANE_A: list[Step] = [
             overloaded=False,
         ),
         [0.1, 0.2],
+        None,
     ),
     (
         _status(
@@ -169,6 +184,7 @@ LANE_A: list[Step] = [
             detect_fps_effective=4.0,
         ),
         [0.3],
+        None,
     ),
 ]
 LANE_B: list[Step] = [
@@ -177,6 +193,7 @@ LANE_B: list[Step] = [
             60, frames_out=12, detect_fps_target=2.0, detect_fps_effective=2.0, overloaded=True
         ),
         [],
+        [12.0, 40.0],  # the runner's own detector times: observed as they are
     )
 ]
 
@@ -211,6 +228,9 @@ def test_workers_are_merged_and_a_dead_workers_gauges_leave(
     assert _value(merged, "hazardwatch_pipeline_detect_fps_effective", **a) == 4.0
     assert _value(merged, "hazardwatch_pipeline_overloaded", **a) == 0
     assert _value(merged, "hazardwatch_pipeline_overloaded", **b) == 1
+    assert _value(merged, f"{inference}_count", **b) == 2
+    assert _value(merged, f"{inference}_bucket", **b, le="0.015") == 1
+    assert _value(merged, f"{inference}_bucket", **b, le="0.05") == 2
     assert not [labels for _, labels in merged if "pid" in dict(labels)]  # livesum: no pid
 
     # worker 0 dies; until it is marked dead its last gauges are still counted ...
@@ -218,7 +238,10 @@ def test_workers_are_merged_and_a_dead_workers_gauges_leave(
     killed = _samples(render_merged(metrics_dir))
     assert _value(killed, "hazardwatch_pipeline_detect_fps_effective", **a) == 4.0
     # ... the supervisor marks it dead: its gauges leave, its counts stay
-    processes.start(_supervisor, [("started", 0, 0), ("exited", 0, first)])
+    supervisor: Queue[Any] = _SPAWN.Queue()
+    processes.start(_supervisor, supervisor)
+    processes.tell(supervisor, ("started", 0, 0))
+    processes.tell(supervisor, ("exited", 0, first))
     dead = _samples(render_merged(metrics_dir))
     assert _value(dead, "hazardwatch_pipeline_detect_fps_effective", **a) is None
     assert _value(dead, "hazardwatch_pipeline_overloaded", **a) is None
@@ -227,16 +250,15 @@ def test_workers_are_merged_and_a_dead_workers_gauges_leave(
     assert _value(dead, "hazardwatch_pipeline_worker_up", worker="0") == 0
 
     # its replacement continues the same series: counts add up, gauges are the live one's
-    restarted = [(_status(40, detect_fps_effective=3.0, detector_runs=2), [0.05])]
+    restarted = [(_status(40, detect_fps_effective=3.0, detector_runs=2), [0.05], None)]
     processes.start(_worker, 0, "lane_a", restarted, True)
-    processes.start(_supervisor, [("restarted", 0, 0)])
+    processes.tell(supervisor, ("restarted", 0, 0))
     after = _samples(render_merged(metrics_dir))
     assert _value(after, "hazardwatch_pipeline_frames_decoded_total", **a) == 190
     assert _value(after, "hazardwatch_pipeline_detector_runs_total", **a) == 17
     assert _value(after, "hazardwatch_pipeline_detect_fps_effective", **a) == 3.0
     assert _value(after, f"{lag}_count", **a) == 4
     assert _value(after, "hazardwatch_pipeline_worker_restarts_total", worker="0") == 1
-    # two supervisor processes in this test (a real one is one): each wrote worker 0's gauge
     assert _value(after, "hazardwatch_pipeline_worker_up", worker="0") == 1
 
     server, thread = serve_metrics("127.0.0.1", free_port(), metrics_dir)
@@ -255,11 +277,11 @@ def test_counters_follow_growth_and_restart_from_zero(
     metrics_dir: Path, processes: Processes
 ) -> None:
     steps: list[Step] = [
-        (_status(100, stage_ms={"decode": 50.0}), []),
-        (_status(100), []),  # no growth; stage_ms missing
-        (_status(30, stage_ms={"decode": 10.0}), []),  # the source restarted from 0
-        (_status(45, frames_out=None), []),
-        ({"state": "connecting"}, []),  # nothing numeric yet
+        (_status(100, stage_ms={"decode": 50.0}), [], None),
+        (_status(100), [], None),  # no growth; stage_ms missing
+        (_status(30, stage_ms={"decode": 10.0}), [], None),  # the source restarted from 0
+        (_status(45, frames_out=None), [], None),
+        ({"state": "connecting"}, [], None),  # nothing numeric yet
     ]
     processes.start(_worker, 3, "cam", steps, False)
     merged = _samples(render_merged(metrics_dir))
@@ -289,7 +311,7 @@ def test_counters_follow_growth_and_restart_from_zero(
 def test_a_bad_status_field_is_named_and_nothing_is_recorded(
     metrics_dir: Path, processes: Processes, status: dict[str, Any], lags: list[float], message: str
 ) -> None:
-    outcome, _, text = processes.run(_worker, 0, "cam", [(status, lags)], False)
+    outcome, _, text = processes.run(_worker, 0, "cam", [(status, lags, None)], False)
     assert outcome == "error"
     assert text.startswith("ValueError: ") and message in text, text
     assert b"hazardwatch_pipeline_frames_decoded_total{" not in render_merged(metrics_dir)
