@@ -49,8 +49,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import math
 import os
@@ -76,6 +74,13 @@ import httpx
 import redis
 import yaml
 
+from benchmarks.capacity.procfs import (
+    box_cpu,
+    die_with_parent,
+    percentile,
+    proc_sample,
+    slope,
+)
 from benchmarks.scenarios.errors import AssetError, ScenarioError
 from benchmarks.scenarios.generate import generate_suite
 from tests.support.servers import (
@@ -111,7 +116,6 @@ WARMUP_MAX_S = 120.0
 WINDOW_MAX_S = 300.0
 SETTLE_MAX_S = 90.0
 STOP_TIMEOUT_S = 90.0
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class SoakSetupError(Exception):
@@ -139,69 +143,6 @@ class SoakSettings:
     @property
     def window_s(self) -> float:
         return min(WINDOW_MAX_S, (self.duration_s - self.warmup_s) / 2)
-
-
-# ----- process measurements (/proc) --------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ProcSample:
-    rss_kb: int
-    fds: int
-    threads: int
-    cpu_s: float
-    pids: int
-
-
-def _children(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (from the ppid field of /proc/*/stat)."""
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            text = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue  # it exited meanwhile
-        ppid = int(text[text.rindex(")") + 2 :].split()[1])
-        parents.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        kids = parents.get(todo.pop(), [])
-        out += kids
-        todo += kids
-    return out
-
-
-def _status_field(status: str, name: str) -> int:
-    for line in status.splitlines():
-        if line.startswith(name + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def proc_sample(pid: int) -> ProcSample:
-    """RSS, open fds, threads and CPU time of ``pid`` and its descendants together."""
-    rss_kb = fds = threads = 0
-    cpu_s = 0.0
-    pids = [pid, *_children(pid)]
-    for p in pids:
-        with contextlib.suppress(OSError):
-            status = Path(f"/proc/{p}/status").read_text()
-            stat = Path(f"/proc/{p}/stat").read_text()
-            fds += len(os.listdir(f"/proc/{p}/fd"))
-            rss_kb += _status_field(status, "VmRSS")
-            threads += _status_field(status, "Threads")
-            fields = stat[stat.rindex(")") + 2 :].split()
-            cpu_s += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return ProcSample(rss_kb, fds, threads, cpu_s, len(pids))
-
-
-def box_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    return float(sum(values) - idle), float(sum(values))
 
 
 # ----- media, servers, config -------------------------------------------------------------------
@@ -290,15 +231,6 @@ def write_config(
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when this script dies, so `up` never outlives it."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
 def start_up(config: Path, data_dir: Path, port: int, redis_url: str, token: str, log: Path) -> Any:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HAZARDWATCH_ADMIN_TOKEN": token}
     with log.open("wb") as out:
@@ -306,7 +238,7 @@ def start_up(config: Path, data_dir: Path, port: int, redis_url: str, token: str
             [sys.executable, "-m", "hazardwatch", "up", "--config", str(config),
              "--data-dir", str(data_dir), "--port", str(port), "--redis-url", redis_url],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=REPO,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )  # fmt: skip
 
 
@@ -509,13 +441,6 @@ def progress_line(sample: Sample, observed: Observed, t0_epoch: float) -> str:
 # ----- judging ----------------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
 def window_median(samples: Sequence[Sample], attr: str, lo_s: float, hi_s: float) -> float:
     values = [getattr(s, attr) for s in samples if lo_s <= s.t_s <= hi_s]
     if not values:
@@ -535,7 +460,7 @@ def judge_resources(samples: Sequence[Sample], settings: SoakSettings) -> dict[s
                      "max": max(getattr(s, attr) for s in samples)}  # fmt: skip
     rss = out["rss_kb"]
     rss["slope_mb_per_min"] = round(
-        _slope([(s.t_s, s.rss_kb / 1024) for s in samples if s.t_s >= w]) * 60, 2
+        slope([(s.t_s, s.rss_kb / 1024) for s in samples if s.t_s >= w]) * 60, 2
     )
     rss["drift_pct"] = round(
         100 * (rss["last_median"] - rss["first_median"]) / rss["first_median"], 2
@@ -545,16 +470,6 @@ def judge_resources(samples: Sequence[Sample], settings: SoakSettings) -> dict[s
     out["cores_box_mean"] = round(statistics.fmean(s.cores_box for s in judged), 3)
     out["cores_rtsp_mean"] = round(statistics.fmean(s.cores_rtsp for s in judged), 3)
     return out
-
-
-def _slope(points: Sequence[tuple[float, float]]) -> float:
-    """Least-squares slope of y over x (0 with fewer than 2 distinct x)."""
-    if len({x for x, _ in points}) < 2:
-        return 0.0
-    mean_x = statistics.fmean(x for x, _ in points)
-    mean_y = statistics.fmean(y for _, y in points)
-    num = sum((x - mean_x) * (y - mean_y) for x, y in points)
-    return num / sum((x - mean_x) ** 2 for x, _ in points)
 
 
 def latency_windows(

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "pipelines.cli_analysis",  # replay, eval
     "hazardwatch.services",  # run, serve, up
     "hazardwatch.demo",  # demo
+    "hazardwatch.bench",  # bench
     "api.cli_dataset",  # dataset export
 )
 

@@ -1,0 +1,268 @@
+"""`hazardwatch bench`'s judging (benchmarks/capacity/verdict.py) on recorded-shape samples:
+the real-time verdict and each reason it refuses, rates from the records' own times, per-stage
+costs, the bottleneck named, and the `--cameras auto` search."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from benchmarks.capacity.verdict import (
+    Sample,
+    TrialMetrics,
+    Verdict,
+    bottleneck,
+    capacity,
+    estimate_cameras,
+    judge,
+    next_cameras,
+    trend,
+    trial_metrics,
+    warmup_s,
+)
+
+T0 = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
+FPS = 25.0
+# What a camera spends per second of video (ms), as the status record's stage_ms accumulates it
+STAGE_RATES = {"decode": 80.0, "inference": 40.0, "tracking": 2.0, "luma": 3.0}
+
+Record = dict[str, Any]
+Tweak = Callable[[str, float, Record], None]
+
+
+def record(camera: str, t_s: float, *, fps: float = FPS, lag_ms: float = 120.0) -> Record:
+    """A camera status record as `hazardwatch run` publishes it, ``t_s`` into the run."""
+    return {
+        "state": "streaming",
+        "fps_in": fps,
+        "frames_in": int(fps * (t_s + 30)),  # it had been streaming for 30 s before
+        "dropped": 0,
+        "reconnects": 0,
+        "detector_runs": int(5 * (t_s + 30)),
+        "detector_skips": 0,
+        "overloaded": False,
+        "detect_fps_effective": 5.0,
+        "stage_ms": {k: v * (t_s + 30) for k, v in STAGE_RATES.items()},
+        "lag_ms_p50": lag_ms * 0.6,
+        "lag_ms_p95": lag_ms,
+        "updated_at": (T0 + timedelta(seconds=t_s)).isoformat(),
+    }
+
+
+def samples(
+    cameras: int = 3,
+    seconds: int = 30,
+    *,
+    tweak: Tweak | None = None,
+    cpu_cores: float = 0.9,
+    box_cores: float = 1.2,
+    rtsp_cores: float = 0.0,
+    stale_s: float = 0.0,
+) -> list[Sample]:
+    """One sample a second; each record ``stale_s`` older than the sample (published before)."""
+    out = []
+    for t in range(1, seconds + 1):
+        records = {}
+        for k in range(cameras):
+            cid = f"lane{k + 1:02d}"
+            rec = record(cid, t - stale_s * (k % 2))
+            if tweak is not None:
+                tweak(cid, t, rec)
+            records[cid] = rec
+        out.append(
+            Sample(
+                t_s=float(t), cpu_s=cpu_cores * t, rss_kb=300_000 * cameras,
+                pss_kb=200_000 * cameras, threads=10 * cameras, fds=12 * cameras, pids=3,
+                box_cores=box_cores, rtsp_cpu_s=rtsp_cores * t, cameras=records,
+            )
+        )  # fmt: skip
+    return out
+
+
+def metrics_of(batch: list[Sample], cameras: int = 3) -> TrialMetrics:
+    return trial_metrics(batch, {f"lane{k + 1:02d}": FPS for k in range(cameras)}, 10.0, 2)
+
+
+def test_a_steady_run_is_real_time_with_its_numbers() -> None:
+    m = metrics_of(samples())
+    assert judge(m) == Verdict(True, ())
+    assert m.seconds == 20.0  # samples 10..30 after a 10 s warm-up
+    assert m.cpu_ms_per_camera_s == pytest.approx(900 / 3, abs=0.2)
+    assert m.fps_in == {"lane01": 25.0, "lane02": 25.0, "lane03": 25.0}
+    assert m.stages_ms_per_camera_s == pytest.approx(STAGE_RATES)
+    assert m.detect_runs_per_camera_s == {"lane01": 5.0, "lane02": 5.0, "lane03": 5.0}
+    assert m.lag_p95_ms == 120.0
+    assert m.lag_p50_ms == 72.0
+    assert m.rss_mb == pytest.approx(900_000 / 1024, abs=0.1)
+
+
+def test_rates_use_the_records_own_times_not_the_sampling_times() -> None:
+    # every other camera's record is 0.9 s old when sampled, and the first sample after the
+    # warm-up sees it fresh: over the sampling times its rate would be off by ~4.5 %
+    def fresh_first(cid: str, t: float, rec: Record) -> None:
+        if cid == "lane02" and t == 10:
+            rec.update(record(cid, t))
+
+    m = metrics_of(samples(stale_s=0.9, tweak=fresh_first))
+    assert m.fps_in["lane02"] == pytest.approx(FPS, abs=0.05)  # over sampling times: 23.85
+    assert judge(m).real_time
+
+
+def _slow(cid: str, t: float, rec: Record) -> None:
+    if cid == "lane02":
+        rec["frames_in"] = int(23.0 * (t + 30))
+
+
+def _drops_after_warmup(cid: str, t: float, rec: Record) -> None:
+    if cid == "lane03" and t >= 20:
+        rec["dropped"] = 7
+
+
+def _lagging(_: str, t: float, rec: Record) -> None:
+    rec["lag_ms_p95"] = 1500.0
+
+
+def _growing(_: str, t: float, rec: Record) -> None:
+    rec["lag_ms_p95"] = 100.0 + 30.0 * t  # 400 -> 1000 ms over the judged period
+
+
+def _no_lag(_: str, t: float, rec: Record) -> None:
+    del rec["lag_ms_p95"], rec["lag_ms_p50"]
+
+
+def _reconnecting(cid: str, t: float, rec: Record) -> None:
+    if cid == "lane01" and t == 30:
+        rec["state"] = "reconnecting"
+
+
+@pytest.mark.parametrize(
+    ("tweak", "reason"),
+    [
+        (_slow, "input rate off the clip's"),
+        (_drops_after_warmup, "frames dropped from queues after the warm-up: {'lane03': 7}"),
+        (_lagging, "analysis lag p95 1500 ms >= 1000 ms"),
+        (_growing, "growing backlog"),
+        (_no_lag, "published no analysis lag"),
+        (_reconnecting, "cameras not streaming at the end: ['lane01']"),
+    ],
+    ids=["slow-input", "drops", "lag", "backlog", "no-lag-field", "not-streaming"],
+)
+def test_each_failure_is_named(tweak: Tweak, reason: str) -> None:
+    verdict = judge(metrics_of(samples(tweak=tweak)))
+    assert not verdict.real_time
+    assert any(reason in r for r in verdict.reasons), verdict.reasons
+
+
+def test_the_growing_backlog_is_caught_although_its_p95_stays_under_a_second() -> None:
+    m = metrics_of(samples(tweak=lambda c, t, r: r.update(lag_ms_p95=100.0 + 25.0 * t)))
+    assert m.lag_p95_ms is not None and m.lag_p95_ms < 1000
+    assert [r for r in judge(m).reasons if "growing backlog" in r]
+
+
+def test_allowed_are_drops_in_the_warmup_and_the_overload_policy_lowering_detect_fps() -> None:
+    def policy(cid: str, t: float, rec: Record) -> None:
+        rec["dropped"] = min(40, int(4 * t))  # all dropped while warming up
+        rec["detector_skips"] = int(3 * t)
+        rec["overloaded"] = t > 15
+        rec["detect_fps_effective"] = 2.0
+
+    m = metrics_of(samples(tweak=policy))
+    assert judge(m).real_time
+    assert m.detector_skips == 3 * 3 * 20
+    assert m.overloaded_cameras == ["lane01", "lane02", "lane03"]
+
+
+def test_a_dead_run_is_not_real_time() -> None:
+    batch = samples()
+    batch[-1] = replace(batch[-1], alive=False)
+    assert "the run process died during the trial" in judge(metrics_of(batch)).reasons
+
+
+def test_too_short_a_run_or_a_camera_without_records_is_refused() -> None:
+    with pytest.raises(ValueError, match="samples after the 10 s warm-up"):
+        trial_metrics(samples(seconds=10), {"lane01": FPS}, 10.0, 2)
+    with pytest.raises(ValueError, match=r"without a status record.*lane09"):
+        trial_metrics(samples(), {"lane01": FPS, "lane09": FPS}, 10.0, 2)
+
+
+@pytest.mark.parametrize(("duration", "warmup"), [(15, 7.5), (30, 10.0), (60, 12.0), (600, 120.0)])
+def test_warmup_is_a_fifth_at_least_10_s_at_most_half(duration: float, warmup: float) -> None:
+    assert warmup_s(duration) == warmup
+
+
+def test_trend_gives_change_between_thirds_and_slope() -> None:
+    points = [(float(t), 100.0 + t) for t in range(60)]
+    got = trend(points)
+    assert got["slope_per_min"] == pytest.approx(60.0)
+    assert got["first_third"] == pytest.approx(109.5)
+    assert got["last_third"] == pytest.approx(149.5)
+    assert trend(points[:2]) == {}
+
+
+# ----- the bottleneck ---------------------------------------------------------------------------
+
+
+def test_bottleneck_of_a_run_that_keeps_up_is_its_costliest_stage() -> None:
+    m = metrics_of(samples())
+    assert bottleneck(m, judge(m))[0] == "decode"
+
+
+def test_bottleneck_is_the_interpreter_lock_when_lagging_on_idle_cores() -> None:
+    m = metrics_of(samples(tweak=_lagging, box_cores=1.3))
+    name, why = bottleneck(m, judge(m))
+    assert name == "interpreter lock"
+    assert "CPU not saturated" in why
+
+
+def test_bottleneck_is_the_saturated_stage_or_the_rtsp_server() -> None:
+    m = metrics_of(samples(tweak=_lagging, box_cores=1.95))
+    assert bottleneck(m, judge(m))[0] == "decode"
+    m = metrics_of(samples(tweak=_lagging, box_cores=1.95, rtsp_cores=0.7))
+    assert bottleneck(m, judge(m))[0] == "RTSP server"
+
+
+# ----- --cameras auto ---------------------------------------------------------------------------
+
+
+def run_search(true_capacity: int, estimate: int, limit: int = 48) -> tuple[int, list[int]]:
+    """The search against a box that carries exactly ``true_capacity`` cameras; the calibration
+    trial (2 cameras) first, as the harness does."""
+    trials = {2: true_capacity >= 2}
+    order = [2]
+    while (n := next_cameras(trials, estimate, limit)) is not None:
+        assert n not in trials, f"{n} tried twice: {order}"
+        trials[n] = n <= true_capacity
+        order.append(n)
+        assert len(order) < 15, order
+    return capacity(trials), order
+
+
+@pytest.mark.parametrize(
+    ("true_capacity", "estimate", "trials_at_most"),
+    [(13, 13, 5), (13, 10, 6), (13, 18, 6), (24, 12, 8), (6, 14, 6), (1, 5, 2), (2, 2, 2),
+     (48, 40, 3)],
+)  # fmt: skip
+def test_auto_search_finds_the_capacity(
+    true_capacity: int, estimate: int, trials_at_most: int
+) -> None:
+    found, order = run_search(true_capacity, estimate)
+    assert found == true_capacity, order
+    if true_capacity >= 2 and estimate > 2:  # the calibration passed: the estimate comes next
+        assert order[1] == estimate, order
+    assert len(order) <= trials_at_most, order  # the calibration included
+
+
+def test_auto_search_when_nothing_keeps_up_ends_at_one_camera() -> None:
+    found, order = run_search(0, 8)
+    assert found == 0
+    assert order[-1] == 1
+
+
+def test_estimate_from_cpu_per_camera() -> None:
+    assert estimate_cameras(2, 145.0, 48) == 13
+    assert estimate_cameras(2, 2500.0, 48) == 1
+    assert estimate_cameras(2, 10.0, 48) == 48
