@@ -8,6 +8,11 @@ and decodes each image's output into :class:`vision.types.Detections` in image p
 
 ``OnnxDetector`` serialises its own calls with a lock (its buffers are reused); for many cameras
 calling at once, put a :class:`models.batching.BatchingDetector` in front of it.
+
+On a CUDA or TensorRT session the run goes through I/O binding
+(:class:`models.iobinding.BoundRunner`): the input lives on the GPU, bound once per batch shape,
+and each run is one host-to-device copy of the letterboxed batch; the output is copied back for
+decoding and NMS, which run on the CPU.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import onnxruntime as ort
 
 from models.errors import InferenceError, InputImageError, ModelLoadError
 from models.families import FamilyMatch, identify_family, make_decoder
+from models.iobinding import BoundRunner
 from models.labels import (
     COCO80,
     LabelSource,
@@ -117,6 +123,7 @@ class OnnxDetector:
             spec.intra_op_threads,
             spec.inter_op_threads,
             spec.graph_optimization,
+            spec.gpu,
         )
         self.metadata: Mapping[str, str] = MappingProxyType(
             dict(self._session.get_modelmeta().custom_metadata_map)
@@ -141,11 +148,18 @@ class OnnxDetector:
         )
         self._letterbox = Letterbox(self.input_hw, self._decoder.style, self.max_batch_size)
         self._lock = threading.Lock()
+        self._bound: BoundRunner | None = self._make_bound_runner()
         shapes = [(self._run_rows(1), 3, *self.input_hw)]
         if self.max_batch_size > 1:
             shapes.append((self.max_batch_size, 3, *self.input_hw))
         try:
-            self.warmup_s = warm_up(self._session, self.input_name, shapes, spec.warmup_runs)
+            self.warmup_s = warm_up(
+                self._session,
+                self.input_name,
+                shapes,
+                spec.warmup_runs,
+                run=self._bound.run if self._bound is not None else None,
+            )
         except ORT_ERRORS as exc:
             raise ModelLoadError(f"{self.name}: warm-up at {shapes} failed: {exc}") from exc
         logger.info(
@@ -161,6 +175,17 @@ class OnnxDetector:
         )
 
     # -- loading -------------------------------------------------------------------------------
+
+    def _make_bound_runner(self) -> BoundRunner | None:
+        """I/O binding on GPU sessions (or wherever ``spec.gpu.io_binding`` asks for it)."""
+        wanted = self.spec.gpu.io_binding
+        on_gpu = self.session_settings.on_gpu
+        if wanted is False or (wanted is None and not on_gpu):
+            return None
+        device = "cuda" if on_gpu else "cpu"
+        return BoundRunner(
+            self._session, self.input_name, self.output_name, device, self.spec.gpu.device_id
+        )
 
     def _read_input(self) -> None:
         inputs = self._session.get_inputs()
@@ -256,6 +281,11 @@ class OnnxDetector:
         return self._decoder.style
 
     @property
+    def io_binding(self) -> str | None:
+        """Where the bound input lives (``cuda``, ``cpu``), or None for plain ``session.run``."""
+        return self._bound.device if self._bound is not None else None
+
+    @property
     def session(self) -> ort.InferenceSession:
         """The underlying session (for benchmarks that time a bare ``session.run``)."""
         return self._session
@@ -326,7 +356,10 @@ class OnnxDetector:
     def _detect_chunk(self, chunk: Sequence[np.ndarray]) -> list[Detections]:
         tensor, geometries = self._letterbox(chunk, rows=self._run_rows(len(chunk)))
         try:
-            (output,) = self._session.run([self.output_name], {self.input_name: tensor})
+            if self._bound is not None:
+                output = self._bound.run(tensor)
+            else:
+                (output,) = self._session.run([self.output_name], {self.input_name: tensor})
         except ORT_ERRORS as exc:
             raise InferenceError(
                 f"{self.name}: session.run failed on a batch of {len(chunk)} "

@@ -8,14 +8,19 @@ is honoured as given; asking for a provider that is not available is a
 Session options are set deliberately rather than left to defaults: on a CPU box serving many
 cameras, one intra-op thread per session and cameras in parallel gives the best throughput
 (docs/ARCHITECTURE.md §8: 2 threads cost more CPU per image), so ``intra_op_threads`` defaults to 1.
+
+GPU providers get options too (:func:`provider_options`): the GPU index; for CUDA, memory grown
+by what is asked (many sessions share one GPU) and heuristic convolution search (batch shapes vary
+with the cameras: an exhaustive search per new shape would stall a run); for TensorRT, FP16 when
+configured and the engine and timing caches on disk, so that only the first start builds engines.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +28,7 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 
 from models.errors import ModelLoadError, ProviderUnavailableError
-from models.spec import GraphOptimization, ProviderChoice
+from models.spec import GpuSettings, GraphOptimization, ProviderChoice
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,10 @@ AUTO_ORDER: tuple[ProviderChoice, ...] = (
     ProviderChoice.CUDA,
     ProviderChoice.OPENVINO,
     ProviderChoice.CPU,
+)
+# Providers that run on a CUDA device (I/O binding binds their input there).
+GPU_PROVIDERS = frozenset(
+    {PROVIDER_NAMES[ProviderChoice.TENSORRT], PROVIDER_NAMES[ProviderChoice.CUDA]}
 )
 _GRAPH_LEVELS = {
     GraphOptimization.DISABLED: ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
@@ -75,12 +84,19 @@ class SessionSettings:
         intra_op_threads: threads for one operator (0 = onnxruntime's choice).
         inter_op_threads: threads across operators (0 = onnxruntime's choice).
         graph_optimization: graph optimisation level.
+        provider_options: the options given to each GPU provider (name -> options).
     """
 
     providers: tuple[str, ...]
     intra_op_threads: int
     inter_op_threads: int
     graph_optimization: GraphOptimization
+    provider_options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether the first (main) provider runs on a CUDA device."""
+        return bool(self.providers) and self.providers[0] in GPU_PROVIDERS
 
 
 def available_providers() -> tuple[str, ...]:
@@ -123,6 +139,39 @@ def resolve_providers(
     return tuple(PROVIDER_NAMES[p] for p in requested)
 
 
+def provider_options(name: str, gpu: GpuSettings) -> dict[str, str]:
+    """onnxruntime options for provider ``name`` (empty for CPU and OpenVINO).
+
+    Raises:
+        ModelLoadError: the TensorRT engine cache folder cannot be created.
+    """
+    device = str(gpu.device_id)
+    if name == PROVIDER_NAMES[ProviderChoice.CUDA]:
+        return {
+            "device_id": device,
+            "arena_extend_strategy": "kSameAsRequested",
+            "cudnn_conv_algo_search": "HEURISTIC",
+        }
+    if name == PROVIDER_NAMES[ProviderChoice.TENSORRT]:
+        cache = gpu.engine_cache
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ModelLoadError(
+                f"TensorRT engine cache folder {cache} cannot be created: {exc.strerror or exc} "
+                f"(set gpu.engine_cache_dir or $HAZARDWATCH_ENGINE_CACHE_DIR)"
+            ) from exc
+        return {
+            "device_id": device,
+            "trt_fp16_enable": str(gpu.tensorrt_fp16),
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": str(cache),
+            "trt_timing_cache_enable": "True",
+            "trt_timing_cache_path": str(cache),
+        }
+    return {}
+
+
 def make_session_options(
     intra_op_threads: int, inter_op_threads: int, graph_optimization: GraphOptimization
 ) -> ort.SessionOptions:
@@ -142,6 +191,7 @@ def open_session(
     intra_op_threads: int = 1,
     inter_op_threads: int = 1,
     graph_optimization: GraphOptimization = GraphOptimization.ALL,
+    gpu: GpuSettings | None = None,
 ) -> tuple[ort.InferenceSession, SessionSettings]:
     """Load an ONNX model into a session.
 
@@ -152,33 +202,51 @@ def open_session(
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"model file {path} does not exist or is not a file")
+    gpu = gpu or GpuSettings()
     names = resolve_providers(providers, available_providers())
     options = make_session_options(intra_op_threads, inter_op_threads, graph_optimization)
+    per_provider = {name: provider_options(name, gpu) for name in names}
     try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=list(names))
+        session = ort.InferenceSession(
+            str(path),
+            sess_options=options,
+            providers=list(names),
+            provider_options=[per_provider[name] for name in names],
+        )
     except ORT_ERRORS as exc:
         raise ModelLoadError(f"model file {path} is not a loadable ONNX model: {exc}") from exc
+    in_use = tuple(session.get_providers())
     settings = SessionSettings(
-        providers=tuple(session.get_providers()),
+        providers=in_use,
         intra_op_threads=intra_op_threads,
         inter_op_threads=inter_op_threads,
         graph_optimization=graph_optimization,
+        provider_options={n: per_provider[n] for n in in_use if per_provider.get(n)},
     )
     logger.info("loaded %s with %s", path, settings)
     return session, settings
 
 
 def warm_up(
-    session: ort.InferenceSession, input_name: str, shapes: Sequence[tuple[int, ...]], runs: int
+    session: ort.InferenceSession,
+    input_name: str,
+    shapes: Sequence[tuple[int, ...]],
+    runs: int,
+    run: Callable[[np.ndarray], object] | None = None,
 ) -> float:
     """Run the session ``runs`` times on zeros of each shape; returns the seconds it took.
 
-    The first runs allocate memory and, on GPUs, build engines; doing it at load time keeps that
-    cost off the first real request.
+    The first runs allocate memory and, on GPUs, build engines (TensorRT: one profile covering
+    every shape warmed up); doing it at load time keeps that cost off the first real request.
+    ``run`` replaces ``session.run`` (the detector's I/O-bound path, so that its device buffers
+    are made here too).
     """
     start = time.perf_counter()
     for shape in shapes:
         tensor = np.zeros(shape, np.float32)
         for _ in range(runs):
-            session.run(None, {input_name: tensor})
+            if run is not None:
+                run(tensor)
+            else:
+                session.run(None, {input_name: tensor})
     return time.perf_counter() - start
