@@ -6,8 +6,8 @@ committed. Why that is enough for "no loss, no duplicates":
 
 - an entry is acknowledged only once the ticket change is durable, so a crash at any point
   leaves it pending in the group: this consumer re-reads its own pending entries (``0`` id) at
-  start-up and after every failure, and entries of a consumer that died are taken over with
-  ``XAUTOCLAIM`` once idle for ``claim_idle_ms``;
+  start-up and after every failure, and entries another consumer has held for
+  ``claim_idle_ms`` are taken over with ``XAUTOCLAIM`` (looked for every second);
 - the store is idempotent on ``event_id``, so an entry applied before the crash and delivered
   again is a no-op (counted as a duplicate) and is then acknowledged.
 
@@ -24,6 +24,13 @@ an unexpected reason is dead-lettered after :data:`MAX_ATTEMPTS`; a database tha
 reached is not the entry's fault, so those entries stay pending and are retried after a backoff.
 Redis going away makes ``healthy`` false; the loop backs off (capped) and carries on when it
 returns, recreating the groups if Redis lost them.
+
+Several services may share the group (scale-out: ``serve`` replicas on several boxes over one
+PostgreSQL, each its own consumer). When one is killed, what it held is taken over by another
+within ``claim_idle_ms`` plus a second. The default, 5 s, is the time after which a ticket write
+already counts as stalled (``STORE_STALL_S``): a live replica holds an entry for milliseconds,
+or a batch for about a second, so one holding it longer is dead or stuck on the database, and
+applying an entry it did apply after all is harmless (the store is idempotent on event ids).
 
 Escalation of overdue tickets runs every ``escalation_interval_s`` in the same thread (it needs
 only the database). Notifications (urgent new tickets, escalations, reopenings, rechecks) are
@@ -83,6 +90,7 @@ _PENDING_NOTIFICATIONS = 10_000
 _BACKOFF_START_S = 0.5
 _BACKOFF_MAX_S = 10.0
 _STALE_CONSUMER_MS = 3_600_000  # a consumer idle this long with nothing pending is removed
+_CLAIM_CHECK_S = 1.0  # how often entries held by other consumers are looked for
 # A ticket write waiting this long for the database (SQLite waits up to 30 s for a lock held by
 # another connection) makes the service unhealthy meanwhile, so that /health shows it at once.
 STORE_STALL_S = 5.0
@@ -157,7 +165,7 @@ class TicketService:
         group: str = "tickets",
         consumer: str | None = None,
         block_ms: int = 500,
-        claim_idle_ms: int = 30000,
+        claim_idle_ms: int = 5000,
         escalation_interval_s: float = 60.0,
         batch_size: int = 100,
         retention: EvidenceRetention | None = None,
@@ -403,7 +411,8 @@ class TicketService:
                 if start == "0-0":
                     break
         self._drop_stale_consumers()
-        self._next_claim = time.monotonic() + max(self.claim_idle_ms / 1000, 1.0)
+        # Not every claim_idle_ms: an entry that came just after a round would wait twice that.
+        self._next_claim = time.monotonic() + min(self.claim_idle_ms / 1000, _CLAIM_CHECK_S)
         return handled
 
     def _drop_stale_consumers(self) -> None:

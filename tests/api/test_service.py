@@ -254,6 +254,28 @@ def test_an_entry_read_by_a_consumer_that_died_before_applying_is_applied(
     assert pending(client) == 0
 
 
+def test_a_killed_consumers_entries_are_taken_over_within_claim_idle_ms_and_a_second(
+    redis_server: RedisServerProcess,
+    store: TicketStore,
+    services: Callable[..., TicketService],
+    publish: Publish,
+) -> None:
+    """What a killed replica held is taken over ``claim_idle_ms`` after it was delivered, plus
+    at most the one-second look: before, the look ran only every ``claim_idle_ms``, so an entry
+    delivered just after one waited almost twice that (here 6 s instead of about 3)."""
+    client = redis_server.client()
+    survivor = services(redis_server.url, store, consumer="survivor", claim_idle_ms=3000)
+    survivor.run_once()  # the groups, and a first look for entries to take over
+    publish(client, fresh())
+    client.xreadgroup(GROUP, "killed", {EVENTS_STREAM: ">"}, count=1)  # then it is killed
+    delivered = time.monotonic()
+    while not store.list_tickets()[1]:
+        assert time.monotonic() - delivered < 4.5, "not taken over within 3 s and a second"
+        survivor.run_once()
+    assert time.monotonic() - delivered >= 2.9  # and not before claim_idle_ms
+    assert pending(client) == 0 and survivor.counters()["reclaimed"] == 1
+
+
 def test_own_pending_entries_are_reread_after_a_restart(
     redis_server: RedisServerProcess,
     store: TicketStore,
