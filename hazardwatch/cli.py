@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from cameras.hwdecode import usable_hwaccels
 from pipelines.model_usage import model_uses
 
 # Modules that each add their subcommands; every one sets ``func`` on its parser.
@@ -46,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue  # a command module not built yet
         module.register(subparsers)
-    # `models list --config` reads the config, which the models layer cannot: given from here.
-    parser.set_defaults(model_usage=model_uses)
+    # `models list --config` reads the config and `models list --device` probes the video
+    # decoders, which the models layer cannot: given from here.
+    parser.set_defaults(model_usage=model_uses, hwaccels=usable_hwaccels)
     return parser
 
 

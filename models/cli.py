@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import cv2
 
 from models.detector import OnnxDetector
+from models.devices import DeviceSummary, device_summary
 from models.errors import InferenceError, ModelError, ModelLoadError
 from models.labels import LabelSource
 from models.registry import PULL_SOURCES, ModelManifest, ModelRegistry, models_dir
@@ -60,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=Path,
         help="also show which detectors and cameras of this config use each model (and the "
         "config's models that are not in the registry)",
+    )
+    p_list.add_argument(
+        "--device",
+        action="store_true",
+        help="also show where inference and video decoding run on this box (execution "
+        "providers that start, GPUs, hardware decoders); with --json: {models, device}",
     )
     p_list.set_defaults(func=_cmd_list)
 
@@ -189,6 +197,7 @@ def _list(args: argparse.Namespace) -> int:
         uses = reader(args.config)
     registered = {m.sha256 for m in manifests}
     others = [u for u in uses or [] if u.sha256 not in registered]
+    device = _device(args) if getattr(args, "device", False) else None
     if args.json:
         items: list[dict[str, Any]] = []
         for m in manifests:
@@ -197,7 +206,10 @@ def _list(args: argparse.Namespace) -> int:
                 item["used_by"] = [u.to_dict() for u in uses_of(m.sha256, uses)]
             items.append(item)
         items += [{"name": None, "registered": False, "used_by": [u.to_dict()]} for u in others]
-        print(json.dumps(items, indent=2))
+        if device is not None:
+            print(json.dumps({"models": items, "device": device.to_dict()}, indent=2))
+        else:
+            print(json.dumps(items, indent=2))
         return EXIT_OK
     if not manifests:
         print(f"no models in {registry.root}; known to `models pull`: {', '.join(PULL_SOURCES)}")
@@ -224,7 +236,17 @@ def _list(args: argparse.Namespace) -> int:
         for use in others:
             missing = "" if use.sha256 is not None else " (file not found)"
             print(f"  {use.model}{missing}  {_used_by([use])}")
+    if device is not None:
+        print("this box:")
+        for line in device.describe().splitlines():
+            print(f"  {line}")
     return EXIT_OK
+
+
+def _device(args: argparse.Namespace) -> DeviceSummary:
+    """This box's devices; the hardware decoders come from the command line (cameras layer)."""
+    probe: Callable[[], Sequence[str]] | None = getattr(args, "hwaccels", None)
+    return device_summary(hwaccels=probe() if probe is not None else None)
 
 
 def _pull(args: argparse.Namespace) -> int:

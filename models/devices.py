@@ -56,7 +56,8 @@ class DeviceSummary:
         providers_in_use: a session's real providers, when the caller has one.
         gpu_providers: GPU providers (CUDA, TensorRT) that really start a session here.
         gpus: GPU names found (NVIDIA driver, DRM render nodes).
-        hwaccels: hardware video decoders usable here (given by the caller).
+        hwaccels: hardware video decoders usable here (given by the caller), or None when
+            the caller could not probe them.
     """
 
     providers_available: tuple[str, ...]
@@ -64,7 +65,7 @@ class DeviceSummary:
     providers_in_use: tuple[str, ...] | None
     gpu_providers: tuple[str, ...]
     gpus: tuple[str, ...]
-    hwaccels: tuple[str, ...]
+    hwaccels: tuple[str, ...] | None
 
     @property
     def device(self) -> str:
@@ -90,9 +91,14 @@ class DeviceSummary:
                 f"inference: {self.device} ({', '.join(inference)}; GPU providers that start "
                 f"here: {', '.join(self.gpu_providers) or 'none'})",
                 f"GPUs: {', '.join(self.gpus) or 'none found'}",
-                f"video decode: {', '.join(self.hwaccels) or 'software'}",
+                f"video decode: {self._decode()}",
             )
         )
+
+    def _decode(self) -> str:
+        if self.hwaccels is None:
+            return "not probed"
+        return ", ".join(self.hwaccels) or "software (no usable hardware decoder)"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (for ``bench --json``)."""
@@ -105,7 +111,7 @@ class DeviceSummary:
             else list(self.providers_in_use),
             "gpu_providers": list(self.gpu_providers),
             "gpus": list(self.gpus),
-            "hwaccels": list(self.hwaccels),
+            "hwaccels": None if self.hwaccels is None else list(self.hwaccels),
         }
 
 
@@ -159,7 +165,7 @@ def gpu_names() -> tuple[str, ...]:
 
 def device_summary(
     providers_in_use: Sequence[str] | None = None,
-    hwaccels: Sequence[str] = (),
+    hwaccels: Sequence[str] | None = None,
     device_id: int = 0,
 ) -> DeviceSummary:
     """The :class:`DeviceSummary` of this box.
@@ -167,7 +173,8 @@ def device_summary(
     Args:
         providers_in_use: a session's ``get_providers()``, when there is one.
         hwaccels: hardware video decoders usable here
-            (:func:`cameras.hwdecode.usable_hwaccels`; the models layer cannot probe them).
+            (:func:`cameras.hwdecode.usable_hwaccels`; the models layer cannot probe them);
+            None: not probed.
         device_id: the GPU the providers are probed on.
     """
     available = available_providers()
@@ -177,5 +184,5 @@ def device_summary(
         providers_in_use=None if providers_in_use is None else tuple(providers_in_use),
         gpu_providers=gpu_providers_usable(device_id),
         gpus=gpu_names(),
-        hwaccels=tuple(hwaccels),
+        hwaccels=None if hwaccels is None else tuple(hwaccels),
     )

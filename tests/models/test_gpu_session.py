@@ -9,6 +9,7 @@ where :func:`models.devices.gpu_providers_usable` finds none that really starts.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 from model_assets import COCO_IMAGES, YOLOX, read_image
 from tiny_onnx import echo_model, grid_cells
 
+from cameras.hwdecode import usable_hwaccels
 from models.detector import OnnxDetector
 from models.devices import DeviceSummary, device_summary, gpu_providers_usable
 from models.errors import DetectorSpecError, ModelLoadError
@@ -208,7 +210,7 @@ def test_device_summary_names_the_providers_a_session_really_uses() -> None:
     summary = device_summary(providers_in_use=("CPUExecutionProvider",))
     assert summary.providers_in_use == ("CPUExecutionProvider",)
     assert summary.device == "cpu"
-    assert "video decode: software" in summary.describe()
+    assert "video decode: not probed" in summary.describe()
 
 
 # --- real GPUs -----------------------------------------------------------------------------------
@@ -258,3 +260,19 @@ def test_the_probe_model_is_what_onnx_helper_writes() -> None:
     )
     onnx.checker.check_model(model)
     assert model.SerializeToString() == PROBE_MODEL
+
+
+def test_models_list_device_prints_this_box(capsys: pytest.CaptureFixture[str]) -> None:
+    from hazardwatch.cli import main
+
+    assert main(["models", "list", "--device"]) == 0
+    out = capsys.readouterr().out
+    assert "this box:" in out
+    expected = f"video decode: {', '.join(usable_hwaccels()) or 'software'}"
+    assert expected in out
+    assert "inference: " in out and "GPUs: " in out
+    assert main(["models", "list", "--device", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"models", "device"}
+    assert data["device"]["hwaccels"] == list(usable_hwaccels())
+    assert data["device"]["device"] in ("cpu", "gpu")
