@@ -255,6 +255,11 @@ class Bench:
         ids = [f"{p.name}{k + 1:02d}" for k, p in enumerate(profiles)]
         trial_dir = s.work_dir / f"trial-{count:02d}-{int(time.time())}"
         trial_dir.mkdir(parents=True)
+        self.progress.line(
+            f"trial {count} cameras ({_kind_counts(profiles)}): {s.duration_s:g} s, "
+            f"warm-up {warmup_s(s.duration_s):g} s, {s.source} sources"
+            + (", substreams" if s.substream else "")
+        )
         with contextlib.ExitStack() as stack:
             rtsp = None
             if s.source == "rtsp":
@@ -371,19 +376,29 @@ class Bench:
             time.sleep(max(0.0, next_at - time.monotonic()))
             now = time.monotonic() - t0
             tree = proc_sample(proc.pid, detail=True)
+            rtsp = proc_sample(rtsp_pid) if rtsp_pid else None
             box = box_cpu()
             busy = self.cores * (box[0] - box_then[0]) / max(box[1] - box_then[1], 1.0)
             box_then = box
             sample = Sample(
                 t_s=round(now, 2), cpu_s=tree.cpu_s, rss_kb=tree.rss_kb, pss_kb=tree.pss_kb,
                 threads=tree.threads, fds=tree.fds, pids=tree.pids, box_cores=round(busy, 3),
-                rtsp_cpu_s=proc_sample(rtsp_pid).cpu_s if rtsp_pid else 0.0,
-                cameras=_status(client), alive=proc.poll() is None,
+                rtsp_cpu_s=rtsp.cpu_s if rtsp else 0.0, cameras=_status(client),
+                alive=proc.poll() is None,
+                processes=tuple((u.pid, u.rss_kb, u.pss_kb) for u in tree.processes),
+                rtsp_rss_kb=rtsp.rss_kb if rtsp else 0, bench_cpu_s=time.process_time(),
             )  # fmt: skip
             samples.append(sample)
             self.progress.update(_progress_text(sample, ids, duration, self.cores))
             if not sample.alive or now >= duration:
                 return samples, t0_epoch
+
+
+def _kind_counts(profiles: Sequence[CameraProfile]) -> str:
+    counts: dict[str, int] = {}
+    for p in profiles:
+        counts[p.name] = counts.get(p.name, 0) + 1
+    return ", ".join(f"{n} {name}" for name, n in counts.items())
 
 
 def _progress_text(sample: Sample, ids: Sequence[str], duration_s: float, cores: int) -> str:

@@ -10,6 +10,7 @@ frame to BGR and detects on each (cameras with a detector only).
 
 from __future__ import annotations
 
+import importlib
 import math
 import platform
 import statistics
@@ -27,17 +28,19 @@ REFERENCE_SECONDS = 20.0
 
 
 def device() -> dict[str, Any]:
-    """Where inference runs: ``models.session.device_summary()`` when the runtime has it, else
-    the providers onnxruntime offers."""
+    """Where inference and decoding run: ``models.devices.device_summary()`` (providers that
+    really start, GPUs, usable hardware decoders) when the runtime has it, else the providers
+    onnxruntime offers."""
     import onnxruntime
 
-    from models import session
-
-    summary = getattr(session, "device_summary", None)
-    if callable(summary):
-        return {"summary": summary()}
-    return {"onnxruntime": onnxruntime.__version__,
-            "providers": onnxruntime.get_available_providers()}  # fmt: skip
+    try:
+        devices = importlib.import_module("models.devices")
+        hwdecode = importlib.import_module("cameras.hwdecode")
+    except ModuleNotFoundError:
+        return {"onnxruntime": onnxruntime.__version__,
+                "providers": onnxruntime.get_available_providers()}  # fmt: skip
+    summary = devices.device_summary(hwaccels=tuple(hwdecode.usable_hwaccels()))
+    return {"onnxruntime": onnxruntime.__version__, **summary.to_dict()}
 
 
 def machine(cores: int) -> dict[str, Any]:
@@ -146,7 +149,10 @@ def build_report(
         "floor_cpu_ms_per_camera_s": floor,
         "naive_cpu_ms_per_camera_s": naive_ms,
         "ratios": {
-            "ours_over_naive_cameras": _ratio(cap, naive_count) if cap else None,
+            # a capacity is only found by --cameras auto; a fixed count is not one
+            "ours_over_naive_cameras": _ratio(cap, naive_count)
+            if cap and settings.cameras is None
+            else None,
             "ours_over_floor_cpu": _ratio(ours, floor),
             "naive_over_ours_cpu": _ratio(naive_ms, ours),
         },
@@ -161,6 +167,11 @@ def build_report(
         "hazardwatch:events; a start is published once its clip is written, so this includes "
         "the post-roll",
         "stages": m.stages_ms_per_camera_s,
+        "stages_definition": "ms per camera-second spent in each stage, from the status "
+        "records' cumulative stage_ms after the warm-up (as the runtime's StageClock measures "
+        "them: with perf_counter this is wall time, which exceeds CPU when threads wait for a "
+        "core or the interpreter lock)",
+        "stages_sum_ms_per_camera_s": round(sum(m.stages_ms_per_camera_s.values()), 1),
         "stage_groups": {k: round(v, 2) for k, v in stage_groups(m.stages_ms_per_camera_s).items()},
         "real_time": head.verdict.real_time,
         "reasons": list(head.verdict.reasons),
@@ -169,6 +180,10 @@ def build_report(
         "cores_used": m.cores_used,
         "box_cores": m.box_cores,
         "rtsp_server_cores": m.rtsp_cores,
+        "rtsp_server_rss_mb": m.rtsp_rss_mb,
+        "bench_sampler_cores": m.bench_cores,
+        "cameras_per_worker": m.cameras_per_worker,
+        "rss_per_process_mb": m.rss_per_process_mb,
         "estimated_cameras_at_this_cpu": estimate_cameras(cores, ours, 10_000),
         "drops": sum(m.dropped.values()),
         "rss_per_camera_mb": round(m.rss_mb / head.cameras, 1),
@@ -203,6 +218,16 @@ def trial_line(t: TrialResult) -> str:
     )
 
 
+def _device_text(info: Mapping[str, Any]) -> str:
+    if "device" not in info:
+        return f"providers {info.get('providers')}"
+    return (
+        f"{info['device']} (providers {', '.join(info['providers_auto'])}; GPUs "
+        f"{', '.join(info['gpus']) or 'none'}; video decode "
+        f"{', '.join(info['hwaccels']) or 'software'})"
+    )
+
+
 def print_report(report: Mapping[str, Any]) -> None:
     r = report
     rows = [
@@ -219,15 +244,17 @@ def print_report(report: Mapping[str, Any]) -> None:
          f"{r['decision_to_published_p50_s']} / {r['decision_to_published_p95_s']}"),
         ("drops after warm-up", r["drops"]),
         ("RSS / PSS per camera MB", f"{r['rss_per_camera_mb']} / {r['pss_per_camera_mb']}"),
-        ("RTSP server cores", r["rtsp_server_cores"]),
+        ("RTSP server cores / RSS MB", f"{r['rtsp_server_cores']} / {r['rtsp_server_rss_mb']}"),
+        ("run cores / box cores", f"{r['cores_used']} / {r['box_cores']}"),
+        ("cameras per worker", r["cameras_per_worker"]),
         ("bottleneck", f"{r['bottleneck']['name']} ({r['bottleneck']['why']})"),
-        ("device", r["device"]),
+        ("device", _device_text(r["device"])),
     ]  # fmt: skip
     print(f"\nhazardwatch bench: {r['cameras']} cameras of profile {r['profile']} "
           f"{'in real time' if r['real_time'] else 'NOT in real time'}")  # fmt: skip
     for name, value in rows:
         print(f"  {name:<38} {value}")
-    print("  per-stage CPU ms per camera-second:")
+    print(f"  per-stage ms per camera-second (sum {r['stages_sum_ms_per_camera_s']}):")
     for stage, ms in sorted(r["stages"].items(), key=lambda kv: -kv[1]):
         print(f"    {stage:<14} {ms:8.2f}")
     trends = r["trends"]

@@ -54,6 +54,9 @@ class Sample:
         rtsp_cpu_s: CPU of the RTSP server so far (0 with file sources).
         cameras: each camera's status record as the run published it (JSON).
         alive: the run process was alive.
+        processes: (pid, rss_kb, pss_kb) of each process of the run's tree.
+        rtsp_rss_kb: the RTSP server's resident memory (0 with file sources).
+        bench_cpu_s: CPU of the bench process itself so far (the observer's own cost).
     """
 
     t_s: float
@@ -67,6 +70,9 @@ class Sample:
     rtsp_cpu_s: float
     cameras: Mapping[str, Mapping[str, Any]]
     alive: bool = True
+    processes: tuple[tuple[int, int, int], ...] = ()
+    rtsp_rss_kb: int = 0
+    bench_cpu_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,10 @@ class TrialMetrics:
     pss_mb: float
     trends: dict[str, dict[str, float]]
     alive: bool
+    rss_per_process_mb: dict[str, float] = field(default_factory=dict)
+    rtsp_rss_mb: float = 0.0
+    bench_cores: float = 0.0
+    cameras_per_worker: dict[str, int] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     to_publish_p50_s: float | None = None
     to_publish_p95_s: float | None = None
@@ -220,6 +230,10 @@ def trial_metrics(
     all50 = [v for s in after for v in _values(s, ids, "lag_ms_p50")]
     overloaded = [c for c in ids if any(s.cameras.get(c, {}).get("overloaded") for s in after)]
     thirds = _thirds(lags95)
+    per_worker: dict[str, int] = {}
+    for c in ids:
+        worker = str(b[c].get("worker", "-"))
+        per_worker[worker] = per_worker.get(worker, 0) + 1
     effective = {c: x for c in ids if (x := _number(b[c], "detect_fps_effective")) is not None}
     to_publish = [e.to_publish_s for e in events]
     kinds: dict[str, int] = {}
@@ -259,6 +273,10 @@ def trial_metrics(
             "fds": trend([(s.t_s, float(s.fds)) for s in after]),
         },
         alive=all(s.alive for s in samples),
+        rss_per_process_mb={str(pid): round(rss / 1024, 1) for pid, rss, _ in end.processes},
+        rtsp_rss_mb=round(end.rtsp_rss_kb / 1024, 1),
+        bench_cores=round((end.bench_cpu_s - base.bench_cpu_s) / seconds, 3),
+        cameras_per_worker=per_worker,
         events=kinds,
         to_publish_p50_s=round(percentile(to_publish, 50), 3) if to_publish else None,
         to_publish_p95_s=round(percentile(to_publish, 95), 3) if to_publish else None,

@@ -4,9 +4,11 @@ costs, the bottleneck named, and the `--cameras auto` search."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,3 +268,55 @@ def test_estimate_from_cpu_per_camera() -> None:
     assert estimate_cameras(2, 145.0, 48) == 13
     assert estimate_cameras(2, 2500.0, 48) == 1
     assert estimate_cameras(2, 10.0, 48) == 48
+
+
+# ----- samples recorded from a real run ---------------------------------------------------------
+
+RECORDED = Path(__file__).parent / "recorded" / "bench_lane_2cams_320x180_samples.jsonl"
+
+
+def recorded_samples() -> list[Sample]:
+    """`hazardwatch bench --profile lane --cameras 2 --duration 15 --size 320x180` on this
+    2-core box while others were busy (2 worker processes), as the harness saved them."""
+    rows = [json.loads(line) for line in RECORDED.read_text().splitlines()]
+    for row in rows:
+        row["processes"] = tuple(tuple(p) for p in row.get("processes", ()))
+    return [Sample(**row) for row in rows]
+
+
+def test_the_recorded_run_is_judged_real_time_with_its_numbers() -> None:
+    batch = recorded_samples()
+    m = trial_metrics(batch, {"lane01": FPS, "lane02": FPS}, warmup_s(15), 2)
+    assert judge(m) == Verdict(True, ())
+    assert m.fps_in == pytest.approx({"lane01": FPS, "lane02": FPS}, rel=0.05)
+    assert 0 < m.cpu_ms_per_camera_s < 1000
+    assert m.lag_p95_ms is not None and 0 < m.lag_p95_ms < 1000
+    assert {"inference", "motion_gate", "tracking"} <= set(m.stages_ms_per_camera_s)
+    assert m.cameras_per_worker == {"0": 1, "1": 1}
+
+
+def test_the_recorded_run_with_a_queue_drop_or_a_stall_is_not_real_time() -> None:
+    batch = recorded_samples()
+    last = batch[-1]
+    dropping = {**last.cameras, "lane02": {**last.cameras["lane02"], "dropped": 3}}
+    verdict = judge(
+        trial_metrics(
+            [*batch[:-1], replace(last, cameras=dropping)],
+            {"lane01": FPS, "lane02": FPS},
+            warmup_s(15),
+            2,
+        )
+    )
+    assert verdict.reasons == ("frames dropped from queues after the warm-up: {'lane02': 3}",)
+    # lane01 delivering nothing in the last second: its input rate falls off the clip's
+    frozen = {**batch[-2].cameras["lane01"], "updated_at": last.cameras["lane01"]["updated_at"]}
+    stalled = {**last.cameras, "lane01": frozen}
+    verdict = judge(
+        trial_metrics(
+            [*batch[:-1], replace(last, cameras=stalled)],
+            {"lane01": FPS, "lane02": FPS},
+            warmup_s(15),
+            2,
+        )
+    )
+    assert any("input rate off" in r and "lane01" in r for r in verdict.reasons), verdict.reasons
