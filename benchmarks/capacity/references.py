@@ -250,6 +250,7 @@ class VideoInfo:
     fps: float
     width_px: int
     height_px: int
+    duration_s: float | None  # None when the container does not say
 
 
 def probe_video(clip: Path) -> VideoInfo:
@@ -271,6 +272,12 @@ def probe_video(clip: Path) -> VideoInfo:
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate
             width, height = stream.codec_context.width, stream.codec_context.height
+            if stream.duration is not None and stream.time_base is not None:
+                duration: float | None = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            else:
+                duration = None
     except av.FFmpegError as exc:
         raise ReferenceMeasurementError(f"clip {clip} is not a readable video: {exc}") from exc
     if not rate or float(rate) <= 0 or not width or not height:
@@ -278,7 +285,7 @@ def probe_video(clip: Path) -> VideoInfo:
             f"clip {clip}: its video stream has no frame rate or size (rate {rate}, "
             f"{width}x{height})"
         )
-    return VideoInfo(float(rate), int(width), int(height))
+    return VideoInfo(float(rate), int(width), int(height), duration or None)
 
 
 def find_ffmpeg(ffmpeg: str = "ffmpeg") -> str:
@@ -305,24 +312,36 @@ class DecodeRun:
 
 
 def ffmpeg_decode_run(
-    clip: Path, seconds: float | None = None, ffmpeg: str = "ffmpeg", max_frames: int | None = None
+    clip: Path,
+    seconds: float | None = None,
+    ffmpeg: str = "ffmpeg",
+    max_frames: int | None = None,
+    timeout_s: float = 600.0,
 ) -> DecodeRun:
     """Run ``ffmpeg -threads 1 -i clip -f null -`` once; CPU time of exactly that child process.
 
-    With ``seconds``, decode that much video of the first video stream, looping the file when it
-    is shorter; without, decode the whole first video stream once. ``max_frames`` stops after
-    that many frames. The CPU time comes from
-    ``os.wait4`` on the child (not ``RUSAGE_CHILDREN``, which other children reaped meanwhile
-    would pollute).
+    With ``seconds``, decode that much video of the first video stream, looping the file as many
+    times as its duration says it needs (a finite count: ``-stream_loop -1`` spins forever on a
+    file without a decodable frame); without, decode the whole first video stream once.
+    ``max_frames`` stops after that many frames. The CPU time comes from ``os.wait4`` on the
+    child, not from ``RUSAGE_CHILDREN``, which any other child reaped meanwhile would inflate.
 
     Raises:
-        ReferenceMeasurementError: ffmpeg is missing or fails (its error output is quoted).
+        ReferenceMeasurementError: ffmpeg is missing, fails (its error output is quoted) or
+            runs longer than ``timeout_s``.
     """
     path = find_ffmpeg(ffmpeg)
-    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
-        raise ReferenceMeasurementError(f"seconds of video to decode must be > 0, got {seconds}")
-    loop = ["-stream_loop", "-1"] if seconds is not None else []
-    limit = ["-t", f"{seconds:.3f}"] if seconds is not None else []
+    loop: list[str] = []
+    limit: list[str] = []
+    if seconds is not None:
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise ReferenceMeasurementError(
+                f"seconds of video to decode must be > 0, got {seconds}"
+            )
+        duration = probe_video(clip).duration_s
+        if duration is not None and seconds > duration:
+            loop = ["-stream_loop", str(math.ceil(seconds / duration))]
+        limit = ["-t", f"{seconds:.3f}"]
     if max_frames is not None:
         limit += ["-frames:v", str(max_frames)]
     cmd = [
@@ -332,22 +351,45 @@ def ffmpeg_decode_run(
     ]  # fmt: skip
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
-        assert proc.stdout is not None
-        progress = proc.stdout.read().decode(errors="replace")
-        proc.stdout.close()
-        _, status, usage = os.wait4(proc.pid, 0)
+        timed_out = threading.Event()
+
+        def kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        watchdog = threading.Timer(timeout_s, kill)
+        watchdog.start()
+        try:
+            assert proc.stdout is not None
+            progress = proc.stdout.read().decode(errors="replace")
+            proc.stdout.close()
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            watchdog.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
         errors.seek(0)
         message = errors.read().decode(errors="replace").strip()
-    if proc.returncode != 0:
-        last = message.splitlines()[-1] if message else "no error output"
+    if timed_out.is_set():
         raise ReferenceMeasurementError(
-            f"ffmpeg could not decode {clip} (exit {proc.returncode}): {last}"
+            f"ffmpeg decoding {clip} did not finish within {timeout_s:g} s and was killed"
+        )
+    if proc.returncode != 0:
+        raise ReferenceMeasurementError(
+            f"ffmpeg could not decode {clip} (exit {proc.returncode}): {_quote_errors(message)}"
         )
     frames = [int(line[6:]) for line in progress.splitlines() if line.startswith("frame=")]
     if not frames or frames[-1] <= 0:
         raise ReferenceMeasurementError(f"ffmpeg decoded no video frame from {clip}")
     return DecodeRun(cpu_s=usage.ru_utime + usage.ru_stime, frames=frames[-1])
+
+
+def _quote_errors(message: str) -> str:
+    """FFmpeg's error output in a line: its first two distinct lines and its last."""
+    lines = list(dict.fromkeys(line.strip() for line in message.splitlines() if line.strip()))
+    if not lines:
+        return "no error output"
+    shown = lines[:2] + (["...", lines[-1]] if len(lines) > 2 else [])
+    return " | ".join(shown)
 
 
 def _open_detector(model: Path, input_size: int) -> OnnxDetector:
