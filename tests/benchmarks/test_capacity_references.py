@@ -180,6 +180,17 @@ def test_undecodable_video_is_named_with_ffmpegs_error(clip: Path, tmp_path: Pat
         refs.floor_decode(broken, 10.0, runs=1)
 
 
+def test_undecodable_video_fails_the_naive_loops_by_name(clip: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clip.read_bytes()[:3000])
+    opencv = rf"OpenCV (cannot open|decoded no frame from) clip {re.escape(str(broken))}"
+    with pytest.raises(ReferenceMeasurementError, match=opencv):
+        refs.naive_loop(broken, DEFAULT_MODEL, 416, 1.0)
+    # raised in a camera thread, handed to the caller
+    with pytest.raises(ReferenceMeasurementError, match=opencv):
+        refs.naive_realtime_check(broken, DEFAULT_MODEL, 2, 1.0)
+
+
 def _ffmpeg_wrapper(tmp_path: Path, body: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An executable ``ffmpeg`` script first on PATH; ``$REAL`` in ``body`` is the real one."""
     real = shutil.which("ffmpeg")
