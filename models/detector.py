@@ -41,7 +41,7 @@ from models.labels import (
 )
 from models.letterbox import Letterbox, LetterboxGeometry, LetterboxStyle, check_image
 from models.postprocess import Decoder, DecodeSettings
-from models.session import ORT_ERRORS, open_session, warm_up
+from models.session import ORT_ERRORS, engine_build_lock, open_session, warm_up
 from models.spec import DetectorSpec, ModelFamily
 from vision.types import Detections
 
@@ -117,6 +117,12 @@ class OnnxDetector:
     def __init__(self, spec: DetectorSpec) -> None:
         self.spec = spec
         self.name = spec.model.name
+        # Workers sharing an engine cache build each TensorRT engine once, one at a time.
+        with engine_build_lock(spec.providers, spec.gpu):
+            self._load(spec)
+
+    def _load(self, spec: DetectorSpec) -> None:
+        """Session, input, family, labels, decoder, buffers, warm-up (engines are built here)."""
         self._session, self.session_settings = open_session(
             spec.model,
             spec.providers,

@@ -17,15 +17,21 @@ configured and the engine and timing caches on disk, so that only the first star
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: TensorRT engine builds are not serialised there
+    fcntl = None  # type: ignore[assignment]
 
 from models.errors import ModelLoadError, ProviderUnavailableError
 from models.spec import GpuSettings, GraphOptimization, ProviderChoice
@@ -170,6 +176,60 @@ def provider_options(name: str, gpu: GpuSettings) -> dict[str, str]:
             "trt_timing_cache_path": str(cache),
         }
     return {}
+
+
+ENGINE_LOCK_NAME = ".build.lock"
+
+
+@contextlib.contextmanager
+def engine_build_lock(providers: Sequence[ProviderChoice], gpu: GpuSettings) -> Iterator[None]:
+    """Hold the engine cache's lock while a TensorRT session is made and warmed up.
+
+    Every worker process of a GPU box loads the same model at start. Without the lock each one
+    would build the same engine at once (tens of seconds to minutes of GPU each) and write the
+    same cache file while another reads it; with it, the first builds and the others wait, then
+    load the cached engine. A no-op when TensorRT is not among the providers.
+
+    Raises:
+        ModelLoadError: the engine cache folder or its lock file cannot be made.
+        ProviderUnavailableError: see :func:`resolve_providers`.
+    """
+    names = resolve_providers(providers, available_providers())
+    if PROVIDER_NAMES[ProviderChoice.TENSORRT] not in names:
+        yield
+        return
+    with cache_lock(gpu.engine_cache):
+        yield
+
+
+@contextlib.contextmanager
+def cache_lock(cache: Path) -> Iterator[None]:
+    """An exclusive lock on ``cache`` shared by every process of the box (``flock``).
+
+    Raises:
+        ModelLoadError: the folder or its lock file cannot be made.
+    """
+    if fcntl is None:  # no flock (Windows): builds are not serialised
+        yield
+        return
+    path = cache / ENGINE_LOCK_NAME
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a+b")
+    except OSError as exc:
+        raise ModelLoadError(
+            f"TensorRT engine cache lock {path} cannot be made: {exc.strerror or exc}"
+        ) from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("waiting for another process building TensorRT engines in %s", cache)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def make_session_options(

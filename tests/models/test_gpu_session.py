@@ -10,6 +10,9 @@ where :func:`models.devices.gpu_providers_usable` finds none that really starts.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,13 @@ from models.detector import OnnxDetector
 from models.devices import DeviceSummary, device_summary, gpu_providers_usable
 from models.errors import DetectorSpecError, ModelLoadError
 from models.iobinding import BoundRunner
-from models.session import SessionSettings, open_session, provider_options
+from models.session import (
+    SessionSettings,
+    cache_lock,
+    engine_build_lock,
+    open_session,
+    provider_options,
+)
 from models.spec import (
     ENGINE_CACHE_ENV,
     DetectorSpec,
@@ -262,17 +271,67 @@ def test_the_probe_model_is_what_onnx_helper_writes() -> None:
     assert model.SerializeToString() == PROBE_MODEL
 
 
-def test_models_list_device_prints_this_box(capsys: pytest.CaptureFixture[str]) -> None:
+def test_models_list_device_prints_this_box(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from hazardwatch.cli import main
 
-    assert main(["models", "list", "--device"]) == 0
+    store = ["--models-dir", str(tmp_path)]
+    assert main(["models", "list", "--device", *store]) == 0
     out = capsys.readouterr().out
     assert "this box:" in out
     expected = f"video decode: {', '.join(usable_hwaccels()) or 'software'}"
     assert expected in out
     assert "inference: " in out and "GPUs: " in out
-    assert main(["models", "list", "--device", "--json"]) == 0
+    assert main(["models", "list", "--device", "--json", *store]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"models", "device"}
     assert data["device"]["hwaccels"] == list(usable_hwaccels())
     assert data["device"]["device"] in ("cpu", "gpu")
+
+
+# --- TensorRT engine builds, one process at a time -----------------------------------------------
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from models.session import cache_lock
+with cache_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_second_process_waits_for_the_engine_cache_lock(tmp_path: Path) -> None:
+    cache = tmp_path / "trt"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(cache), "1.0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with cache_lock(cache):
+            waited = time.monotonic() - started
+        assert waited > 0.5, f"got the lock after {waited:.2f} s while another process held it"
+    finally:
+        holder.wait(10)
+    started = time.monotonic()
+    with cache_lock(cache):  # free again: no wait
+        assert time.monotonic() - started < 0.5
+
+
+def test_without_tensorrt_no_lock_is_taken(tmp_path: Path) -> None:
+    cache = tmp_path / "trt"
+    with engine_build_lock((ProviderChoice.CPU,), GpuSettings(engine_cache_dir=cache)):
+        assert not cache.exists()
+
+
+def test_an_engine_cache_lock_that_cannot_be_made_is_a_load_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    lock = cache_lock(blocker / "trt")
+    with pytest.raises(ModelLoadError, match="TensorRT engine cache lock"), lock:
+        pass
