@@ -159,7 +159,8 @@ class Progress:
 
     def update(self, text: str) -> None:
         if self.tty:
-            width = os.get_terminal_size(self.stream.fileno()).columns - 1
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+            width = columns - 1 if columns > 20 else 119  # a pty may report 0 columns
             self.stream.write("\r" + text[:width].ljust(width))
             self._open_line = True
         elif time.monotonic() - self._last_plain >= self.plain_every_s:

@@ -7,6 +7,7 @@ values are not checked; the verdict logic has its own tests (test_bench_verdict.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.capacity.harness import Progress
 from hazardwatch import bench
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,3 +138,13 @@ def test_options_reach_the_bench_program_unchanged(tmp_path: Path) -> None:
     first = parser.parse_args(argv)
     again = parser.parse_args(bench.bench_argv(first))
     assert vars(again) == vars(first)
+
+
+def test_progress_without_a_terminal_is_plain_throttled_lines() -> None:
+    out = io.StringIO()
+    progress = Progress(out, plain_every_s=60.0)
+    progress.update("2 cameras 1/15 s")
+    progress.update("2 cameras 2/15 s")  # within the minute: not printed
+    progress.line("trial 2 cameras: REAL TIME")
+    assert out.getvalue() == "2 cameras 1/15 s\ntrial 2 cameras: REAL TIME\n"
+    assert "\r" not in out.getvalue()
