@@ -4,7 +4,8 @@
   same stream (``ffmpeg -threads 1 -i clip -f null -``, CPU time of that child process, read
   exactly with ``os.wait4``) plus a bare ``session.run`` of a preprocessed batch-1 tensor (our
   detector's session options: one intra-op thread) at the detection rate actually used:
-  ``floor = decode ms per video-second + detect runs per second x ms per run``.
+  ``floor = decode ms per video-second + detect runs per second x ms per run`` (the decode in
+  steady state: ffmpeg's process start is subtracted).
 - **The naive loop**: what a typical Ultralytics/OpenCV script does: ``cv2.VideoCapture`` decodes
   every frame to full-resolution BGR, each frame is letterboxed and the detector runs on EVERY
   frame, in one thread, as fast as it can. Its CPU ms per second of video gives the number of
@@ -467,6 +468,9 @@ def floor_decode(
     """CPU cost of ``ffmpeg -threads 1 -i clip -f null -`` per second of video (median of runs).
 
     Decodes the clip's first video stream for ``seconds`` (looping the file if it is shorter).
+    Each run is paired with one that stops after the first frame, whose CPU (process start,
+    probing, first frame: ~60 ms here) is subtracted: a camera decodes for days, and on a short
+    or small clip that start would otherwise dominate.
 
     Raises:
         ReferenceMeasurementError: ffmpeg is missing, the clip is missing, or it has no
