@@ -90,8 +90,8 @@ cameras:
 def _four_problem_lines(path: Path) -> list[str]:
     return [
         f"{path}: cameras.lane.colour: unknown key 'colour' (allowed here: rtsp_transport, "
-        "connect_timeout_s, read_timeout_s, decode_threads, preroll_s, postroll_s, enabled, "
-        "source, evidence_source, name, area, detect, motion, zones, floors, hazards)",
+        "connect_timeout_s, read_timeout_s, decode_threads, preroll_s, postroll_s, decode, "
+        "enabled, source, evidence_source, name, area, detect, motion, zones, floors, hazards)",
         f"{path}: cameras.lane.zones.lane.polygon: zone 'lane' of camera 'lane': a polygon "
         "needs at least 3 points, got 2",
         f"{path}: cameras.lane.zones.yard.polygon[1]: point [1.5, 0.1] of zone 'yard' of "
