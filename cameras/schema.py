@@ -79,6 +79,12 @@ class DetectSettings(ConfigModel):
         description="Name of the detector (a key of 'detectors') this camera uses; without it, "
         "the default detector ('detector', or 'detectors.default').",
     )
+    priority: Literal["low", "normal", "high"] = Field(
+        default="normal",
+        description="When the box cannot keep up, the detect rate of low-priority cameras is "
+        "lowered first, then normal, then high (halved per overload level, down to 1 fps); "
+        "motion analysis is never thinned.",
+    )
 
 
 class MotionSettings(ConfigModel):

@@ -68,6 +68,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("hazardwatch")
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# prometheus_client's multiprocess directory (pipelines.metrics.MULTIPROC_ENV, named here so that
+# this module does not import prometheus_client before the variable is set).
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class StartupError(Exception):
@@ -345,10 +348,15 @@ def start_pipelines(config: HazardwatchConfig, args: argparse.Namespace) -> Pipe
         loop_files=os.environ.get("HAZARDWATCH_LOOP_FILES") == "1",
         worker_index=worker_index,
     )
+    metrics = None
+    if os.environ.get(METRICS_DIR_ENV):  # set by run's supervisor (--metrics-port, workers)
+        from pipelines.metrics import PipelineMetrics
+
+        metrics = PipelineMetrics(worker_index if worker_index is not None else 0)
     pool = detector_pool()
     try:
         source = make_detector_source(config, args.config.parent, pool, str(args.config))
-        runners = run_cameras(config, source, publisher, options)
+        runners = run_cameras(config, source, publisher, options, metrics)
     except BaseException:
         pool.close()
         publisher.close()
@@ -501,10 +509,13 @@ def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 def cmd_run(args: argparse.Namespace) -> int:
     config = load(args.config)
     check_redis(args.redis_url, "events wait in the spool until it answers")
+    metrics = None
     if args.worker_index is None:
         workers = worker_count(args, config)
         if workers > 1:
             return supervise_workers(config, args, workers)
+        if args.metrics_port is not None:
+            metrics = start_pipeline_metrics(args, node_name(args))
     pipelines = start_pipelines(config, args)
     reload_on_sighup(pipelines)
     if args.worker_index is None:
@@ -516,7 +527,51 @@ def cmd_run(args: argparse.Namespace) -> int:
         wait_for_signal()
     finally:
         stop_pipelines(pipelines)
+        if metrics is not None:
+            metrics.close()
     return 0
+
+
+@dataclass
+class PipelineMetricsServer:
+    """The supervisor's side of the merged pipeline metrics (see pipelines/metrics.py)."""
+
+    directory: Path
+    supervisor: Any  # pipelines.metrics.SupervisorMetrics
+    server: Any = None  # the --metrics-port HTTP server, if any
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def start_pipeline_metrics(args: argparse.Namespace, node: str) -> PipelineMetricsServer:
+    """A metrics directory local to this box (never the shared data volume: process ids of
+    two hosts collide), set in the environment before prometheus_client is imported here, and
+    inherited by every worker; served on ``--metrics-port`` when given."""
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix=f"hazardwatch-metrics-{node}-"))
+    os.environ[METRICS_DIR_ENV] = str(directory)
+    from pipelines.metrics import (
+        MetricsModeError,
+        SupervisorMetrics,
+        prepare_multiprocess_dir,
+        serve_metrics,
+    )
+
+    try:
+        prepare_multiprocess_dir(directory)
+        running = PipelineMetricsServer(directory, SupervisorMetrics())
+        port = getattr(args, "metrics_port", None)
+        if port is not None:
+            running.server, _thread = serve_metrics("127.0.0.1", port, directory)
+            print(f"pipeline metrics on http://127.0.0.1:{port}/metrics", flush=True)
+    except MetricsModeError as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise StartupError(str(exc)) from None
+    return running
 
 
 def worker_count(args: argparse.Namespace, config: HazardwatchConfig) -> int:
@@ -539,8 +594,14 @@ def drain_orphan_spools(args: argparse.Namespace, node: str, workers: int) -> li
     return publishers
 
 
-def supervise_workers(config: HazardwatchConfig, args: argparse.Namespace, workers: int) -> int:
-    """``run`` with its cameras spread over ``workers`` processes, until SIGINT/SIGTERM."""
+def supervise_workers(
+    config: HazardwatchConfig, args: argparse.Namespace, workers: int, *, with_metrics: bool = True
+) -> int:
+    """``run`` with its cameras spread over ``workers`` processes, until SIGINT/SIGTERM.
+
+    ``with_metrics``: the workers record ``hazardwatch_pipeline_*`` metrics, merged and served
+    on ``--metrics-port`` (``up`` has imported prometheus_client for its API already, so its
+    workers' numbers reach the API through the camera status records only)."""
     node = node_name(args)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     started_at = time.time()
@@ -556,6 +617,7 @@ def supervise_workers(config: HazardwatchConfig, args: argparse.Namespace, worke
         pool.close()
     plan = plan_workers({cid: camera_cost(config, cid) for cid in cameras}, workers)
     leftovers = drain_orphan_spools(args, node, workers)
+    metrics = start_pipeline_metrics(args, node) if with_metrics else None
     supervisor = WorkerSupervisor(
         SupervisorSettings(
             config_path=args.config,
@@ -565,6 +627,12 @@ def supervise_workers(config: HazardwatchConfig, args: argparse.Namespace, worke
             verbosity=getattr(args, "verbose", 0),
         ),
         plan,
+        on_worker_exit=metrics.supervisor.worker_exited if metrics is not None else None,
+        on_worker_start=(
+            (lambda k, restart: metrics.supervisor.worker_started(k, restart=restart))
+            if metrics is not None
+            else None
+        ),
     )
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -582,6 +650,8 @@ def supervise_workers(config: HazardwatchConfig, args: argparse.Namespace, worke
         codes = supervisor.stop()
         for publisher in leftovers:
             publisher.close(flush_timeout_s=5)
+        if metrics is not None:
+            metrics.close()
     failed = [code for code in codes if code not in (0, None)]
     if failed:
         logger.error("worker exit codes on stop: %s", codes)
@@ -619,7 +689,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"up: web UI http://{args.host}:{args.port}/ui/review", flush=True)
             api.start()
             try:
-                return supervise_workers(config, args, workers)
+                return supervise_workers(config, args, workers, with_metrics=False)
             finally:
                 service.stop()
                 store.close()

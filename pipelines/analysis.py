@@ -4,8 +4,13 @@ Two analyses may run on the same frames (ARCHITECTURE.md §2):
   * object analysis at ``detect.fps``: MotionGate → detector → tracker → Observation → object rules
     (fire lane, e-bike entry);
   * motion analysis at ``motion.fps`` on low-resolution luma → falling-object rules.
-The detector is skipped while nothing moves, no track is alive and no hazard is open, except for
-a periodic check so that something that arrived unseen (the gate recalibrating) is still found.
+Motion gating (what makes a camera cheap, ARCHITECTURE.md §8): the detector runs on a sampled
+frame only while something moves in or near a zone (the gate's mask is the zones, grown by
+``GATE_MARGIN``) or a track is unsettled (tentative, or confirmed and moving). Tracks at rest (a
+parked car, clutter, an e-bike standing in the lift) are re-checked every
+``stationary_recheck_s``, and always before the first of them would expire; between checks the
+rules see them held (``det_index`` -1, as coasting). With nothing at all in view it still looks
+every ``force_detect_every_s``, so that something that arrived unseen is found.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from vision.tracker import Tracker
 from vision.types import Detections, Frame, HazardEvent, Observation, Tracks
 
 GATE_WIDTH_PX = 320
+GATE_MARGIN = 0.08  # motion this close to a zone (a fraction of the frame) counts as "near"
+_GATE_MASK_PX = 256  # zones are drawn into a square mask in normalised coordinates
 
 
 @dataclass(slots=True)
@@ -70,7 +77,9 @@ class CameraAnalysis:
         motion_fps: float,
         motion_width_px: int,
         force_detect_every_s: float = 2.0,
+        stationary_recheck_s: float = 3.0,
         use_motion_gate: bool = True,
+        gate_mask: np.ndarray | None = None,
     ) -> None:
         if rules.needs_detector and detector is None:
             raise ValueError(f"camera {camera_id}: object rules need a detector")
@@ -89,7 +98,10 @@ class CameraAnalysis:
         self._motion_sampler = FpsSampler(motion_fps)
         self.motion_width_px = motion_width_px
         self.force_detect_every_s = force_detect_every_s
-        self.gate = MotionGate() if use_motion_gate else None
+        self.stationary_recheck_s = stationary_recheck_s
+        self.gate = MotionGate(mask=gate_mask) if use_motion_gate else None
+        self.detect_fps_target = detect_fps
+        self.detect_fps = detect_fps
         self.tracker = Tracker()
         self.last_tracks: Tracks | None = None
         self._last_detect_pts_s: float | None = None
@@ -130,6 +142,14 @@ class CameraAnalysis:
             events.extend(rule.close(self.last_pts_s, self.last_captured_at))
         return events
 
+    def set_detect_fps(self, fps: float) -> None:
+        """Sample the object analysis at ``fps`` from now on (the overload policy lowers it
+        and restores it; never above the configured ``detect.fps``)."""
+        fps = min(fps, self.detect_fps_target)
+        if fps != self.detect_fps:
+            self.detect_fps = fps
+            self._detect_sampler = FpsSampler(fps)
+
     @property
     def labels(self) -> list[str]:
         """Model labels in class-index order (empty without a detector)."""
@@ -162,10 +182,18 @@ class CameraAnalysis:
         result = self.gate.update(self._resize(gray, GATE_WIDTH_PX), pts_s)
         self.clock.add("motion_gate", started)
         # A recalibrating gate (first frame, global change) cannot tell: look.
-        if result.moving or result.recalibrated or self.tracker.track_count > 0 or self.active:
+        if result.moving or result.recalibrated or self.tracker.unsettled_count > 0:
             return True
         last = self._last_detect_pts_s
-        return last is None or pts_s - last >= self.force_detect_every_s
+        if last is None:
+            return True
+        expiry = self.tracker.earliest_expiry_pts_s()
+        if expiry is None:
+            return pts_s - last >= self.force_detect_every_s
+        # Only tracks at rest: look again every few seconds, and before one would expire
+        # (two sampling intervals early, so that a late frame still finds it).
+        margin = 2.0 / self.detect_fps
+        return pts_s - last >= self.stationary_recheck_s or pts_s >= expiry - margin
 
     def _object_step(self, frame: Frame, gray: np.ndarray) -> list[HazardEvent]:
         assert self.detector is not None  # guaranteed by __init__
@@ -176,13 +204,16 @@ class CameraAnalysis:
             self.detector_runs += 1
             self._last_detect_pts_s = frame.pts_s
             detections = self._with_roles_only(detections)
+            tracks = self._track(detections, frame.pts_s)
         else:
             self.detector_skips += 1
-            detections = Detections.empty()
-        started = time.perf_counter()
-        tracks = self.tracker.update(detections, frame.pts_s)
-        self.last_tracks = tracks
-        self.clock.add("tracking", started)
+            if self.tracker.track_count and self.last_tracks is not None:
+                # Tracks at rest, held between re-checks: the tracker's clocks do not run on
+                # frames it was not shown, and the rules see the boxes as coasting.
+                tracks = _held(self.last_tracks)
+                self.last_tracks = tracks
+            else:
+                tracks = self._track(Detections.empty(), frame.pts_s)
         class_ids = tracks.detections.class_id
         observation = Observation(
             camera_id=self.camera_id,
@@ -202,6 +233,13 @@ class CameraAnalysis:
         self.clock.add("rules", started)
         return events
 
+    def _track(self, detections: Detections, pts_s: float) -> Tracks:
+        started = time.perf_counter()
+        tracks = self.tracker.update(detections, pts_s)
+        self.last_tracks = tracks
+        self.clock.add("tracking", started)
+        return tracks
+
     def _with_roles_only(self, detections: Detections) -> Detections:
         if not len(detections):
             return detections
@@ -212,6 +250,39 @@ class CameraAnalysis:
             detections.confidence[in_range] >= self._min_score_of_class[ids[in_range]]
         )
         return detections[keep]
+
+
+def _held(tracks: Tracks) -> Tracks:
+    """The same tracks, marked as coasting (no detection of this frame fed them)."""
+    if not len(tracks.det_index) or (tracks.det_index < 0).all():
+        return tracks
+    return Tracks(
+        detections=tracks.detections,
+        track_id=tracks.track_id,
+        det_index=np.full(len(tracks.det_index), -1, np.int32),
+    )
+
+
+def zone_gate_mask(camera: CameraConfig, margin: float = GATE_MARGIN) -> np.ndarray | None:
+    """Where motion counts for the detector's gate: the camera's zones grown by ``margin`` of
+    the frame (lines as a band around them), in normalised coordinates (the gate resizes it to
+    the frame). None without zones: the whole frame counts."""
+    if not camera.zones:
+        return None
+    size = _GATE_MASK_PX
+    mask = np.zeros((size, size), np.uint8)
+    grow = max(1, round(margin * size))
+    for zone in camera.zones.values():
+        points = getattr(zone, "polygon", None) or getattr(zone, "line", None)
+        if not points:
+            continue
+        pts = np.round(np.asarray(points, np.float64) * (size - 1)).astype(np.int32)
+        if len(pts) >= 3:
+            cv2.fillPoly(mask, [pts], 255)
+        cv2.polylines(mask, [pts], len(pts) >= 3, 255, thickness=2 * grow + 1)
+    if not mask.any():
+        return None
+    return cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
 
 
 def build_camera_analysis(
@@ -236,4 +307,5 @@ def build_camera_analysis(
         detect_fps=camera.detect.fps,
         motion_fps=camera.motion.fps,
         motion_width_px=camera.motion.width,
+        gate_mask=zone_gate_mask(camera),
     )

@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from cameras.clips import ClipRecorder
 from cameras.queues import FrameQueue
@@ -40,6 +43,7 @@ from pipelines.builders import camera_needs_detector, source_settings
 from pipelines.config import HazardwatchConfig
 from pipelines.evidence import EvidenceWriter, write_zone_snapshot
 from pipelines.evidence_layout import LIVE_DIRNAME, EvidenceError, live_after_name
+from pipelines.overload import OverloadGovernor, Priority, percentile
 from pipelines.publish import EventPublisher
 from pipelines.snapshots import LabeledBox
 from vision.types import Frame, HazardEvent, HazardPhase
@@ -52,6 +56,7 @@ ZONE_RELOAD_INTERVAL_S = 5.0
 EVIDENCE_TIMEOUT_S = 180.0
 AFTER_REFRESH_S = 10.0  # the live "after" picture of a clear zone is rewritten this often
 THREAD_JOIN_S = 10.0
+STATUS_WINDOW_S = 10.0  # lag percentiles and the effective detect rate are over this window
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,19 @@ class AnalysisView:
     last_pts_s: float
     inference_runs: int
     inference_ms_total: float
+    stage_ms: dict[str, float]
+    detector_runs: int
+    detector_skips: int
+    detect_fps: float  # the rate in force now (the overload policy may have lowered it)
+
+
+class _Recorder(Protocol):
+    """What the runner needs of :class:`pipelines.metrics.PipelineMetrics` (imported only in
+    processes where multiprocess metrics are on)."""
+
+    def record_camera(
+        self, camera_id: str, status: Mapping[str, Any], *, lags_s: Sequence[float] = ()
+    ) -> None: ...
 
 
 def zones_overlay(camera: CameraConfig) -> dict[str, tuple]:
@@ -110,8 +128,13 @@ class CameraRunner:
         detector: Detector | None,
         publisher: EventPublisher,
         options: RunnerOptions,
+        governor: OverloadGovernor | None = None,
+        metrics: _Recorder | None = None,
     ) -> None:
         self.camera_id = camera_id
+        self.governor = governor
+        self.metrics = metrics
+        self.priority = Priority(camera.detect.priority)
         self.camera = camera
         self.config = config
         self.detector = detector
@@ -173,6 +196,12 @@ class CameraRunner:
         self._after_written: dict[tuple[str, str], tuple[float, str]] = {}
         self._zones_mtime: float | None = None
         self._reload_lock = threading.Lock()  # reload_zones() may be called from outside too
+        # Analysed frames' lags (analysis thread → status thread), and the status thread's
+        # own windows over them and over the detector's runs.
+        self._lags_in: queue.SimpleQueue[tuple[float, float]] = queue.SimpleQueue()
+        self._lag_window: deque[tuple[float, float]] = deque()
+        self._runs_window: deque[tuple[float, int]] = deque()
+        self._dropped_seen = 0
 
     # ----- construction -------------------------------------------------------------------------
 
@@ -285,6 +314,7 @@ class CameraRunner:
         except Exception:
             logger.exception("camera %s: analysis failed on frame %d", self.camera_id, frame.seq)
             return
+        self._pace(analysis, frame)
         boxes = self._detected_boxes(analysis)
         self._view = self._make_view(analysis, frame, boxes)
         if analysis.last_tracks is not None:
@@ -298,6 +328,18 @@ class CameraRunner:
                 )
         for event in events:
             self._route(event, frame, boxes)
+
+    def _pace(self, analysis: CameraAnalysis, frame: Frame) -> None:
+        """How late this frame was analysed; the overload policy's detect rate (see
+        :mod:`pipelines.overload`)."""
+        lag_s = max(0.0, time.time() - frame.captured_at.timestamp())
+        self._lags_in.put((time.monotonic(), lag_s))
+        if self.governor is None:
+            return
+        dropped = self._queue.dropped
+        self.governor.report(lag_s, dropped=dropped > self._dropped_seen)
+        self._dropped_seen = dropped
+        analysis.set_detect_fps(self.governor.detect_fps(self.camera.detect.fps, self.priority))
 
     def _swap_in_pending_analysis(self) -> None:
         """Between two frames: end the old analysis's hazards and continue with the new one."""
@@ -380,6 +422,10 @@ class CameraRunner:
             last_pts_s=analysis.last_pts_s,
             inference_runs=analysis.clock.calls.get("inference", 0),
             inference_ms_total=analysis.clock.total_ms.get("inference", 0.0),
+            stage_ms=dict(analysis.clock.total_ms),
+            detector_runs=analysis.detector_runs,
+            detector_skips=analysis.detector_skips,
+            detect_fps=analysis.detect_fps,
         )
 
     def _publish_loop(self) -> None:
@@ -429,31 +475,71 @@ class CameraRunner:
 
     # ----- status, zones --------------------------------------------------------------------------
 
+    def _windows(self, view: AnalysisView | None) -> tuple[list[float], dict[str, Any]]:
+        """The lags that arrived since the last call, and the last ``STATUS_WINDOW_S``'s lag
+        percentiles and effective detect rate."""
+        now = time.monotonic()
+        fresh: list[float] = []
+        while True:
+            try:
+                item = self._lags_in.get_nowait()
+            except queue.Empty:
+                break
+            self._lag_window.append(item)
+            fresh.append(item[1])
+        while self._lag_window and now - self._lag_window[0][0] > STATUS_WINDOW_S:
+            self._lag_window.popleft()
+        lags = [lag for _t, lag in self._lag_window]
+        runs = view.detector_runs if view is not None else 0
+        self._runs_window.append((now, runs))
+        while len(self._runs_window) > 2 and now - self._runs_window[1][0] >= STATUS_WINDOW_S:
+            self._runs_window.popleft()
+        t0, runs0 = self._runs_window[0]
+        effective = (runs - runs0) / (now - t0) if now - t0 >= 1.0 else None
+        configured = self.camera.detect.fps
+        in_force = view.detect_fps if view is not None else configured
+        return fresh, {
+            "lag_ms_p50": round(percentile(lags, 50) * 1000, 1) if lags else None,
+            "lag_ms_p95": round(percentile(lags, 95) * 1000, 1) if lags else None,
+            "detect_fps_target": configured if self.analysis.detector is not None else 0.0,
+            "detect_fps_in_force": in_force if self.analysis.detector is not None else 0.0,
+            "detect_fps_effective": round(effective, 2) if effective is not None else None,
+            "overloaded": in_force < configured,
+            "overload_level": self.governor.level if self.governor is not None else 0,
+        }
+
     def _publish_camera_status(self, view: AnalysisView | None) -> None:
         status = self.source.status()
         last_pts_s = view.last_pts_s if view is not None else 0.0
         runs = max(view.inference_runs, 1) if view is not None else 1
         inference_ms_total = view.inference_ms_total if view is not None else 0.0
-        self.publisher.set_camera_status(
-            self.camera_id,
-            {
-                "state": status.state.value,
-                "fps_in": status.fps_in,
-                "fps_out": round(status.frames_out / max(last_pts_s, 1e-6), 2)
-                if last_pts_s
-                else 0.0,
-                "frames_in": status.frames_in,
-                "frames_out": status.frames_out,
-                "dropped": status.frames_dropped + self._queue.dropped,
-                "reconnects": status.reconnects,
-                "decode_errors": status.decode_errors,
-                "last_error": status.last_error,
-                "inference_ms_avg": round(inference_ms_total / runs, 2),
-                "events": self.events_total,
-                **self._evidence_and_publisher_status(),
-                "updated_at": datetime.now(UTC).isoformat(),
-            },
-        )
+        fresh_lags, windows = self._windows(view)
+        record = {
+            "state": status.state.value,
+            "fps_in": status.fps_in,
+            "fps_out": round(status.frames_out / max(last_pts_s, 1e-6), 2) if last_pts_s else 0.0,
+            "frames_in": status.frames_in,
+            "frames_out": status.frames_out,
+            "dropped": status.frames_dropped + self._queue.dropped,
+            "reconnects": status.reconnects,
+            "decode_errors": status.decode_errors,
+            "last_error": status.last_error,
+            "inference_ms_avg": round(inference_ms_total / runs, 2),
+            "events": self.events_total,
+            **self._evidence_and_publisher_status(),
+            **windows,
+            "stage_ms": {k: round(v, 1) for k, v in sorted(view.stage_ms.items())}
+            if view is not None
+            else {},
+            "detector_runs": view.detector_runs if view is not None else 0,
+            "detector_skips": view.detector_skips if view is not None else 0,
+            "worker": self.options.worker_index,
+            "pid": os.getpid(),
+            "updated_at": datetime.now(UTC).isoformat(),
+        }
+        self.publisher.set_camera_status(self.camera_id, record)
+        if self.metrics is not None:
+            self.metrics.record_camera(self.camera_id, record, lags_s=fresh_lags)
 
     def _evidence_and_publisher_status(self) -> dict[str, int | bool]:
         """The evidence writer's counters, and the publisher's of this process (shared by its
@@ -594,6 +680,7 @@ def run_cameras(
     detector_for: Callable[[str], Detector | None],
     publisher: EventPublisher,
     options: RunnerOptions,
+    metrics: _Recorder | None = None,
 ) -> list[CameraRunner]:
     """Start a runner for every enabled camera with a source; returns them (call ``stop``).
 
@@ -601,12 +688,15 @@ def run_cameras(
     on the same model get the same one (:class:`pipelines.detector_pool.DetectorPool`).
     """
     runners = []
+    governor = OverloadGovernor()  # one per process: its cameras share its cores
     for camera_id, camera in config.cameras.items():
         if not camera.enabled or not camera.source:
             logger.info("camera %s: not started (disabled or no source)", camera_id)
             continue
         detector = detector_for(camera_id) if camera_needs_detector(camera) else None
-        runner = CameraRunner(camera_id, camera, config, detector, publisher, options)
+        runner = CameraRunner(
+            camera_id, camera, config, detector, publisher, options, governor, metrics
+        )
         runner.start()
         runners.append(runner)
     return runners

@@ -207,7 +207,8 @@ class WorkerSupervisor:
     """Starts, watches and stops the worker processes of one ``hazardwatch run``.
 
     ``on_worker_exit(index, pid)`` is called (from the watching thread) after a worker process
-    ended, before it is restarted: the metrics of a dead process are retired there.
+    ended, before it is restarted: the metrics of a dead process are retired there;
+    ``on_worker_start(index, restart)`` after each start.
     """
 
     def __init__(
@@ -215,10 +216,12 @@ class WorkerSupervisor:
         settings: SupervisorSettings,
         plan: Sequence[Sequence[str]],
         on_worker_exit: Callable[[int, int], None] | None = None,
+        on_worker_start: Callable[[int, bool], None] | None = None,
     ) -> None:
         self.settings = settings
         self.workers = [WorkerState(k, list(cameras)) for k, cameras in enumerate(plan) if cameras]
         self._on_worker_exit = on_worker_exit
+        self._on_worker_start = on_worker_start
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -290,6 +293,8 @@ class WorkerSupervisor:
             self.command(worker), env=env, preexec_fn=_die_with_parent
         )
         worker.started_at = time.monotonic()
+        if self._on_worker_start is not None:
+            self._on_worker_start(worker.index, worker.restarts > 0)
         logger.info(
             "worker %d (pid %d): cameras %s",
             worker.index,

@@ -341,6 +341,23 @@ class Tracker:
         """Tracks held now, tentative ones included (bounded: expired tracks are dropped)."""
         return len(self._tracks)
 
+    @property
+    def unsettled_count(self) -> int:
+        """Tracks that need the detector on every sampled frame: tentative ones (not yet
+        confirmed) and confirmed ones that move. Stationary confirmed tracks do not."""
+        return sum(1 for t in self._tracks if not t.track_id or not t.stationary)
+
+    def earliest_expiry_pts_s(self) -> float | None:
+        """Stream time at which the first track would expire without another hit (None
+        without tracks): a detector that skips frames must look again before then."""
+        if not self._tracks:
+            return None
+        s = self.settings
+        return min(
+            t.last_hit_pts_s + (self._coast_window(t) if t.track_id else s.tentative_lost_s)
+            for t in self._tracks
+        )
+
     def reset(self) -> None:
         """Forget every track (ids keep counting up, so they are never reused)."""
         self._ended = tuple(t.track_id for t in self._tracks if t.track_id)

@@ -10,12 +10,14 @@ the kill, is in exactly one ticket. A spool left by an earlier single-process ru
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 
@@ -24,6 +26,7 @@ from tests.faults.harness import (
     Service,
     accepted_events,
     check_ledger,
+    parse_metrics,
     partial_files,
     settle_tickets,
     spool_rows,
@@ -31,7 +34,7 @@ from tests.faults.harness import (
     wait_for,
     write_config,
 )
-from tests.support.servers import RedisServerFactory, RtspServerFactory
+from tests.support.servers import RedisServerFactory, RtspServerFactory, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -85,8 +88,12 @@ def test_workers_run_cameras_and_a_killed_worker_is_restarted(
             "cam_b": facade.camera_config(rtsp.url("/cam_b")),
         },
     )
+    metrics_port = free_port()
     service: Service = service_factory(
-        config, redis_server.url, command="run", extra_args=["--workers", "2", "--node", "boxA"]
+        config,
+        redis_server.url,
+        command="run",
+        extra_args=["--workers", "2", "--node", "boxA", "--metrics-port", str(metrics_port)],
     ).start()
     assert "in 2 worker processes (node boxA)" in service.log()
     workers = {cid: wait_for(lambda c=cid: _worker_of(service, c), 20, f"the worker of {cid}")
@@ -98,6 +105,21 @@ def test_workers_run_cameras_and_a_killed_worker_is_restarted(
     assert sorted(p.name for p in (service.data_dir / "spool").iterdir() if p.suffix == ".sqlite3"
                   ) == ["boxA-w0.sqlite3", "boxA-w1.sqlite3"]  # fmt: skip
 
+    # The workers' metrics, merged by the supervisor; the status records carry the new fields.
+    def merged() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        return parse_metrics(text)
+
+    wait_for(lambda: all(merged().get(("hazardwatch_pipeline_frames_analysed_total",
+                                       frozenset({("camera", c), ("worker", w)})), 0) > 0
+                         for c, w in (("cam_a", "0"), ("cam_b", "1"))), 20,
+             "frames of both workers in the merged metrics")  # fmt: skip
+    assert merged()[("hazardwatch_pipeline_worker_up", frozenset({("worker", "1")}))] == 1
+    status = json.loads(client.hget("hazardwatch:camera_status", "cam_b") or b"{}")
+    assert status["worker"] == 1 and status["pid"] == workers["cam_b"]
+    assert status["lag_ms_p95"] is not None and status["overloaded"] is False
+    assert status["stage_ms"] and status["detect_fps_target"] == 0.0  # facade: no detector
+
     os.kill(workers["cam_b"], signal.SIGKILL)
     killed_at_starts = _starts(client, "cam_b")
     wait_for(lambda: "restarting in" in service.log(), 10, "the supervisor to notice")
@@ -108,6 +130,9 @@ def test_workers_run_cameras_and_a_killed_worker_is_restarted(
     wait_for(lambda: _starts(client, "cam_b") > killed_at_starts, 60,
              "a hazard from cam_b after its worker was restarted")  # fmt: skip
     assert restarted in _children(service.pid)
+    wait_for(lambda: merged().get(("hazardwatch_pipeline_worker_restarts_total",
+                                   frozenset({("worker", "1")}))) == 1, 10,
+             "the restart in the merged metrics")  # fmt: skip
 
     started = time.monotonic()
     code, _took = service.terminate(timeout_s=60)
