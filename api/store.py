@@ -629,6 +629,18 @@ class TicketStore:
         else:
             ticket = hazard.ticket
             _merge_missing(ticket, hazard, parsed.evidence)
+            if hz.phase is HazardPhase.START and not self._start_applied(session, hz.hazard_id):
+                # Its update or end came first (another ticket service applied it while this
+                # start waited, or it was delivered late): the history says it did arrive.
+                _add_history(
+                    ticket,
+                    now,
+                    SYSTEM_ACTOR,
+                    "start_arrived",
+                    ticket.status,
+                    ticket.status,
+                    f"the start of hazard {hz.hazard_id} arrived after its later events",
+                )
         self._record_phase(ticket, hazard, hz, now)
         session.add(
             AppliedEventRow(
@@ -642,6 +654,13 @@ class TicketStore:
         ticket.updated_at = now
         session.flush()
         return _view(ticket)
+
+    def _start_applied(self, session: Session, hazard_id: str) -> bool:
+        stmt = select(AppliedEventRow.event_id).where(
+            AppliedEventRow.hazard_id == hazard_id,
+            AppliedEventRow.phase == HazardPhase.START.value,
+        )
+        return session.scalars(stmt.limit(1)).first() is not None
 
     def _locked_hazard(self, session: Session, hazard_id: str) -> HazardRow | None:
         """The hazard row, read after its ticket's row lock is held (PostgreSQL), or None.
@@ -675,7 +694,7 @@ class TicketStore:
             raise _LostRace(f"hazard {hz.hazard_id} was attached to {ticket.code} meanwhile")
         note = f"hazard {hz.hazard_id} at {_iso(hz.started_at)}"
         if hz.phase is not HazardPhase.START:
-            note += f" (first seen in its '{hz.phase}' event: its start never arrived)"
+            note += f" (first seen in its '{hz.phase}' event: its start had not arrived)"
         if ticket.status == TicketStatus.RECHECKED:
             self._move(
                 ticket,
@@ -729,7 +748,7 @@ class TicketStore:
         session.add(ticket)
         note = f"{hz.kind} at {hz.camera_id}/{hz.zone}, hazard {hz.hazard_id}"
         if hz.phase is not HazardPhase.START:
-            note += f" (first seen in its '{hz.phase}' event: its start never arrived)"
+            note += f" (first seen in its '{hz.phase}' event: its start had not arrived)"
         _add_history(
             ticket, now, SYSTEM_ACTOR, "created", None, ticket.status, note, level=level.value
         )

@@ -162,8 +162,24 @@ def test_an_end_without_its_start_still_makes_the_ticket(store: TicketStore) -> 
     view = store.apply_event(event("end"), received_at=T0)
     assert view is not None
     assert view.status == "discovered"
-    assert "its start never arrived" in view.history[0]["note"]
+    assert "its start had not arrived" in view.history[0]["note"]
     assert view.ended_at is not None
+
+
+def test_a_start_applied_after_its_end_is_recorded_as_arrived(store: TicketStore) -> None:
+    """Two ticket services may apply a hazard's end before its start (the consumer group gives
+    them to different replicas). The history must not keep saying that the start never came:
+    before, the start was silently merged and the ticket's only word was "never arrived"."""
+    start = event(hazard_id="late-start")
+    end = event("end", hazard_id="late-start")
+    assert store.apply_event(end, received_at=T0) is not None
+    view = store.apply_event(start, received_at=T0)
+    assert view is not None and view.hazard_ids == ["late-start"]
+    assert [h["action"] for h in view.history] == ["created", "hazard_ended", "start_arrived"]
+    assert "arrived after its later events" in view.history[-1]["note"]
+    assert view.evidence["clip"] == start["evidence"]["clip"]  # the start's evidence is kept
+    assert store.apply_event(start, received_at=T0) is None  # and it is applied once
+    assert store.list_tickets()[1] == 1
 
 
 def test_a_long_blockage_raises_the_level(store: TicketStore) -> None:
