@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import cv2
 
 from models.detector import OnnxDetector
 from models.devices import DeviceSummary, device_summary
+from models.dynamic_batch import PROOF_BATCH, make_batch_dynamic
 from models.errors import InferenceError, ModelError, ModelLoadError
 from models.labels import LabelSource
 from models.registry import PULL_SOURCES, ModelManifest, ModelRegistry, models_dir
@@ -88,6 +90,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--eval", type=Path, metavar="DATASET", help="first score it on DATASET's val split"
     )
     p_import.add_argument("--replaces", metavar="MODEL", help="model to compare with (--eval)")
+    p_import.add_argument(
+        "--dynamic-batch",
+        action="store_true",
+        help="rewrite a fixed-batch-1 model to take any batch (proven equal on onnxruntime), so "
+        "cameras share session runs on a GPU; needs the onnx package",
+    )
     p_import.add_argument(
         "--score-threshold", type=float, default=0.3, help="score threshold of --eval"
     )
@@ -334,14 +342,26 @@ def _import(args: argparse.Namespace) -> int:
         except DatasetError as exc:
             return _fail(exc)
     registry = ModelRegistry(models_dir(args.models_dir))
-    manifest = registry.import_file(
-        args.file,
-        name=args.name,
-        labels_file=args.labels_file,
-        family=ModelFamily(args.family),
-        input_size=args.input_size,
-        overwrite=args.force,
-    )
+    with tempfile.TemporaryDirectory(prefix="hazardwatch-import-") as scratch:
+        path, source = Path(args.file), None
+        if args.dynamic_batch:
+            path = Path(scratch) / path.name  # same name: the same default registry name
+            rewrite = make_batch_dynamic(Path(args.file), path)
+            source = f"{Path(args.file).resolve()} (batch made dynamic)"
+            print(
+                f"batch made dynamic: {rewrite.reshapes} Reshape targets rewritten; a batch of "
+                f"{PROOF_BATCH} gives each image its own result (max difference "
+                f"{rewrite.max_abs_diff:.2g})"
+            )
+        manifest = registry.import_file(
+            path,
+            name=args.name,
+            labels_file=args.labels_file,
+            family=ModelFamily(args.family),
+            input_size=args.input_size,
+            source=source,
+            overwrite=args.force,
+        )
     print(
         f"imported {args.file} as {manifest.name}: {manifest.family}, input "
         f"{manifest.input_size[0]}x{manifest.input_size[1]}, {len(manifest.labels)} classes "
