@@ -49,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with Bench(settings, progress) as bench:
             trials = search(bench, lambda t: progress.line(trial_line(t)))
             references = (
-                measure_references(bench.kinds, settings.substream, bench.cores, progress.line)
+                measure_references(
+                    bench.kinds, settings.substream, bench.cores, progress.line, settings.duration_s
+                )
                 if settings.references
                 else {}
             )

@@ -24,7 +24,7 @@ from benchmarks.capacity.media import KindMedia
 from benchmarks.capacity.profiles import CAMERA_PROFILES
 from benchmarks.capacity.verdict import capacity, estimate_cameras, stage_groups
 
-REFERENCE_SECONDS = 20.0
+REFERENCE_SECONDS = 20.0  # of video decoded; the naive loop and its check take half
 
 
 def device() -> dict[str, Any]:
@@ -54,10 +54,11 @@ def machine(cores: int) -> dict[str, Any]:
 
 
 def measure_references(
-    kinds: Mapping[str, KindMedia], substream: bool, cores: int, log: Any
+    kinds: Mapping[str, KindMedia], substream: bool, cores: int, log: Any, duration_s: float
 ) -> dict[str, dict[str, Any]]:
-    """Each camera kind's references (the floor's parts, the naive loop), or the error that
-    stopped them (named, never hidden)."""
+    """Each camera kind's references (the floor's parts, the naive loop and its estimated
+    camera count run in real time to confirm it), or the error that stopped them (named,
+    never hidden)."""
     out: dict[str, dict[str, Any]] = {}
     for kind, media in kinds.items():
         profile = CAMERA_PROFILES[kind]
@@ -65,15 +66,21 @@ def measure_references(
         log(f"bench: references for {kind} on {clip.name} (floor decode, session.run, naive loop)")
         entry: dict[str, Any] = {"clip": clip.name}
         try:
-            decode = refs.floor_decode(clip, REFERENCE_SECONDS)
+            # as long as a trial at most, so that a quick bench stays quick
+            seconds = min(REFERENCE_SECONDS, duration_s)
+            decode = refs.floor_decode(clip, seconds)
             entry["decode"] = decode.as_json()
             if profile.detector is not None:
                 model = profile.detector.model
                 size = profile.detector.input_size
                 entry["inference"] = refs.bare_inference(model, size, clip=clip).as_json()
-                naive = refs.naive_loop(clip, model, size, REFERENCE_SECONDS / 2)
+                naive = refs.naive_loop(clip, model, size, seconds / 2)
                 entry["naive"] = naive.as_json()
-                entry["naive_capacity_cameras"] = refs.naive_capacity_cameras(naive, cores)
+                count = refs.naive_capacity_cameras(naive, cores)
+                entry["naive_capacity_cameras"] = count
+                if count >= 1:  # the CPU estimate, checked by that many loops in real time
+                    check = refs.naive_realtime_check(clip, model, count, seconds / 2, size)
+                    entry["naive_realtime_check"] = check.as_json()
         except (refs.ReferenceMeasurementError, OSError, ValueError) as exc:
             entry["error"] = f"{type(exc).__name__}: {exc}"
         out[kind] = entry
@@ -148,6 +155,11 @@ def build_report(
         "our_cpu_ms_per_camera_s": ours,
         "floor_cpu_ms_per_camera_s": floor,
         "naive_cpu_ms_per_camera_s": naive_ms,
+        "naive_capacity_kept_up_in_real_time": {
+            kind: entry["naive_realtime_check"]["kept_up"]
+            for kind, entry in references.items()
+            if "naive_realtime_check" in entry
+        },
         "ratios": {
             # a capacity is only found by --cameras auto; a fixed count is not one
             "ours_over_naive_cameras": _ratio(cap, naive_count)
@@ -237,6 +249,7 @@ def print_report(report: Mapping[str, Any]) -> None:
         ("floor CPU ms per camera-second", r["floor_cpu_ms_per_camera_s"]),
         ("naive CPU ms per camera-second", r["naive_cpu_ms_per_camera_s"]),
         ("naive capacity (cameras)", r["naive_capacity_cameras"]),
+        ("  that many naive loops kept up", r["naive_capacity_kept_up_in_real_time"]),
         ("ours / naive (cameras)", r["ratios"]["ours_over_naive_cameras"]),
         ("ours / floor (CPU)", r["ratios"]["ours_over_floor_cpu"]),
         ("frame->analysis latency p50 / p95 s", f"{r['latency_p50_s']} / {r['latency_p95_s']}"),

@@ -88,6 +88,9 @@ def test_the_references_and_ratios_are_computed(lane_report: dict[str, Any]) -> 
     assert r["floor_cpu_ms_per_camera_s"] > 0
     assert r["naive_cpu_ms_per_camera_s"] > r["floor_cpu_ms_per_camera_s"]
     assert r["naive_capacity_cameras"] >= 1
+    check = lane["naive_realtime_check"]  # the estimate run as that many loops in real time
+    assert check["cameras"] == lane["naive_capacity_cameras"]
+    assert r["naive_capacity_kept_up_in_real_time"] == {"lane": check["kept_up"]}
     assert r["ratios"]["ours_over_floor_cpu"] == pytest.approx(
         r["our_cpu_ms_per_camera_s"] / r["floor_cpu_ms_per_camera_s"], rel=0.02
     )
