@@ -388,6 +388,7 @@ class Bench:
                 alive=proc.poll() is None,
                 processes=tuple((u.pid, u.rss_kb, u.pss_kb) for u in tree.processes),
                 rtsp_rss_kb=rtsp.rss_kb if rtsp else 0, bench_cpu_s=time.process_time(),
+                threads_cpu_s=tree.threads_cpu_s or {},
             )  # fmt: skip
             samples.append(sample)
             self.progress.update(_progress_text(sample, ids, duration, self.cores))

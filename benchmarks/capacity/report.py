@@ -184,6 +184,11 @@ def build_report(
         "them: with perf_counter this is wall time, which exceeds CPU when threads wait for a "
         "core or the interpreter lock)",
         "stages_sum_ms_per_camera_s": round(sum(m.stages_ms_per_camera_s.values()), 1),
+        "thread_cpu_ms_per_camera_s": m.thread_cpu_ms_per_camera_s,
+        "thread_cpu_definition": "CPU (utime + stime from /proc/PID/task/TID/stat) of the run's "
+        "threads after the warm-up, summed by native thread name up to its first '-' "
+        "(source-lane01 -> source); threads the runtime does not name natively carry the "
+        "process name",
         "stage_groups": {k: round(v, 2) for k, v in stage_groups(m.stages_ms_per_camera_s).items()},
         "real_time": head.verdict.real_time,
         "reasons": list(head.verdict.reasons),
@@ -270,6 +275,9 @@ def print_report(report: Mapping[str, Any]) -> None:
     print(f"  per-stage ms per camera-second (sum {r['stages_sum_ms_per_camera_s']}):")
     for stage, ms in sorted(r["stages"].items(), key=lambda kv: -kv[1]):
         print(f"    {stage:<14} {ms:8.2f}")
+    print("  CPU ms per camera-second by thread kind:")
+    for group, ms in sorted(r["thread_cpu_ms_per_camera_s"].items(), key=lambda kv: -kv[1]):
+        print(f"    {group:<14} {ms:8.2f}")
     trends = r["trends"]
     for name in ("rss_mb", "threads", "fds"):
         t = trends.get(name) or {}

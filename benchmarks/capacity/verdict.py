@@ -57,6 +57,7 @@ class Sample:
         processes: (pid, rss_kb, pss_kb) of each process of the run's tree.
         rtsp_rss_kb: the RTSP server's resident memory (0 with file sources).
         bench_cpu_s: CPU of the bench process itself so far (the observer's own cost).
+        threads_cpu_s: CPU seconds so far of the run's threads by kind (native thread name).
     """
 
     t_s: float
@@ -73,6 +74,7 @@ class Sample:
     processes: tuple[tuple[int, int, int], ...] = ()
     rtsp_rss_kb: int = 0
     bench_cpu_s: float = 0.0
+    threads_cpu_s: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,7 @@ class TrialMetrics:
     rtsp_rss_mb: float = 0.0
     bench_cores: float = 0.0
     cameras_per_worker: dict[str, int] = field(default_factory=dict)
+    thread_cpu_ms_per_camera_s: dict[str, float] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     to_publish_p50_s: float | None = None
     to_publish_p95_s: float | None = None
@@ -277,6 +280,10 @@ def trial_metrics(
         rtsp_rss_mb=round(end.rtsp_rss_kb / 1024, 1),
         bench_cores=round((end.bench_cpu_s - base.bench_cpu_s) / seconds, 3),
         cameras_per_worker=per_worker,
+        thread_cpu_ms_per_camera_s={
+            group: round(1000 * (cpu - base.threads_cpu_s.get(group, 0.0)) / n / seconds, 1)
+            for group, cpu in sorted(end.threads_cpu_s.items())
+        },
         events=kinds,
         to_publish_p50_s=round(percentile(to_publish, 50), 3) if to_publish else None,
         to_publish_p95_s=round(percentile(to_publish, 95), 3) if to_publish else None,
