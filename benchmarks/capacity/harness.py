@@ -290,13 +290,16 @@ class Bench:
         with (trial_dir / "samples.jsonl").open("w") as out:
             for sample in samples:
                 out.write(json.dumps(asdict(sample)) + "\n")
-        metrics = trial_metrics(
-            samples,
-            {cid: float(p.main.fps) for cid, p in zip(ids, profiles, strict=True)},
-            warmup_s(s.duration_s),
-            self.cores,
-            events,
-        )
+        try:
+            metrics = trial_metrics(
+                samples,
+                {cid: float(p.main.fps) for cid, p in zip(ids, profiles, strict=True)},
+                warmup_s(s.duration_s),
+                self.cores,
+                events,
+            )
+        except ValueError as exc:  # the run died early, or a camera never reported
+            raise BenchError(f"trial of {count} cameras: {exc}; run output:\n{_tail(log)}") from exc
         verdict = judge(metrics)
         return TrialResult(
             cameras=count,
