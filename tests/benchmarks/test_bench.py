@@ -48,7 +48,7 @@ def lane_report(media_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             pytest.fail(f"{tool} is needed by hazardwatch bench (make deps installs it)")
     out = tmp_path_factory.mktemp("bench") / "lane.json"
     done = _bench(
-        ["--profile", "lane", "--cameras", "2", "--duration", "15", "--size", "320x180",
+        ["--profile", "lane", "--cameras", "2", "--duration", "12", "--size", "320x180",
          "--json", str(out)],
         media_cache / "bench", timeout_s=170,
     )  # fmt: skip
@@ -98,6 +98,28 @@ def test_the_references_and_ratios_are_computed(lane_report: dict[str, Any]) -> 
     assert (media["width_px"], media["height_px"], media["fps"]) == (320, 180, 25.0)
     assert media["duration_s"] == pytest.approx(60.0)
     assert media["keyframes"] == 30  # a keyframe every 2 s, as the profile says
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_rtsp_sources_with_substreams(media_cache: Path, tmp_path: Path) -> None:
+    """One camera from a real gst-rtsp-server: the analysed substream and the main stream for
+    clips each on a mount of their own; the server's own CPU is measured apart."""
+    out = tmp_path / "rtsp.json"
+    done = _bench(
+        ["--profile", "lane", "--cameras", "1", "--duration", "10", "--size", "320x180",
+         "--source", "rtsp", "--substream", "--no-references", "--work-dir",
+         str(tmp_path / "work"), "--json", str(out)],
+        media_cache / "bench", timeout_s=110,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    r = json.loads(out.read_text())
+    config = next((tmp_path / "work").glob("trial-*/bench.yaml")).read_text()
+    assert "source: rtsp://127.0.0.1:" in config and "/lane01_main" in config
+    assert r["trials"][0]["metrics"]["fps_in"]["lane01"] > 0
+    assert r["rtsp_server_cores"] > 0 and r["rtsp_server_rss_mb"] > 0
+    assert r["media"]["lane"]["sub"]["width_px"] == 640
 
 
 @pytest.mark.parametrize(
