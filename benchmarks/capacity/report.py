@@ -22,7 +22,7 @@ from benchmarks.capacity import references as refs
 from benchmarks.capacity.harness import BenchSettings, TrialResult
 from benchmarks.capacity.media import KindMedia
 from benchmarks.capacity.profiles import CAMERA_PROFILES
-from benchmarks.capacity.verdict import capacity, estimate_cameras, stage_groups
+from benchmarks.capacity.verdict import TrialMetrics, capacity, estimate_cameras, stage_groups
 
 REFERENCE_SECONDS = 20.0  # of video decoded; the naive loop and its check take half
 
@@ -206,6 +206,7 @@ def build_report(
         "rss_per_camera_mb": round(m.rss_mb / head.cameras, 1),
         "pss_per_camera_mb": round(m.pss_mb / head.cameras, 1),
         "trends": m.trends,
+        "memory": memory_check(m, head.cameras, settings.duration_s),
         "device": device(),
         "machine": machine(cores),
         "settings": {**asdict(settings), "work_dir": str(settings.work_dir)},
@@ -220,6 +221,28 @@ def build_report(
             for t in trials
         ],
     }  # fmt: skip
+
+
+MEMORY_PER_CAMERA_MB = 150.0  # issue 10
+MEMORY_FLAT_PCT = 10.0
+LONG_RUN_S = 300.0
+
+
+def memory_check(m: TrialMetrics, cameras: int, duration_s: float) -> dict[str, Any]:
+    """Issue 10's memory targets on this trial: RSS (and PSS) per camera, RSS flat between the
+    first and last third, no thread or fd growth; judged only for runs of 5 minutes or more."""
+    rss, threads, fds = (m.trends.get(k) or {} for k in ("rss_mb", "threads", "fds"))
+    return {
+        "judged": duration_s >= LONG_RUN_S,
+        "rss_per_camera_mb": round(m.rss_mb / cameras, 1),
+        "pss_per_camera_mb": round(m.pss_mb / cameras, 1),
+        "rss_per_camera_within_limit": m.rss_mb / cameras <= MEMORY_PER_CAMERA_MB,
+        "pss_per_camera_within_limit": m.pss_mb / cameras <= MEMORY_PER_CAMERA_MB,
+        "rss_change_pct": rss.get("change_pct"),
+        "rss_flat": rss.get("change_pct") is not None and abs(rss["change_pct"]) <= MEMORY_FLAT_PCT,
+        "threads_growth": None if not threads else threads["last_third"] - threads["first_third"],
+        "fds_growth": None if not fds else fds["last_third"] - fds["first_third"],
+    }
 
 
 def trial_line(t: TrialResult) -> str:
@@ -278,6 +301,13 @@ def print_report(report: Mapping[str, Any]) -> None:
     print("  CPU ms per camera-second by thread kind:")
     for group, ms in sorted(r["thread_cpu_ms_per_camera_s"].items(), key=lambda kv: -kv[1]):
         print(f"    {group:<14} {ms:8.2f}")
+    mem = r["memory"]
+    print(
+        f"  memory ({'judged' if mem['judged'] else 'not judged: run under 5 minutes'}): "
+        f"RSS/PSS per camera {mem['rss_per_camera_mb']} / {mem['pss_per_camera_mb']} MB "
+        f"(limit {MEMORY_PER_CAMERA_MB:g}), RSS change {mem['rss_change_pct']} % (flat "
+        f"{mem['rss_flat']}), threads {mem['threads_growth']:+}, fds {mem['fds_growth']:+}"
+    )
     trends = r["trends"]
     for name in ("rss_mb", "threads", "fds"):
         t = trends.get(name) or {}
