@@ -34,7 +34,9 @@ applying an entry it did apply after all is harmless (the store is idempotent on
 
 Escalation of overdue tickets runs every ``escalation_interval_s`` in the same thread (it needs
 only the database). Notifications (urgent new tickets, escalations, reopenings, rechecks) are
-appended to ``hazardwatch:notifications``; while Redis is down they wait in memory.
+written by the store into its outbox with the change they announce (:mod:`api.notifications`),
+and this loop moves them to ``hazardwatch:notifications``: while Redis is down they wait there,
+and those of a service killed before it sent them are sent by another.
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ import os
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -65,8 +66,7 @@ from api.evidence_files import (
     check_evidence_file,
 )
 from api.retention import EvidenceRetention
-from api.store import TicketStore, TicketView
-from api.workflow import RiskLevel
+from api.store import TicketStore
 
 __all__ = [
     "DEAD_LETTER_STREAM",
@@ -86,7 +86,6 @@ NOTIFICATIONS_STREAM = "hazardwatch:notifications"
 MAX_ATTEMPTS = 3  # unexpected failures of one entry before it is dead-lettered
 MAX_ENTRY_BYTES = 1_000_000
 _NOTIFICATIONS_MAXLEN = 10_000
-_PENDING_NOTIFICATIONS = 10_000
 _BACKOFF_START_S = 0.5
 _BACKOFF_MAX_S = 10.0
 _STALE_CONSUMER_MS = 3_600_000  # a consumer idle this long with nothing pending is removed
@@ -94,7 +93,6 @@ _CLAIM_CHECK_S = 1.0  # how often entries held by other consumers are looked for
 # A ticket write waiting this long for the database (SQLite waits up to 30 s for a lock held by
 # another connection) makes the service unhealthy meanwhile, so that /health shows it at once.
 STORE_STALL_S = 5.0
-_URGENT = (RiskLevel.ORANGE.value, RiskLevel.RED.value)
 
 _RedisDown = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
@@ -207,7 +205,7 @@ class TicketService:
             "reclaimed": 0,
             "escalations": 0,
             "notifications_sent": 0,
-            "notifications_dropped": 0,
+            "notifications_dropped": 0,  # kept for /metrics: the outbox drops nothing
             "redis_errors": 0,
             "store_errors": 0,
             "last_error": None,
@@ -219,7 +217,7 @@ class TicketService:
         self._next_claim = 0.0  # monotonic time of the next XAUTOCLAIM round (0: at once)
         self._next_escalation = 0.0
         self._attempts: dict[str, int] = {}
-        self._notifications: deque[dict[str, Any]] = deque()
+        self._notifications_left = 0  # in the outbox after the last send
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed = False
@@ -239,7 +237,7 @@ class TicketService:
             out = dict(self._counters)
             busy_since = self._store_busy_since
         out["healthy"] = self._healthy
-        out["notifications_pending"] = len(self._notifications)
+        out["notifications_pending"] = self._notifications_left
         waited_s = 0.0 if busy_since is None else time.monotonic() - busy_since
         out["store_wait_s"] = round(waited_s, 1)
         if waited_s >= STORE_STALL_S:
@@ -279,7 +277,6 @@ class TicketService:
         handled = 0
         self._failed = False
         try:
-            self._flush_notifications()
             if not self._groups_ready:
                 self._ensure_groups()
             if self._own_pending:
@@ -287,6 +284,7 @@ class TicketService:
             if time.monotonic() >= self._next_claim:
                 handled += self._reclaim()
             handled += self._read_new()
+            self._flush_notifications()  # what this batch (or a killed service) announced
             self._healthy = True
         except _RedisDown as exc:
             self._redis_failed(exc)
@@ -482,18 +480,11 @@ class TicketService:
                 self._count("duplicates")
                 return
             self._count("events_applied")
-            last = view.history[-1]["action"] if view.history else None
-            if last == "created" and view.level in _URGENT:
-                self._notify("urgent_ticket", view)
-            elif last in ("reopened", "level_raised"):
-                self._notify(str(last), view)
             return
         # A recheck keeps its own copy of the zone's live picture (api.after_picture).
         changed = self.store.apply_zone_status(data, after_pictures=self._after_pictures)
         self._count("zone_status_applied")
-        for view in changed:
-            self._count("rechecks")
-            self._notify("rechecked", view)
+        self._count("rechecks", len(changed))
 
     def _check_evidence(self, data: dict[str, Any], parsed: ParsedEvent) -> None:
         """Every file the event names is its camera's, a regular file, and has its SHA-256.
@@ -561,51 +552,34 @@ class TicketService:
                 raise
             self._retry_later(exc)
             return
-        for view in changed:
-            action = str(view.history[-1]["action"]) if view.history else "escalated"
-            self._count("escalations")
-            self._notify(action, view)
+        self._count("escalations", len(changed))
         if changed:
             logger.info("escalated %d overdue tickets", len(changed))
         try:
             self._flush_notifications()
         except _RedisDown as exc:
             self._redis_failed(exc)
-
-    def _notify(self, kind: str, view: TicketView) -> None:
-        last = view.history[-1] if view.history else {}
-        note = last.get("note")
-        self._notifications.append(
-            {
-                "type": kind,
-                "ticket_id": view.id,
-                "code": view.code,
-                "kind": view.kind,
-                "status": view.status,
-                "level": view.level,
-                "camera_id": view.camera_id,
-                "zone": view.zone,
-                "deadline_at": None if view.deadline_at is None else view.deadline_at.isoformat(),
-                "escalations": view.escalations,
-                "note": note,
-                "at": datetime.now(UTC).isoformat(),
-            }
-        )
-        while len(self._notifications) > _PENDING_NOTIFICATIONS:
-            self._notifications.popleft()
-            self._count("notifications_dropped")
+        except _RetryLater as exc:
+            self._retry_later(exc)
 
     def _flush_notifications(self) -> None:
-        while self._notifications:
-            item = self._notifications[0]
-            self._redis.xadd(
-                NOTIFICATIONS_STREAM,
-                {"notification": json.dumps(item)},
-                maxlen=_NOTIFICATIONS_MAXLEN,
-                approximate=True,
-            )
-            self._notifications.popleft()
-            self._count("notifications_sent")
+        """Move the store's outbox to the notifications stream (Redis errors propagate)."""
+        try:
+            _sent, self._notifications_left = self.store.send_notifications(self._send_notification)
+        except DBAPIError as exc:
+            if not _database_down(exc):
+                raise
+            reason = exc.orig if exc.orig is not None else exc
+            raise _RetryLater(f"database unavailable: {reason}") from exc
+
+    def _send_notification(self, payload: dict[str, Any]) -> None:
+        self._redis.xadd(
+            NOTIFICATIONS_STREAM,
+            {"notification": json.dumps(payload)},
+            maxlen=_NOTIFICATIONS_MAXLEN,
+            approximate=True,
+        )
+        self._count("notifications_sent")
 
 
 def _drop_missing_file(data: dict[str, Any], name: str) -> None:

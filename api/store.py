@@ -82,6 +82,7 @@ from api.errors import (
     StoreError,
     TicketNotFound,
 )
+from api.notifications import event_notification_kind, notification
 from api.workflow import (
     SYSTEM_ACTOR,
     RiskLevel,
@@ -269,6 +270,17 @@ class AnnotationRow(Base):
     negative: Mapped[bool] = mapped_column(Boolean, default=False)
     author: Mapped[str] = mapped_column(String(63))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NotificationRow(Base):
+    """A notification written with the change it announces, until the ticket service has
+    sent it to Redis (:mod:`api.notifications`)."""
+
+    __tablename__ = "notification_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
 
 
 class SerialCounterRow(Base):
@@ -653,7 +665,11 @@ class TicketStore:
         )
         ticket.updated_at = now
         session.flush()
-        return _view(ticket)
+        view = _view(ticket)
+        kind = event_notification_kind(view)
+        if kind is not None:
+            _announce(session, kind, view)
+        return view
 
     def _start_applied(self, session: Session, hazard_id: str) -> bool:
         stmt = select(AppliedEventRow.event_id).where(
@@ -895,7 +911,9 @@ class TicketStore:
             "after_snapshot_sha256": after_sha256,
         }
         session.flush()
-        return [_view(ticket)]
+        view = _view(ticket)
+        _announce(session, "rechecked", view)
+        return [view]
 
     # -- transitions and escalation -----------------------------------------------------------
 
@@ -1010,7 +1028,10 @@ class TicketStore:
                     ):
                         changed[ticket.id] = ticket
             session.flush()
-            return [_view(t) for t in changed.values()]
+            views = [_view(t) for t in changed.values()]
+            for view in views:  # escalated, or level_raised by the hazard's duration
+                _announce(session, str(view.history[-1]["action"]), view)
+            return views
 
         return self._writing(work)
 
@@ -1140,6 +1161,43 @@ class TicketStore:
         """Whether the web session ``session_id`` was logged out (and has not expired)."""
         with self._reading() as session:
             return session.get(RevokedSessionRow, session_id) is not None
+
+    # -- notification outbox (api.notifications) -----------------------------------------------
+
+    def send_notifications(
+        self, send: Callable[[dict[str, Any]], None], *, limit: int = 100
+    ) -> tuple[int, int]:
+        """Hand the oldest outbox notifications to ``send`` and delete those it took.
+
+        Several services may call this at once: on PostgreSQL each takes rows the others have
+        not locked (``SKIP LOCKED``). When ``send`` raises (Redis is down), the rows sent before
+        are deleted and the rest stay for a later call; then the error is raised.
+
+        Returns:
+            (how many were sent, how many are left).
+        """
+        with self._reading() as session:
+            if session.scalar(select(NotificationRow.id).limit(1)) is None:
+                return 0, 0
+        failure: Exception | None = None
+        sent = 0
+        with self._write() as session, session.begin():
+            stmt = select(NotificationRow).order_by(NotificationRow.id).limit(limit)
+            if self._dialect == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            for row in session.scalars(stmt).all():
+                try:
+                    send(dict(row.payload))
+                except Exception as exc:  # raised below, once what was sent is deleted
+                    failure = exc
+                    break
+                session.delete(row)
+                sent += 1
+        if failure is not None:
+            raise failure
+        with self._reading() as session:
+            left = session.scalar(select(func.count()).select_from(NotificationRow)) or 0
+        return sent, int(left)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -1360,6 +1418,12 @@ def _annotations_of(session: Session, ticket_id: str) -> list[FrameAnnotation]:
         for row in rows
     ]
     return sorted(frames, key=lambda f: (f.frame.source != FrameSource.SNAPSHOT, f.frame.t_ms or 0))
+
+
+def _announce(session: Session, kind: str, view: TicketView) -> None:
+    """Put the notification of a change into the outbox, in the change's transaction."""
+    now = _utcnow()
+    session.add(NotificationRow(created_at=now, payload=notification(kind, view, now)))
 
 
 def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:

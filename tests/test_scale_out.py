@@ -15,6 +15,7 @@ with entries in hand and the lock released. Replica 2 must take over what replic
   dead-lettered, nothing pending in the group;
 - every hazard in exactly one ticket, and one open ticket per camera/zone/kind although both
   replicas applied related events at the same time;
+- each new ticket announced once on ``hazardwatch:notifications``;
 - every ticket's clip in the shared data dir, under its camera's folder, and each node's spool
   in ``spool/{node}-w{k}.sqlite3``, empty.
 """
@@ -209,6 +210,15 @@ def test_two_nodes_and_two_replicas_make_each_hazard_one_ticket_and_a_kill_loses
     per_key = Counter((t["camera_id"], t["zone"], t["kind"]) for t in tickets)
     assert all(n == 1 for n in per_key.values()), per_key
     assert {t["camera_id"] for t in tickets} == {cid for ids in NODES.values() for cid in ids}
+
+    # Each new (red) ticket announced once, whichever replica made it.
+    def urgent() -> Counter[str]:
+        entries = client.xrange("hazardwatch:notifications")
+        notes = [json.loads(fields[b"notification"]) for _id, fields in entries]
+        return Counter(n["ticket_id"] for n in notes if n["type"] == "urgent_ticket")
+
+    wait_for(lambda: len(urgent()) == len(tickets), 10, "every new ticket's notification")
+    assert urgent() == Counter({t["id"]: 1 for t in tickets})
 
     # Both boxes' evidence is in the shared volume, under each camera's folder; each box
     # spooled into its own files, drained.

@@ -232,6 +232,46 @@ def test_kill_9_between_commit_and_ack_leaves_one_ticket(
     assert pending(client) == 0
 
 
+def test_a_notification_of_a_service_killed_before_sending_it_is_sent_by_another(
+    redis_server: RedisServerProcess,
+    db_url: str,
+    data_dir: Path,
+    store: TicketStore,
+    services: Callable[..., TicketService],
+    publish: Publish,
+) -> None:
+    """kill -9 after the commit of an urgent ticket and before its notification was sent: the
+    service that takes the entry over finds it applied (a duplicate), and the notification,
+    written with the ticket, is sent by it. Before, it waited in the killed process's memory
+    and was lost."""
+    client = redis_server.client()
+    ev = fresh(kind="falling_object", camera_id="facade", zone="f")
+    publish(client, ev)
+    crashed = subprocess.Popen(
+        [sys.executable, str(CRASH_SCRIPT), redis_server.url, db_url, "doomed", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert crashed.stdout is not None
+        lines = [crashed.stdout.readline().decode().strip() for _ in range(2)]
+        assert lines[1].startswith(f"APPLIED {ev['event_id']} "), lines
+    finally:
+        crashed.send_signal(signal.SIGKILL)
+        crashed.wait(timeout=10)
+    assert notifications(client) == []  # killed before it sent anything
+    survivor = services(redis_server.url, store, consumer="survivor", claim_idle_ms=0)
+    assert survivor.run_once() == 1
+    assert survivor.counters()["duplicates"] == 1
+    [note] = notifications(client)
+    assert (note["type"], note["kind"], note["level"]) == ("urgent_ticket", "falling_object", "red")
+    survivor.run_once()
+    assert len(notifications(client)) == 1  # sent once
+    assert survivor.counters()["notifications_pending"] == 0
+
+
 def test_an_entry_read_by_a_consumer_that_died_before_applying_is_applied(
     redis_server: RedisServerProcess,
     store: TicketStore,
@@ -505,8 +545,9 @@ def test_escalation_runs_and_notifies(
     service.run_once()
     [ticket] = store.list_tickets()[0]
     assert (ticket.level, ticket.escalations) == ("red", 1)
-    [note] = notifications(client)
-    assert note["type"] == "escalated" and note["code"] == ticket.code and note["level"] == "red"
+    # (the urgent_ticket of the orange ticket, applied directly above, comes first)
+    [note] = [n for n in notifications(client) if n["type"] == "escalated"]
+    assert note["code"] == ticket.code and note["level"] == "red"
     service.run_once()  # the next round is an hour away
     assert store.list_tickets()[0][0].escalations == 1
     assert service.counters()["escalations"] == 1

@@ -977,3 +977,27 @@ def test_a_deadlock_is_retried_not_reported_as_an_outage(postgres: PostgresServe
         assert all(store.get_ticket(i).escalations == 1 for i in ids)  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+def test_the_outbox_sends_each_notification_once_and_keeps_what_failed(
+    store: TicketStore,
+) -> None:
+    """Changes that announce something (here urgent new tickets) leave their notification in
+    the outbox with the change; a send that fails half way deletes only what went out."""
+    for zone in ("a", "b", "c"):
+        _start(store, kind="falling_object", camera_id="facade", zone=zone)
+    _start(store)  # yellow: announces nothing
+    sent: list[dict[str, Any]] = []
+
+    def flaky(payload: dict[str, Any]) -> None:
+        if len(sent) == 1:
+            raise ConnectionError("redis went away")
+        sent.append(payload)
+
+    with pytest.raises(ConnectionError, match="redis went away"):
+        store.send_notifications(flaky)
+    assert store.send_notifications(sent.append) == (2, 0)
+    assert store.send_notifications(sent.append) == (0, 0)
+    assert [(n["type"], n["zone"], n["level"]) for n in sent] == [
+        ("urgent_ticket", zone, "red") for zone in ("a", "b", "c")
+    ]

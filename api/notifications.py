@@ -1,0 +1,56 @@
+"""Notifications of ticket changes: which changes are announced, and what the message says.
+
+The ticket store writes a notification into its outbox (``notification_outbox``) in the same
+transaction as the change it announces, and the ticket service moves the outbox to the Redis
+stream ``hazardwatch:notifications``. Why an outbox and not a queue in the service's memory: a
+service killed between its commit and the send (several ``serve`` replicas share the work, and
+any of them may die) would lose the message for good, since the replica that takes the entry
+over finds the change already applied and has nothing to announce. From the outbox any replica
+sends it; a crash between the send and the delete sends it twice at worst.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from api.workflow import RiskLevel
+
+if TYPE_CHECKING:
+    from api.store import TicketView
+
+__all__ = ["URGENT_LEVELS", "event_notification_kind", "notification"]
+
+URGENT_LEVELS = (RiskLevel.ORANGE.value, RiskLevel.RED.value)
+_ANNOUNCED_AFTER_EVENT = ("reopened", "level_raised")
+
+
+def event_notification_kind(view: TicketView) -> str | None:
+    """What a hazard event's change to ``view`` announces: a new urgent ticket, a reopening, a
+    raised level; None for anything else."""
+    last = view.history[-1]["action"] if view.history else None
+    if last == "created" and view.level in URGENT_LEVELS:
+        return "urgent_ticket"
+    if last in _ANNOUNCED_AFTER_EVENT:
+        return str(last)
+    return None
+
+
+def notification(kind: str, view: TicketView, at: datetime) -> dict[str, Any]:
+    """The JSON message of a ``kind`` change of ``view`` (the stream's ``notification`` field)."""
+    last: Mapping[str, Any] = view.history[-1] if view.history else {}
+    return {
+        "type": kind,
+        "ticket_id": view.id,
+        "code": view.code,
+        "kind": view.kind,
+        "status": view.status,
+        "level": view.level,
+        "camera_id": view.camera_id,
+        "zone": view.zone,
+        "deadline_at": None if view.deadline_at is None else view.deadline_at.isoformat(),
+        "escalations": view.escalations,
+        "note": last.get("note"),
+        "at": at.isoformat(),
+    }
