@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 from cameras.clips import remove_partial_files
 from cameras.errors import SourceError
+from cameras.schema_checks import verify_decode
 from models.batching import BatchingDetector
 from models.detector import Detector
 from models.errors import ModelError
@@ -165,6 +166,10 @@ def make_detector_source(
         issues = verify_models(config, labels_from(pool, base_dir, shared))
     except (BuildError, ModelError) as exc:
         raise StartupError(f"detector: {exc}") from None
+    # An explicit decode.hwaccel this box cannot use: refused here (exit 2), not in each
+    # camera's source, where a worker would die and be restarted for ever.
+    for camera_id in running:
+        issues += verify_decode(camera_id, config.cameras[camera_id])
     if issues:
         raise StartupError(str(ConfigError(source_name, issues)))
 

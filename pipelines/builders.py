@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cameras.hwdecode import HwDecodeRequest
 from cameras.schema import (
     CameraConfig,
     FallingObjectHazard,
@@ -22,7 +23,7 @@ from cameras.source import SourceSettings
 from models.errors import RegistryError
 from models.labels import LabelSource
 from models.registry import ModelRegistry, models_dir
-from models.spec import DetectorSpec
+from models.spec import DetectorSpec, GpuSettings
 from pipelines.config import DEFAULT_DETECTOR, DetectorConfig, HazardwatchConfig
 from vision.rules.ebike_entry import EbikeEntryRule
 from vision.rules.falling_object import FallingObjectRule
@@ -108,6 +109,15 @@ def detector_spec(
         batch_max_size=config.batch_max_size,
         batch_max_wait_ms=config.batch_max_wait_ms,
         intra_op_threads=config.intra_op_threads,
+        gpu=GpuSettings(
+            device_id=config.gpu.device_id,
+            tensorrt_fp16=config.gpu.tensorrt_fp16,
+            engine_cache_dir=(
+                resolve_path(config.gpu.engine_cache_dir, base_dir)
+                if config.gpu.engine_cache_dir
+                else None
+            ),
+        ),
     )
 
 
@@ -234,6 +244,7 @@ def source_settings(
         "connect_timeout_s": camera.connect_timeout_s,
         "read_timeout_s": camera.read_timeout_s,
         "decode_threads": camera.decode_threads,
+        "hwaccel": HwDecodeRequest(camera.decode.hwaccel, camera.decode.device),
     }
     return SourceSettings(**{**base, **overrides})  # type: ignore[arg-type]
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cameras.schema_checks import verify_decode
 from pipelines.config import ConfigError, load_config
 from pipelines.model_checks import checking_labels, verify_models
 
@@ -20,8 +21,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="validate a config file",
         description="Validate a config file; print each error with its dotted path "
         "(cameras.lobby.zones.lift.polygon[2]). Each detector's model is loaded to check that "
-        "the classes each camera's hazards need are among that model's classes. Exit 0 when "
-        "valid, 2 when not.",
+        "the classes each camera's hazards need are among that model's classes, and each "
+        "enabled camera's decode.hwaccel is tried on this box. Exit 0 when valid, 2 when not.",
     )
     parser.add_argument("file", metavar="FILE", help="YAML config file")
     parser.set_defaults(func=handle_check_config)
@@ -32,6 +33,10 @@ def handle_check_config(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
         issues = verify_models(config, checking_labels(Path(args.file).parent))
+        # The hardware decoders this box has (the camera runs here; serve need not check).
+        for camera_id, camera in config.cameras.items():
+            if camera.enabled:
+                issues += verify_decode(camera_id, camera)
         if issues:
             raise ConfigError(args.file, issues)
     except ConfigError as exc:

@@ -131,6 +131,25 @@ class SiteConfig(ConfigModel):
 DEFAULT_DETECTOR = "default"
 
 
+class DetectorGpuConfig(ConfigModel):
+    """What only matters when the detector runs on a GPU (CUDA or TensorRT providers)."""
+
+    device_id: int = Field(default=0, ge=0, le=63, description="GPU index for CUDA and TensorRT.")
+    tensorrt_fp16: bool = Field(
+        default=False,
+        description="Let TensorRT use FP16 kernels (about twice the throughput). Off by default: "
+        "the accuracy gate measures FP32; turn it on after `models import --eval` on your data.",
+    )
+    engine_cache_dir: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="Folder of the TensorRT engine and timing caches (only the first start "
+        "builds engines); default $HAZARDWATCH_ENGINE_CACHE_DIR, else "
+        "~/.cache/hazardwatch/tensorrt.",
+    )
+
+
 class DetectorConfig(ConfigModel):
     """One object detector: ``detector`` (the default) or an entry of ``detectors``."""
 
@@ -204,6 +223,10 @@ class DetectorConfig(ConfigModel):
         le=64,
         description="onnxruntime intra-op threads per session (0: onnxruntime's default); one "
         "thread gives the best throughput on CPU.",
+    )
+    gpu: DetectorGpuConfig = Field(
+        default_factory=DetectorGpuConfig,
+        description="GPU index, TensorRT FP16 and engine cache (ignored on CPU).",
     )
 
     @model_validator(mode="after")
@@ -417,7 +440,7 @@ class DefaultsConfig(IngestSettings):
     )
 
 
-_MERGED_SECTIONS = ("detect", "motion")  # merged key by key, the others replaced whole
+_MERGED_SECTIONS = ("detect", "motion", "decode")  # merged key by key, the others whole
 
 
 def merge_camera_defaults(defaults: Mapping[str, Any], camera: Any) -> Any:

@@ -533,6 +533,7 @@ class CameraRunner:
             else {},
             "detector_runs": view.detector_runs if view is not None else 0,
             "detector_skips": view.detector_skips if view is not None else 0,
+            "decode": status.hwaccel or "cpu",
             "worker": self.options.worker_index,
             "pid": os.getpid(),
             "updated_at": datetime.now(UTC).isoformat(),

@@ -105,3 +105,21 @@ def test_run_with_bad_worker_options_exits_2(
             "--redis-url", redis_server.url, *extra]  # fmt: skip
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+def test_run_refuses_a_hardware_decoder_this_box_lacks_at_start(
+    redis_server: RedisServerProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused once at start with exit 2, not in each worker (which would be restarted for
+    ever). VideoToolbox is macOS only, so no Linux box here has it."""
+    config = tmp_path / "site.yaml"
+    config.write_text(
+        "site: {id: a, name: A}\ncameras:\n"
+        "  a: {source: /nonexistent/a.mp4, decode: {hwaccel: videotoolbox}}\n"
+        "  b: {source: /nonexistent/b.mp4}\n"
+    )
+    args = ["run", "--config", str(config), "--data-dir", str(tmp_path / "d"),
+            "--redis-url", redis_server.url, "--workers", "2"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "cameras.a.decode.hwaccel" in err and "videotoolbox" in err
