@@ -207,7 +207,7 @@ def build_report(
         "pss_per_camera_mb": round(m.pss_mb / head.cameras, 1),
         "trends": m.trends,
         "memory": memory_check(m, head.cameras, settings.duration_s),
-        "device": device(),
+        "device": {**device(), "decode_in_use": m.decode_in_use},
         "machine": machine(cores),
         "settings": {**asdict(settings), "work_dir": str(settings.work_dir)},
         "media": {k: v.facts for k, v in kinds.items()},
@@ -260,11 +260,12 @@ def trial_line(t: TrialResult) -> str:
 
 def _device_text(info: Mapping[str, Any]) -> str:
     if "device" not in info:
-        return f"providers {info.get('providers')}"
+        return f"providers {info.get('providers')}; decode in use {info['decode_in_use']}"
     return (
         f"{info['device']} (providers {', '.join(info['providers_auto'])}; GPUs "
         f"{', '.join(info['gpus']) or 'none'}; video decode "
-        f"{', '.join(info['hwaccels']) or 'software'})"
+        f"{', '.join(info['hwaccels']) or 'software'}; cameras decoding on "
+        f"{info['decode_in_use']})"
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -127,6 +127,7 @@ class TrialMetrics:
     bench_cores: float = 0.0
     cameras_per_worker: dict[str, int] = field(default_factory=dict)
     thread_cpu_ms_per_camera_s: dict[str, float] = field(default_factory=dict)
+    decode_in_use: dict[str, int] = field(default_factory=dict)  # "cpu"/hwaccel -> cameras
     events: dict[str, int] = field(default_factory=dict)
     to_publish_p50_s: float | None = None
     to_publish_p95_s: float | None = None
@@ -161,6 +162,13 @@ def record_span_s(a: Mapping[str, Any], b: Mapping[str, Any]) -> float | None:
         return None
     seconds = (t1 - t0).total_seconds()
     return seconds if seconds > 0 else None
+
+
+def _count(values: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for value in values:
+        out[value] = out.get(value, 0) + 1
+    return out
 
 
 def _values(sample: Sample, ids: Sequence[str], key: str) -> list[float]:
@@ -280,6 +288,7 @@ def trial_metrics(
         rtsp_rss_mb=round(end.rtsp_rss_kb / 1024, 1),
         bench_cores=round((end.bench_cpu_s - base.bench_cpu_s) / seconds, 3),
         cameras_per_worker=per_worker,
+        decode_in_use=_count(str(b[c].get("decode", "unknown")) for c in ids),
         thread_cpu_ms_per_camera_s={
             group: round(1000 * (cpu - base.threads_cpu_s.get(group, 0.0)) / n / seconds, 1)
             for group, cpu in sorted(end.threads_cpu_s.items())

@@ -73,7 +73,7 @@ def test_a_short_lane_run_reports_every_field(lane_report: dict[str, Any]) -> No
     assert trial["cores_used"] > 0
     assert r["rss_per_camera_mb"] > 0 and r["pss_per_camera_mb"] > 0
     assert r["bottleneck"]["name"] and r["bottleneck"]["why"]
-    assert r["device"]
+    assert r["device"]["decode_in_use"] == {"cpu": 2}  # what the status records say
     assert r["memory"]["judged"] is False  # a 12 s run: memory trends are not judged
     assert r["memory"]["pss_per_camera_mb"] == r["pss_per_camera_mb"]
     # the cameras start at different points of the loop
