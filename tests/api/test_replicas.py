@@ -160,3 +160,46 @@ def test_two_replicas_make_one_ticket_per_open_hazard_and_lose_nothing(
             replica.stop()
         for store in stores:
             store.close()
+
+
+def test_two_replicas_escalating_at_once_escalate_each_ticket_once(
+    postgres: PostgresServer,
+) -> None:
+    """Both replicas run the periodic escalation; at the same moment they must not escalate a
+    ticket twice (two levels in one round) or announce it twice."""
+    url = postgres.database()
+    stores = [TicketStore(url) for _ in range(2)]
+    try:
+        long_ago = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
+        for n in range(6):  # yellow tickets, their report step overdue
+            common: dict[str, Any] = {"hazard_id": f"h{n}", "zone": f"z{n}", "started_at": long_ago}
+            stores[0].apply_event(event(**common), received_at=long_ago)
+            stores[0].apply_event(event("end", **common), received_at=long_ago)
+        barrier = threading.Barrier(2)
+        results: list[Any] = []
+
+        def escalate(store: TicketStore) -> None:
+            barrier.wait()
+            try:
+                results.append(store.escalate_overdue(long_ago + timedelta(hours=2)))
+            except BaseException as exc:  # reported by the main thread
+                results.append(exc)
+
+        threads = [threading.Thread(target=escalate, args=(s,)) for s in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not [r for r in results if isinstance(r, BaseException)], results
+        changed = [view.id for views in results for view in views]
+        tickets, total = stores[0].list_tickets()
+        assert total == 6 and sorted(changed) == sorted(t.id for t in tickets)
+        assert [t.escalations for t in tickets] == [1] * 6  # one level up, not two
+        sent: list[dict[str, Any]] = []
+        stores[1].send_notifications(sent.append)
+        assert Counter(n["ticket_id"] for n in sent if n["type"] == "escalated") == Counter(
+            t.id for t in tickets
+        )
+    finally:
+        for store in stores:
+            store.close()
