@@ -22,7 +22,13 @@ from benchmarks.capacity import references as refs
 from benchmarks.capacity.harness import BenchSettings, TrialResult
 from benchmarks.capacity.media import KindMedia
 from benchmarks.capacity.profiles import CAMERA_PROFILES
-from benchmarks.capacity.verdict import TrialMetrics, capacity, estimate_cameras, stage_groups
+from benchmarks.capacity.verdict import (
+    TrialMetrics,
+    bottleneck,
+    capacity,
+    estimate_cameras,
+    stage_groups,
+)
 
 REFERENCE_SECONDS = 20.0  # of video decoded; the naive loop and its check take half
 
@@ -107,6 +113,17 @@ def floor_per_camera(
     return round(statistics.fmean(values), 1) if values else None
 
 
+def reference_decode_ms(
+    trial: TrialResult, references: Mapping[str, Mapping[str, Any]]
+) -> float | None:
+    """FFmpeg's decode ms per video-second of the trial's streams (mean over its cameras), the
+    decode cost when the runtime reports no decode stage; None without the references."""
+    costs = [references.get(kind, {}).get("decode") for kind in trial.kinds.values()]
+    if not costs or any(c is None for c in costs):
+        return None
+    return round(statistics.fmean(c["cpu_ms_per_video_s"] for c in costs if c), 1)
+
+
 def naive_for(
     trial: TrialResult, references: Mapping[str, Mapping[str, Any]], cores: int
 ) -> tuple[float | None, int | None]:
@@ -143,6 +160,8 @@ def build_report(
     ours = m.cpu_ms_per_camera_s
     floor = floor_per_camera(head, references)
     naive_ms, naive_count = naive_for(head, references, cores)
+    decode_ms = reference_decode_ms(head, references)
+    named = bottleneck(head.metrics, head.verdict, decode_ms)
     cap = (
         capacity(verdicts)
         if settings.cameras is None
@@ -192,7 +211,8 @@ def build_report(
         "stage_groups": {k: round(v, 2) for k, v in stage_groups(m.stages_ms_per_camera_s).items()},
         "real_time": head.verdict.real_time,
         "reasons": list(head.verdict.reasons),
-        "bottleneck": {"name": head.bottleneck[0], "why": head.bottleneck[1]},
+        "bottleneck": {"name": named[0], "why": named[1]},
+        "decode_ms_per_camera_s_from_floor": decode_ms,
         "cameras": head.cameras,
         "cores_used": m.cores_used,
         "box_cores": m.box_cores,

@@ -339,12 +339,19 @@ def stage_groups(stages_ms_per_camera_s: Mapping[str, float]) -> dict[str, float
     return out
 
 
-def bottleneck(m: TrialMetrics, verdict: Verdict) -> tuple[str, str]:
+def bottleneck(
+    m: TrialMetrics, verdict: Verdict, decode_ms: float | None = None
+) -> tuple[str, str]:
     """What limits this trial: (name, why). A run that keeps up is limited by the stage that
     costs the most (it saturates first as cameras are added); one that does not is limited by
     the RTSP server when that takes a large share of the box, by the interpreter lock when the
-    CPU is not saturated while it lags or drops, else by its most costly stage."""
+    CPU is not saturated while it lags or drops, else by its most costly stage.
+
+    ``decode_ms``: decode cost per camera-second from elsewhere (the floor reference's FFmpeg
+    decode of the same stream) when the status records have no ``decode`` stage."""
     groups = stage_groups(m.stages_ms_per_camera_s)
+    if decode_ms is not None and "decode" not in groups:
+        groups["decode"] = decode_ms
     top = max(groups, key=lambda k: groups[k]) if groups else None
     total = sum(groups.values())
     share = (

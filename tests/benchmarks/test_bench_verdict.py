@@ -227,6 +227,19 @@ def test_bottleneck_is_the_saturated_stage_or_the_rtsp_server() -> None:
     assert bottleneck(m, judge(m))[0] == "RTSP server"
 
 
+def test_decode_from_the_floor_reference_counts_when_the_records_have_no_decode_stage() -> None:
+    def no_decode(_: str, t: float, rec: Record) -> None:
+        del rec["stage_ms"]["decode"]
+
+    m = metrics_of(samples(tweak=no_decode))
+    assert bottleneck(m, judge(m))[0] == "inference"
+    name, why = bottleneck(m, judge(m), decode_ms=88.5)
+    assert (name, "decode: 88 of") == ("decode", why[why.index("decode:") :][:13])
+    # a decode stage the runtime measured is not replaced
+    m = metrics_of(samples())
+    assert bottleneck(m, judge(m), decode_ms=5.0)[0] == "decode"
+
+
 # ----- --cameras auto ---------------------------------------------------------------------------
 
 
