@@ -115,6 +115,7 @@ _RETRIES = 5  # attempts of a write that lost a race on a unique key
 # PostgreSQL's "deadlock detected" and "could not serialize access": the transaction was rolled
 # back only to let another one through, and succeeds when run again.
 _ROLLED_BACK_BY_SERVER = ("40P01", "40001")
+_SCHEMA_LOCK_KEY = 0x6877_7469_636B  # PostgreSQL advisory lock held while creating tables
 _STATE_CHUNK = 500  # hazard ids per query (far below SQLite's bound-variable limit)
 
 _LOCK_WAIT_S = 30.0  # how long a SQLite transaction waits for a lock held by another connection
@@ -552,12 +553,24 @@ class TicketStore:
         self._write_engine, self._read_engine = _make_engines(url)
         self._dialect = self._write_engine.dialect.name
         try:
-            Base.metadata.create_all(self._write_engine)
+            self._create_schema()
         except Exception as exc:
             self.close()
             raise StoreError(f"cannot open the ticket database: {type(exc).__name__}") from exc
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         self._read = sessionmaker(self._read_engine, expire_on_commit=False)
+
+    def _create_schema(self) -> None:
+        """Create the tables that are missing.
+
+        On PostgreSQL under an advisory lock, in one transaction: replicas started at the same
+        moment on a new database would otherwise all see no table and all create them, and
+        every one but the first would fail (a duplicate in the catalog) and not start.
+        """
+        with self._write_engine.begin() as connection:
+            if self._dialect == "postgresql":
+                connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
+            Base.metadata.create_all(connection)
 
     def close(self) -> None:
         """Release every database connection."""

@@ -203,3 +203,41 @@ def test_two_replicas_escalating_at_once_escalate_each_ticket_once(
     finally:
         for store in stores:
             store.close()
+
+
+def test_replicas_starting_together_on_a_new_database_all_open_it(
+    postgres: PostgresServer,
+) -> None:
+    """Replicas started at the same moment on an empty database each create the schema; the
+    losers of that race must wait and use it, not stop with "cannot open the ticket database"
+    (PostgreSQL refuses a second CREATE TABLE of the same name with a unique violation in its
+    catalog)."""
+    for _round in range(3):
+        url = postgres.database()
+        results = _open_together(url, 4)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        for store in results:
+            if isinstance(store, TicketStore):
+                store.close()
+        assert not failures, [f"{f!r} caused by {f.__cause__!r}" for f in failures]
+        assert len(results) == 4
+
+
+def _open_together(url: str, count: int) -> list[Any]:
+    """``count`` stores opened on ``url`` at the same moment: each store or its exception."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = []
+
+    def open_store() -> None:
+        barrier.wait()
+        try:
+            results.append(TicketStore(url))
+        except BaseException as exc:  # reported by the caller
+            results.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
