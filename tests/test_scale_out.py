@@ -27,6 +27,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -142,8 +143,11 @@ def test_two_nodes_and_two_replicas_make_each_hazard_one_ticket_and_a_kill_loses
         )
         for n in (1, 2)
     ]
-    for replica in replicas:
-        processes.append(replica.start())
+    # Started at the same moment, as a deployment starts them: on the new database.
+    processes.extend(replicas)
+    with ThreadPoolExecutor(len(replicas)) as pool:
+        for started in [pool.submit(replica.start) for replica in replicas]:
+            started.result()
 
     def starts() -> int:
         return sum(1 for e in stream_events(client) if e["phase"] == "start")
