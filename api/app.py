@@ -18,6 +18,7 @@ answers HEAD too (:mod:`api.headers`).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -60,6 +61,28 @@ DB_WAIT_S = 5.0  # how long a request waits for a database lock before it is ans
 DB_RETRY_AFTER_S = 5  # the Retry-After of that 503
 
 
+SESSION_SECRET_ENV = "HAZARDWATCH_SESSION_SECRET"
+_MIN_SESSION_SECRET_BYTES = 16
+
+
+def _session_secret_from(environ: Mapping[str, str]) -> bytes | None:
+    """The page sessions' HMAC key shared by every ``serve`` replica of a site, if set.
+
+    Behind one address, a browser's requests reach any replica: with a key of its own in each,
+    a session made by one is refused by the others (the user is sent back to the login page).
+    """
+    text = environ.get(SESSION_SECRET_ENV, "")
+    if not text:
+        return None
+    secret = text.encode()
+    if len(secret) < _MIN_SESSION_SECRET_BYTES:
+        raise ValueError(
+            f"{SESSION_SECRET_ENV} must be at least {_MIN_SESSION_SECRET_BYTES} bytes, got "
+            f"{len(secret)} (a long random string, the same for every serve replica of the site)"
+        )
+    return secret
+
+
 def create_app(
     config: HazardwatchConfig,
     store: TicketStore,
@@ -85,13 +108,21 @@ def create_app(
             as ``hazardwatch_service_*`` metrics).
         retention_status: the evidence retention's status (:class:`api.retention.
             EvidenceRetention`), shown in ``/health`` and as ``hazardwatch_retention_*``.
-        session_secret: HMAC key of page sessions (>= 16 bytes); random per process if None.
+        session_secret: HMAC key of page sessions (>= 16 bytes). If None, the environment's
+            ``HAZARDWATCH_SESSION_SECRET``; without it, random per process, and a page session
+            is then valid only in the process that made it (not in another ``serve`` replica).
         max_body_bytes: request bodies larger than this are refused with 413.
         db_wait_s: how long a request waits for a ticket database lock held by another
             connection before it is answered 503 (> 0; the ticket service keeps its own wait).
-        environ: where ``HAZARDWATCH_ADMIN_TOKEN`` is read (``os.environ`` by default).
+        environ: where ``HAZARDWATCH_ADMIN_TOKEN`` and ``HAZARDWATCH_SESSION_SECRET`` are read
+            (``os.environ`` by default).
+
+    Raises:
+        ValueError: ``HAZARDWATCH_SESSION_SECRET`` is shorter than 16 bytes.
     """
     registry = TokenRegistry(config, environ)
+    if session_secret is None:
+        session_secret = _session_secret_from(os.environ if environ is None else environ)
     if not len(registry):
         logger.warning(
             "no API tokens configured (api.tokens, HAZARDWATCH_ADMIN_TOKEN): only /health works"

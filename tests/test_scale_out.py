@@ -15,6 +15,7 @@ with entries in hand and the lock released. Replica 2 must take over what replic
   dead-lettered, nothing pending in the group;
 - every hazard in exactly one ticket, and one open ticket per camera/zone/kind although both
   replicas applied related events at the same time;
+- a page session made by one replica valid in the other (``HAZARDWATCH_SESSION_SECRET``);
 - each new ticket announced once on ``hazardwatch:notifications``;
 - every ticket's clip in the shared data dir, under its camera's folder, and each node's spool
   in ``spool/{node}-w{k}.sqlite3``, empty.
@@ -30,12 +31,15 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import redis
 
+from api.auth import SESSION_COOKIE
 from tests.api.pg_server import PostgresServer, unavailable_reason
 from tests.faults.harness import (
+    ADMIN_TOKEN,
     FacadeMedia,
     Service,
     facade_media,
@@ -93,6 +97,26 @@ def _held_by(client: redis.Redis, consumer: str) -> list[str]:
     return [p["message_id"].decode() for p in held]
 
 
+def _page_session(replica: Service) -> str:
+    """Log in on ``replica``'s page with the admin token; the session cookie."""
+    response = httpx.post(
+        replica.url("/ui/login"),
+        data={"token": ADMIN_TOKEN, "next": "/ui/review"},
+        headers={"Origin": replica.url("")},
+        follow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 303, response.text
+    return response.cookies[SESSION_COOKIE]
+
+
+def _get_with_cookie(replica: Service, cookie: str) -> int:
+    response = httpx.get(
+        replica.url("/tickets"), cookies={SESSION_COOKIE: cookie}, follow_redirects=False
+    )
+    return response.status_code
+
+
 def _group_done(client: redis.Redis) -> bool:
     """Every entry on the events stream delivered to a consumer and acknowledged."""
     groups = client.xinfo_groups(EVENTS_STREAM)
@@ -139,6 +163,7 @@ def test_two_nodes_and_two_replicas_make_each_hazard_one_ticket_and_a_kill_loses
             tmp_path,
             command="serve",
             name=f"serve-{n}",
+            env={"HAZARDWATCH_SESSION_SECRET": "scale-out-test-site-session-secret"},
             extra_args=["--database-url", database_url],
         )
         for n in (1, 2)
@@ -148,6 +173,11 @@ def test_two_nodes_and_two_replicas_make_each_hazard_one_ticket_and_a_kill_loses
     with ThreadPoolExecutor(len(replicas)) as pool:
         for started in [pool.submit(replica.start) for replica in replicas]:
             started.result()
+
+    # Behind one address a browser reaches either replica: a page session made by one is
+    # valid in the other (they share HAZARDWATCH_SESSION_SECRET and the revocations table).
+    cookie = _page_session(replicas[0])
+    assert _get_with_cookie(replicas[1], cookie) == 200
 
     def starts() -> int:
         return sum(1 for e in stream_events(client) if e["phase"] == "start")

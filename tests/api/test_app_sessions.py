@@ -120,6 +120,40 @@ def test_a_logout_in_one_process_ends_the_session_in_every_one(
             store.close()
 
 
+def test_serve_replicas_with_the_same_session_secret_in_the_environment_share_sessions(
+    tmp_path: Path,
+) -> None:
+    """Two ``serve`` replicas behind one address (scale-out): a page session made by one is
+    valid in the other when both have ``HAZARDWATCH_SESSION_SECRET``. Before, ``serve`` had
+    no way to share the secret: each replica drew its own and refused the other's cookies."""
+    url = f"sqlite:///{tmp_path / 'tickets.sqlite3'}"
+    config = make_config()
+    stores = [TicketStore(url, policy=TicketPolicy.from_config(config)) for _ in range(3)]
+    shared = {"HAZARDWATCH_SESSION_SECRET": "a-long-random-string-for-the-site"}
+    environs: list[dict[str, str]] = [shared, dict(shared), {}]
+    clients = [
+        TestClient(create_app(config, store, data_dir=tmp_path, redis_url=None, environ=env))
+        for store, env in zip(stores, environs, strict=True)
+    ]
+    try:
+        cookie = login(clients[0])
+        assert with_cookie(clients[1], cookie) == 200
+        assert with_cookie(clients[2], cookie) == 401  # a replica without the shared secret
+        with pytest.raises(ValueError, match="HAZARDWATCH_SESSION_SECRET must be at least 16"):
+            create_app(
+                config,
+                stores[0],
+                data_dir=tmp_path,
+                redis_url=None,
+                environ={"HAZARDWATCH_SESSION_SECRET": "short"},
+            )
+    finally:
+        for client in clients:
+            client.close()
+        for store in stores:
+            store.close()
+
+
 def test_revoked_sessions_are_kept_until_they_expire(tmp_path: Path) -> None:
     store = TicketStore(f"sqlite:///{tmp_path / 't.sqlite3'}")
     try:
