@@ -420,6 +420,13 @@ class DecodeSettings(ConfigModel):
         description="Device to decode on: a GPU index for cuda ('1'), a render node for vaapi "
         "('/dev/dri/renderD129'); default: the first device.",
     )
+    deblock: Literal["auto", "always"] = Field(
+        default="auto",
+        description="auto: software decoding skips H.264's deblocking filter (~20 % of the "
+        "decode) when the analysed frames are at most half the stream's width, where its block "
+        "edges are averaged away, and the camera has no falling-object (motion) analysis; "
+        "always: never skip it. Evidence clips are stream copies either way.",
+    )
 
 
 class IngestSettings(ConfigModel):

@@ -45,6 +45,7 @@ from pipelines.redis_url import (
     probe_redis,
 )
 from pipelines.runner import CameraRunner, RunnerOptions, run_cameras
+from pipelines.thread_names import name_native_threads
 from pipelines.workers import (
     LEGACY_SPOOL_NAME,
     SupervisorSettings,
@@ -330,6 +331,7 @@ class Pipelines:
 def start_pipelines(config: HazardwatchConfig, args: argparse.Namespace) -> Pipelines:
     """Start this process's cameras (all, or a worker's ``--only-cameras``); the config file is
     then watched for detector changes (and SIGHUP)."""
+    name_native_threads()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     started_at = time.time()
     worker_index = getattr(args, "worker_index", None)

@@ -245,6 +245,9 @@ def source_settings(
         "read_timeout_s": camera.read_timeout_s,
         "decode_threads": camera.decode_threads,
         "hwaccel": HwDecodeRequest(camera.decode.hwaccel, camera.decode.device),
+        # Motion analysis (falling objects) looks at pixel changes of small objects: H.264's
+        # block edges become motion there (one fall of the suite was lost without deblocking).
+        "deblock": "always" if rules.falling_rules else camera.decode.deblock,
     }
     return SourceSettings(**{**base, **overrides})  # type: ignore[arg-type]
 

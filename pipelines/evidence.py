@@ -93,6 +93,7 @@ EVIDENCE_FILES = {
     "snapshot_public": SNAPSHOT_PUBLIC_NAME,
 }
 PUBLIC_MAX_FPS = 12.5  # frame rate of the privacy-blurred public clips (at most)
+BACKGROUND_NICE = 10  # nice value of the thread that re-encodes public clips
 
 
 def write_zone_snapshot(
@@ -247,6 +248,16 @@ def _transcode(
     return frames
 
 
+def _background_priority() -> None:
+    """Lower the calling thread's CPU priority (Linux threads have their own nice value): the
+    public clips' re-encoding (seconds of CPU per hazard) must never delay live analysis, whose
+    lag drives the overload policy. Elsewhere, or when refused, it runs at normal priority."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except (OSError, AttributeError) as exc:
+        logger.info("public clips run at normal priority: %s", exc)
+
+
 # ----- the writer ----------------------------------------------------------------------------
 
 
@@ -365,7 +376,9 @@ class EvidenceWriter:
             max_workers=1, thread_name_prefix=f"snapshots-{camera_id}"
         )
         self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"evidence-{camera_id}"
+            max_workers=1,
+            thread_name_prefix=f"evidence-{camera_id}",
+            initializer=_background_priority,
         )
         self._closed = False
         self._captures = 0

@@ -162,9 +162,20 @@ class CameraRunner:
         self.source.set_reconnect_hook(ring.mark_discontinuity)
         self.evidence_source: VideoSource | None = None
         if camera.evidence_source:
+            # A file main stream is played like the analysed one (paced, looped with the
+            # demo's and the bench's HAZARDWATCH_LOOP_FILES), or its clips would be cut from
+            # packets read far ahead of the analysed pictures.
+            evidence_file = "://" not in camera.evidence_source
             self.evidence_source = VideoSource(
                 source_settings(
-                    camera_id, camera, self.analysis.rules, camera.evidence_source, decode=False
+                    camera_id,
+                    camera,
+                    self.analysis.rules,
+                    camera.evidence_source,
+                    decode=False,
+                    realtime=evidence_file and options.realtime_files,
+                    loop_file=evidence_file and options.loop_files,
+                    live=True if evidence_file and options.loop_files else None,
                 ),
                 on_packet=self.recorder.feed,
             )

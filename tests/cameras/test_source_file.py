@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
 from pathlib import Path
 
 import av
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from cameras.errors import DecodeError, SourceNotFoundError
-from cameras.source import SourceSettings, SourceState, VideoSource
+from cameras.source import SourceSettings, SourceState, VideoSource, skip_deblocking
 from tests.support.media import (
     ensure_clip,
     make_corrupted_clip,
@@ -139,3 +140,43 @@ def test_demux_only_source_feeds_packets_without_frames(clip_25fps: Path) -> Non
     assert list(source.frames()) == []
     assert len(packets) == 100 and packets[0].is_keyframe
     assert source.status().frames_in == 0
+
+
+@pytest.mark.parametrize(
+    ("width_px", "deblock", "skips"),
+    [(160, "auto", True), (200, "auto", False), (None, "auto", False), (160, "always", False)],
+)
+def test_deblocking_is_skipped_only_for_frames_at_most_half_the_stream_width(
+    width_px: int | None, deblock: str, skips: bool
+) -> None:
+    settings = SourceSettings(camera_id="cam", url="x.mp4", width_px=width_px, deblock=deblock)
+    assert skip_deblocking(settings, 320) is skips
+    assert skip_deblocking(settings, 0) is False  # size unknown yet (some RTSP): keep it
+
+
+@pytest.fixture(scope="module")
+def blocky_clip(media_cache: Path) -> Path:
+    """Moving noise at a high CRF: blocking artefacts the deblocking filter really smooths."""
+    path = media_cache / "blocky_640x360_crf38.mp4"
+    if not path.exists():
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=640x360:r=25:d=2",
+             "-vf", "noise=alls=30:allf=t", "-c:v", "libx264", "-crf", "38", "-g", "50",
+             "-bf", "0", "-pix_fmt", "yuv420p", str(path)],
+            check=True,
+        )  # fmt: skip
+    return path
+
+
+def test_skipping_deblocking_costs_little_picture_at_half_width(blocky_clip: Path) -> None:
+    """The frames of a deblocking-skipping decode differ from the full decode, but only a
+    little once scaled to half the width."""
+    _, fast = read_all(blocky_clip, fps=5.0, width_px=320)
+    _, full = read_all(blocky_clip, fps=5.0, width_px=320, deblock="always")
+    assert len(fast) == len(full) == 10
+    errors = [
+        float(((a.image.astype(np.float32) - b.image.astype(np.float32)) ** 2).mean())
+        for a, b in zip(fast, full, strict=True)
+    ]
+    assert max(errors) < 25.0  # PSNR > 34 dB
+    assert max(errors) > 0.0  # the filter really was skipped

@@ -8,6 +8,8 @@ import math
 import os
 import shutil
 import subprocess
+import sys
+import threading
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ from cameras.clips import ClipRecorder, sha256_file
 from cameras.ring import PacketRing
 from cameras.source import SourceSettings, VideoSource
 from pipelines.evidence import (
+    BACKGROUND_NICE,
     EvidenceError,
     EvidenceWriter,
     evidence_dir,
@@ -480,3 +483,19 @@ def test_zones_can_be_replaced_after_an_edit(tmp_path: Path) -> None:
     assert set(writer.zones) == {"door"}  # the old zones stay
     writer.close()
     recorder.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_public_clips_are_re_encoded_at_background_priority(tmp_path: Path) -> None:
+    """Seconds of CPU per hazard must not delay live analysis: the public-clip thread runs at
+    nice 10, the caller's thread keeps its priority."""
+    writer, _recorder = writer_for(tmp_path)
+    try:
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        theirs = writer._executor.submit(
+            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        ).result(timeout=10)
+        assert theirs == max(mine, BACKGROUND_NICE)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+    finally:
+        writer.close()

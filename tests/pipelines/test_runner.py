@@ -346,3 +346,23 @@ def test_stop_leaves_a_hung_analysis_alone_and_says_so(
     # the late frame produced was routed after the publishing thread finished.
     assert [e["phase"] for e in events] == ["start"] * len(events)
     assert len(events) == routed == runner.events_total
+
+
+def test_a_file_evidence_source_is_paced_like_the_analysed_one(
+    runner_parts: MakeRunner,
+) -> None:
+    """A substream camera played from files (demo, bench): the main stream the clips come from
+    is read in real time too, not demuxed to its end at once (its clips would hold packets read
+    long before the analysed pictures that raised the hazard)."""
+
+    def with_evidence_source(video: Path) -> HazardwatchConfig:
+        config = facade_config(video)
+        camera = config.cameras[CAMERA].model_copy(update={"evidence_source": str(video)})
+        return config.model_copy(update={"cameras": {CAMERA: camera}})
+
+    runner = runner_parts(config_of=with_evidence_source)
+    assert runner.evidence_source is not None
+    runner.start()
+    time.sleep(2.0)
+    packets = runner.evidence_source.status().packets_in
+    assert 10 <= packets <= 25 * 2.0 + 20, packets  # the 30 s file holds 750
