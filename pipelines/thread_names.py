@@ -41,7 +41,7 @@ def _name_and_stop(_frame: FrameType, _event: str, _arg: Any) -> None:
 def name_native_threads() -> None:
     """Give every thread started from now on its Python name at the OS level too."""
     threading.setprofile(_name_and_stop)
-    _set_native_name(threading.current_thread().name[:15])
+    # The calling (main) thread keeps the process's name: top and ps show the program.
 
 
 def native_name(tid: int) -> str:

@@ -47,3 +47,13 @@ def test_new_threads_and_pool_threads_get_their_names() -> None:
             assert pool.submit(sys.getprofile).result() is None
     finally:
         threading.setprofile(before)
+
+
+def test_the_calling_thread_keeps_the_process_name() -> None:
+    before = threading.getprofile()
+    mine = native_name(threading.get_native_id())
+    try:
+        name_native_threads()
+        assert native_name(threading.get_native_id()) == mine  # not "MainThread" in top
+    finally:
+        threading.setprofile(before)
