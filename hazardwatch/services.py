@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from cameras.clips import remove_partial_files
+from cameras.clips import is_partial_name, remove_partial_files
 from cameras.errors import SourceError
 from cameras.schema_checks import verify_decode
 from models.batching import BatchingDetector
@@ -131,7 +131,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_common_arguments(run, http=False)
     add_worker_arguments(run, default_workers="auto")
     run.set_defaults(func=cmd_run)
-    serve = subparsers.add_parser("serve", help="the ticket service and the web UI/API")
+    serve = subparsers.add_parser(
+        "serve",
+        help="the ticket service and the web UI/API",
+        description="The ticket service and the web UI/API. Several replicas behind one "
+        "address share one PostgreSQL (--database-url) and must share the page sessions' key: "
+        "set HAZARDWATCH_SESSION_SECRET (at least 16 bytes) to the same value for each.",
+    )
     add_common_arguments(serve, http=True)
     serve.set_defaults(func=cmd_serve)
     up = subparsers.add_parser("up", help="pipelines + ticket service + API (+ redis if needed)")
@@ -335,21 +341,19 @@ def start_pipelines(config: HazardwatchConfig, args: argparse.Namespace) -> Pipe
     args.data_dir.mkdir(parents=True, exist_ok=True)
     started_at = time.time()
     worker_index = getattr(args, "worker_index", None)
-    if worker_index is None:
-        spool = args.data_dir / LEGACY_SPOOL_NAME
-        # The spool's lock is ours: no other pipeline process of this box writes evidence in
-        # this data dir, so temporary files older than now are writes a crash interrupted.
-        cleanup = [args.data_dir / folder for folder in ("evidence", "live")]
-    else:
+    if worker_index is not None:
         config = only_cameras(config, args.only_cameras)
         spool = spool_path(args.data_dir, node_name(args), worker_index)
-        spool.parent.mkdir(parents=True, exist_ok=True)
-        # A (re)started worker cleans up after its own cameras only: other workers, and other
-        # boxes sharing the volume, are writing beside it.
-        cleanup = [args.data_dir / "evidence" / camera_id for camera_id in config.cameras]
+    elif getattr(args, "node", None):
+        # A named box keeps its own spool even in one process: boxes may share the volume.
+        spool = spool_path(args.data_dir, node_name(args), 0)
+    else:
+        spool = args.data_dir / LEGACY_SPOOL_NAME
+    spool.parent.mkdir(parents=True, exist_ok=True)
     publisher = EventPublisher(args.redis_url, spool)
-    for folder in cleanup:
-        remove_partial_files(folder, older_than_s=started_at)
+    # A (re)started process cleans up after its own cameras only: other workers, and other
+    # boxes sharing the volume, are writing beside it.
+    remove_own_partial_files(args.data_dir, list(config.cameras), started_at)
     options = RunnerOptions(
         data_dir=args.data_dir,
         loop_files=os.environ.get("HAZARDWATCH_LOOP_FILES") == "1",
@@ -373,6 +377,27 @@ def start_pipelines(config: HazardwatchConfig, args: argparse.Namespace) -> Pipe
     )
     reloader.start()
     return Pipelines(publisher, runners, pool, reloader)
+
+
+def remove_own_partial_files(data_dir: Path, cameras: list[str], older_than_s: float) -> None:
+    """Temporary files that a crash left in these cameras' evidence folders and among their
+    live pictures (``live/`` is flat: its temporary names start with ``.CAMERA.`` or
+    ``.CAMERA__``), never another box's or worker's."""
+    for camera_id in cameras:
+        remove_partial_files(data_dir / "evidence" / camera_id, older_than_s=older_than_s)
+    live = data_dir / "live"
+    if not live.is_dir():
+        return
+    prefixes = tuple(f".{camera_id}{sep}" for camera_id in cameras for sep in (".", "__"))
+    for path in live.iterdir():
+        if not (path.name.startswith(prefixes) and is_partial_name(path.name)):
+            continue
+        try:
+            if path.stat().st_mtime < older_than_s:
+                path.unlink()
+                logger.info("removed %s, left by an interrupted write", path)
+        except OSError as exc:
+            logger.warning("could not remove %s, left by an interrupted write: %s", path, exc)
 
 
 def node_name(args: argparse.Namespace) -> str:
@@ -462,14 +487,18 @@ def build_api(
             record["publisher"] = publisher_health()
         return record
 
-    app = create_app(
-        config,
-        store,
-        data_dir=args.data_dir,
-        redis_url=args.redis_url,
-        service_health=health,
-        retention_status=retention.status,
-    )
+    try:
+        app = create_app(
+            config,
+            store,
+            data_dir=args.data_dir,
+            redis_url=args.redis_url,
+            service_health=health,
+            retention_status=retention.status,
+        )
+    except ValueError as exc:  # e.g. a HAZARDWATCH_SESSION_SECRET too short
+        store.close()
+        raise StartupError(str(exc)) from None
     return store, service, app
 
 
@@ -523,6 +552,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             return supervise_workers(config, args, workers)
         if args.metrics_port is not None:
             metrics = start_pipeline_metrics(args, node_name(args))
+    # A named box in one process: the spools of its earlier multi-worker runs are drained.
+    leftovers = (
+        drain_orphan_spools(args, node_name(args), 1)
+        if args.worker_index is None and args.node
+        else []
+    )
     pipelines = start_pipelines(config, args)
     reload_on_sighup(pipelines)
     if args.worker_index is None:
@@ -534,6 +569,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         wait_for_signal()
     finally:
         stop_pipelines(pipelines)
+        for publisher in leftovers:
+            publisher.close(flush_timeout_s=5)
         if metrics is not None:
             metrics.close()
     return 0
@@ -611,9 +648,6 @@ def supervise_workers(
     workers' numbers reach the API through the camera status records only)."""
     node = node_name(args)
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    started_at = time.time()
-    for folder in ("evidence", "live"):
-        remove_partial_files(args.data_dir / folder, older_than_s=started_at)
     cameras = running_cameras(config)
     # The models are checked once here, so that a bad config stops the start (exit 2) instead
     # of every worker dying and being restarted forever.

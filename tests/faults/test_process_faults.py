@@ -171,7 +171,7 @@ def test_sigkill_then_restart_loses_and_duplicates_nothing(
     assert not any(path.exists() for path in planted), "temporary files left after a restart"
     assert partial_files(second.data_dir) == []
     wait_for(lambda: spool_rows(second.data_dir) == 0, 30, "the spool to drain")
-    # The dead consumer's entries are taken over once idle for the claim time (30 s).
+    # The dead consumer's entries are taken over once idle for the claim time (5 s).
     wait_for(lambda: second.health()["service"]["reclaimed"] >= pending_before, 60,
              "the pending entries to be reclaimed", 1.0)  # fmt: skip
     assert second.metric("hazardwatch_service_reclaimed") == second.health()["service"]["reclaimed"]

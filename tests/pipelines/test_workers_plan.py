@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,25 @@ def test_worker_command_carries_its_cameras_node_and_verbosity() -> None:
     assert command[command.index("--only-cameras") + 1] == "c"
     assert command[command.index("--worker-index") + 1] == "1"
     assert command[command.index("--node") + 1] == "box1"
+
+
+def test_a_start_removes_only_its_own_cameras_partial_files(tmp_path: Path) -> None:
+    """Boxes and workers share the data volume: a starting process must not delete another's
+    writes in progress (it did: node b's start removed node a's half-written clip)."""
+    from hazardwatch.services import remove_own_partial_files
+
+    day = "2026-12-06"
+    planted = {
+        "a_clip": tmp_path / "evidence" / "a1" / day / "h1" / ".clip.mp4.0123abcd.partial.mp4",
+        "b_clip": tmp_path / "evidence" / "b1" / day / "h2" / ".clip.mp4.4567cdef.partial.mp4",
+        "a_live": tmp_path / "live" / ".a1.jpg.89abcdef.partial",
+        "a_after": tmp_path / "live" / ".a1__lane__fire_lane_blocked_after.jpg.0a1b2c3d.partial",
+        "b_live": tmp_path / "live" / ".b1.jpg.fedcba98.partial",
+        "a10_live": tmp_path / "live" / ".a10.jpg.76543210.partial",  # a1 is a prefix of a10
+    }  # fmt: skip
+    for path in planted.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    remove_own_partial_files(tmp_path, ["a1"], older_than_s=time.time() + 1)
+    left = {name for name, path in planted.items() if path.exists()}
+    assert left == {"b_clip", "b_live", "a10_live"}
