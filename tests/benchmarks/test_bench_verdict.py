@@ -137,7 +137,7 @@ def _no_lag(_: str, t: float, rec: Record) -> None:
 
 
 def _reconnecting(cid: str, t: float, rec: Record) -> None:
-    if cid == "lane01" and t == 30:
+    if cid == "lane01" and t >= 27:  # the last 3 s and more: not a loop's reconnect
         rec["state"] = "reconnecting"
 
 
@@ -356,3 +356,19 @@ def test_thread_cpu_names_the_stages_when_threads_are_named() -> None:
     assert groups["evidence"] == 21.0
     assert "status" not in groups and "python" not in groups
     assert thread_stage_groups({"python": 200.0}) == {}  # unnamed threads: no claim
+
+
+def test_a_loop_boundary_at_the_last_sample_is_still_streaming() -> None:
+    """Trials as long as the media loop end on the files' reconnect ("backoff" for a moment)."""
+
+    def boundary(cid: str, t: float, rec: Record) -> None:
+        if t >= 29:
+            rec["state"] = "backoff"
+
+    assert judge(metrics_of(samples(tweak=boundary))).real_time
+
+    def down(cid: str, t: float, rec: Record) -> None:
+        if t >= 20:
+            rec["state"] = "backoff"
+
+    assert "cameras not streaming" in judge(metrics_of(samples(tweak=down))).reasons[0]
