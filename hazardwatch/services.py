@@ -45,6 +45,7 @@ from pipelines.redis_url import (
     probe_redis,
 )
 from pipelines.runner import CameraRunner, RunnerOptions, run_cameras
+from pipelines.signals import STOP_SIGNALS, SignalInbox
 from pipelines.thread_names import name_native_threads
 from pipelines.workers import (
     LEGACY_SPOOL_NAME,
@@ -426,18 +427,19 @@ def stop_pipelines(pipelines: Pipelines) -> None:
     pipelines.publisher.close()
 
 
-def reload_on_sighup(pipelines: Pipelines) -> None:
-    """SIGHUP re-reads the config file at once (it is also polled); main thread only."""
+def reload_on_sighup(pipelines: Pipelines) -> SignalInbox:
+    """SIGHUP re-reads the config file (it is also polled), through a lock-free handler
+    (pipelines/signals.py): the reload is requested within a poll of the reloader."""
+    inbox = SignalInbox().install([signal.SIGHUP])
     reloader = pipelines.reloader
-    if reloader is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGHUP, lambda _signum, _frame: reloader.request())
+    if reloader is not None:
+        reloader.watch_signals(inbox)
+    return inbox
 
 
-def wait_for_signal() -> None:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+def wait_for_signal(on_hup: Callable[[], None] | None = None) -> None:
+    """Until SIGINT or SIGTERM; SIGHUPs meanwhile call ``on_hup`` (in this thread)."""
+    SignalInbox().install([*STOP_SIGNALS, signal.SIGHUP]).wait_for_stop(on_hup)
 
 
 def build_api(
@@ -513,14 +515,11 @@ def serve_http(app: FastAPI, host: str, port: int) -> None:
     """
     import uvicorn
 
-    stopping = threading.Event()
     # Only the main thread may set signal handlers (``hazardwatch demo`` serves from another
     # thread and handles Ctrl-C itself; uvicorn then leaves the signals alone too).
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda _signum, _frame: stopping.set())
+    inbox = SignalInbox().install()
     uvicorn.run(app, host=host, port=port, log_level="warning")
-    if stopping.is_set():
+    if inbox.drain():
         logger.info("signal received: stopping")
 
 
@@ -559,14 +558,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         else []
     )
     pipelines = start_pipelines(config, args)
-    reload_on_sighup(pipelines)
     if args.worker_index is None:
         print(
             f"running {len(pipelines.runners)} camera(s); Ctrl-C stops, SIGHUP reloads detectors",
             flush=True,
         )
+    reloader = pipelines.reloader
     try:
-        wait_for_signal()
+        wait_for_signal(on_hup=reloader.request if reloader is not None else None)
     finally:
         stop_pipelines(pipelines)
         for publisher in leftovers:
@@ -675,10 +674,7 @@ def supervise_workers(
             else None
         ),
     )
-    stopping = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
-    signal.signal(signal.SIGHUP, lambda *_: supervisor.reload())
+    inbox = SignalInbox().install([*STOP_SIGNALS, signal.SIGHUP])
     supervisor.start()
     print(
         f"running {len(cameras)} camera(s) in {len(supervisor.workers)} worker processes "
@@ -686,7 +682,7 @@ def supervise_workers(
         flush=True,
     )
     try:
-        stopping.wait()
+        inbox.wait_for_stop(on_hup=supervisor.reload)
     finally:
         codes = supervisor.stop()
         for publisher in leftovers:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +31,12 @@ from pipelines.config import ConfigError, DetectorConfig, HazardwatchConfig, loa
 from pipelines.detector_pool import DetectorPool
 from pipelines.model_checks import detectors_in_use, labels_from, verify_models
 from pipelines.runner import CameraRunner
+from pipelines.signals import SignalInbox
 
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 2.0
+SIGNAL_CHECK_S = 0.5  # how often the watcher looks for SIGHUPs
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class ConfigReloader:
         self.runners = dict(runners)
         self.pool = pool
         self.poll_interval_s = poll_interval_s
+        self._signals: SignalInbox | None = None
         self._stamp = self._file_stamp()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -106,15 +110,30 @@ class ConfigReloader:
             self._thread.join(10.0)
 
     def request(self) -> None:
-        """Reload now, even if the file looks unchanged (SIGHUP; safe in a signal handler)."""
+        """Reload now, even if the file looks unchanged (from a thread, never from a signal
+        handler: see :mod:`pipelines.signals`)."""
         self._wake.set()
 
+    def watch_signals(self, inbox: SignalInbox) -> None:
+        """Take SIGHUPs from ``inbox`` (when the main thread is busy elsewhere, e.g. serving
+        HTTP): looked at every ``SIGNAL_CHECK_S``."""
+        self._signals = inbox
+
     def _loop(self) -> None:
+        # Wakes twice a second: for SIGHUPs noted by the signal inbox (a handler must not
+        # set an Event, see pipelines.signals) and for the file poll when it is due.
+        next_poll = time.monotonic() + self.poll_interval_s
         while not self._stop.is_set():
-            forced = self._wake.wait(self.poll_interval_s)
+            forced = self._wake.wait(min(self.poll_interval_s, SIGNAL_CHECK_S))
             self._wake.clear()
             if self._stop.is_set():
                 return
+            signals = self._signals
+            if signals is not None and signals.take_hups():
+                forced = True
+            if not forced and time.monotonic() < next_poll:
+                continue
+            next_poll = time.monotonic() + self.poll_interval_s
             try:
                 self.reload(force=forced)
             except Exception:  # the watcher must outlive a bug in one reload

@@ -30,7 +30,7 @@ import redis
 import yaml
 
 from benchmarks.capacity.media import CameraMedia, KindMedia, camera_media, make_kind
-from benchmarks.capacity.procfs import box_cpu, cpu_cores, die_with_parent, proc_sample
+from benchmarks.capacity.procfs import box_cpu, children, cpu_cores, die_with_parent, proc_sample
 from benchmarks.capacity.profiles import CameraProfile, DetectorSpec, camera_profiles
 from benchmarks.capacity.verdict import (
     EventSeen,
@@ -51,7 +51,7 @@ REPO = Path(__file__).resolve().parents[2]
 CAMERA_STATUS_KEY = "hazardwatch:camera_status"  # pipelines/publish.py
 EVENTS_STREAM = "hazardwatch:events"
 SAMPLE_S = 1.0
-STOP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 90.0  # above run's own 60 s for its workers: it must not be killed first
 
 
 class BenchError(Exception):
@@ -423,16 +423,39 @@ def _progress_text(sample: Sample, ids: Sequence[str], duration_s: float, cores:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int | None:
-    """SIGTERM, wait; the exit code (None if it had to be killed)."""
+    """SIGTERM, wait; the exit code (None if it had to be killed). Then no process of the run
+    is left: its worker processes, still ending their hazards' evidence after a supervisor
+    that had to be killed, would otherwise run on into the next trial and take its CPU."""
+    tree = children(proc.pid)
+    code: int | None = proc.returncode
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(STOP_TIMEOUT_S)
+            code = proc.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            return None
-    return proc.returncode
+            code = None
+    deadline = time.monotonic() + 10.0
+    left = [pid for pid in tree if _alive(pid)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = [pid for pid in left if _alive(pid)]
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if left:
+        print(f"bench: killed {len(left)} process(es) of the run still ending", flush=True)
+    return code
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def search(bench: Bench, on_trial: Callable[[TrialResult], None]) -> list[TrialResult]:
