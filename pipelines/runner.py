@@ -350,7 +350,8 @@ class CameraRunner:
         dropped = self._queue.dropped
         self.governor.report(lag_s, dropped=dropped > self._dropped_seen)
         self._dropped_seen = dropped
-        analysis.set_detect_fps(self.governor.detect_fps(self.camera.detect.fps, self.priority))
+        if analysis.detector is not None:
+            analysis.set_detect_fps(self.governor.detect_fps(self.camera.detect.fps, self.priority))
 
     def _swap_in_pending_analysis(self) -> None:
         """Between two frames: end the old analysis's hazards and continue with the new one."""
@@ -515,7 +516,8 @@ class CameraRunner:
             "detect_fps_target": configured if self.analysis.detector is not None else 0.0,
             "detect_fps_in_force": in_force if self.analysis.detector is not None else 0.0,
             "detect_fps_effective": round(effective, 2) if effective is not None else None,
-            "overloaded": in_force < configured,
+            # A camera without a detector (motion analysis only) is never thinned.
+            "overloaded": self.analysis.detector is not None and in_force < configured,
             "overload_level": self.governor.level if self.governor is not None else 0,
         }
 

@@ -366,3 +366,24 @@ def test_a_file_evidence_source_is_paced_like_the_analysed_one(
     time.sleep(2.0)
     packets = runner.evidence_source.status().packets_in
     assert 10 <= packets <= 25 * 2.0 + 20, packets  # the 30 s file holds 750
+
+
+def test_a_camera_without_a_detector_is_never_reported_overloaded(
+    runner_parts: MakeRunner,
+) -> None:
+    """The overload policy thins detection only: a facade camera (motion analysis, no
+    detector) under an overloaded process stays at its rates and says so (bench found every
+    facade camera reported as "overloaded")."""
+    from pipelines.overload import MAX_LEVEL, OverloadGovernor
+
+    runner = runner_parts()
+    clock = [0.0]
+    runner.governor = OverloadGovernor(monotonic=lambda: clock[0])
+    for _ in range(MAX_LEVEL * 2):
+        clock[0] += 1.1
+        runner.governor.report(5.0)
+    assert runner.governor.level == MAX_LEVEL
+    runner._pace(runner.analysis, a_frame(1.0))
+    _fresh, windows = runner._windows(None)
+    assert windows["overloaded"] is False
+    assert runner.analysis.detect_fps == runner.analysis.detect_fps_target
