@@ -65,6 +65,13 @@ def _worker_of(service: Service, camera_id: str) -> int | None:
     return None
 
 
+def _two_cameras(tmp_path: Path, facade: FacadeMedia, rtsp: RtspServerFactory) -> Path:
+    """A config of two facade cameras, cam_a and cam_b, each on its own RTSP mount."""
+    server = rtsp({"/cam_a": f"file:{facade.clip}", "/cam_b": f"file:{facade.clip}"})
+    cameras = {cid: facade.camera_config(server.url(f"/{cid}")) for cid in ("cam_a", "cam_b")}
+    return write_config(tmp_path / "workers.yaml", cameras)
+
+
 def _starts(client: redis.Redis, camera_id: str) -> int:
     return sum(
         1 for e in stream_events(client) if e["camera_id"] == camera_id and e["phase"] == "start"
@@ -79,15 +86,8 @@ def test_workers_run_cameras_and_a_killed_worker_is_restarted(
     redis_server_factory: RedisServerFactory,
     service_factory: Any,
 ) -> None:
-    rtsp = rtsp_server_factory({"/cam_a": f"file:{facade.clip}", "/cam_b": f"file:{facade.clip}"})
     redis_server = redis_server_factory()
-    config = write_config(
-        tmp_path / "workers.yaml",
-        {
-            "cam_a": facade.camera_config(rtsp.url("/cam_a")),
-            "cam_b": facade.camera_config(rtsp.url("/cam_b")),
-        },
-    )
+    config = _two_cameras(tmp_path, facade, rtsp_server_factory)
     metrics_port = free_port()
     service: Service = service_factory(
         config,
@@ -158,15 +158,8 @@ def test_a_single_process_spool_is_drained_by_workers(
 ) -> None:
     """Events spooled by a single-process run while Redis was down reach Redis when ``run``
     restarts with two workers (they no longer use ``spool.sqlite3``)."""
-    rtsp = rtsp_server_factory({"/cam_a": f"file:{facade.clip}", "/cam_b": f"file:{facade.clip}"})
     redis_server = redis_server_factory(appendonly=True)
-    config = write_config(
-        tmp_path / "workers.yaml",
-        {
-            "cam_a": facade.camera_config(rtsp.url("/cam_a")),
-            "cam_b": facade.camera_config(rtsp.url("/cam_b")),
-        },
-    )
+    config = _two_cameras(tmp_path, facade, rtsp_server_factory)
     first: Service = service_factory(
         config, redis_server.url, command="run", extra_args=["--workers", "1"]
     ).start()
@@ -205,15 +198,8 @@ def test_workers_end_with_a_killed_supervisor(
 ) -> None:
     """SIGKILL of ``run`` itself leaves no worker behind (they would hold the spool locks of
     the next start): each worker is told by the kernel (PR_SET_PDEATHSIG) and stops."""
-    rtsp = rtsp_server_factory({"/cam_a": f"file:{facade.clip}", "/cam_b": f"file:{facade.clip}"})
     redis_server = redis_server_factory()
-    config = write_config(
-        tmp_path / "workers.yaml",
-        {
-            "cam_a": facade.camera_config(rtsp.url("/cam_a")),
-            "cam_b": facade.camera_config(rtsp.url("/cam_b")),
-        },
-    )
+    config = _two_cameras(tmp_path, facade, rtsp_server_factory)
     service: Service = service_factory(
         config, redis_server.url, command="run", extra_args=["--workers", "2"]
     ).start()
