@@ -113,8 +113,9 @@ def add_worker_arguments(parser: argparse.ArgumentParser, *, default_workers: st
     parser.add_argument(
         "--node",
         default=None,
-        help="this box's name (default: the host name); names its spool files, so that boxes "
-        "sharing one data volume keep their own",
+        help="this box's name (default: the host name); names its spool files "
+        "(spool/NODE-wK.sqlite3), so that boxes sharing one data volume keep their own; one "
+        "process without --node keeps spool.sqlite3",
     )
     parser.add_argument(
         "--metrics-port",
