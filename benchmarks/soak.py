@@ -74,15 +74,10 @@ import httpx
 import redis
 import yaml
 
-from benchmarks.capacity.procfs import (
-    box_cpu,
-    die_with_parent,
-    percentile,
-    proc_sample,
-    slope,
-)
+from benchmarks.capacity.procfs import box_cpu, percentile, proc_sample, slope
 from benchmarks.scenarios.errors import AssetError, ScenarioError
 from benchmarks.scenarios.generate import generate_suite
+from pipelines.linux import die_with_parent
 from tests.support.servers import (
     RedisServerProcess,
     RtspServerProcess,

@@ -12,30 +12,18 @@ nothing after the thread's first function call. Linux only; elsewhere it does no
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
 import sys
 import threading
 from types import FrameType
 from typing import Any
 
-_PR_SET_NAME = 15
-
-
-@functools.cache
-def _libc() -> Any:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _set_native_name(name: str) -> None:
-    if sys.platform.startswith("linux"):
-        _libc().prctl(_PR_SET_NAME, name.encode("utf-8", "replace")[:15], 0, 0, 0)
+from pipelines.linux import set_thread_name
 
 
 def _name_and_stop(_frame: FrameType, _event: str, _arg: Any) -> None:
     sys.setprofile(None)
     with contextlib.suppress(OSError):  # a name is a convenience, never a reason to fail
-        _set_native_name(threading.current_thread().name)
+        set_thread_name(threading.current_thread().name)
 
 
 def name_native_threads() -> None:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from pipelines.builders import camera_needs_detector
 from pipelines.config import HazardwatchConfig
+from pipelines.linux import die_with_parent
 from vision.types import HazardKind
 
 logger = logging.getLogger(__name__)
@@ -191,18 +192,6 @@ def _exit_text(code: int) -> str:
     return f"exit code {code}"
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to SIGTERM the worker when the supervisor dies (a SIGKILLed ``run``)."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: the worker outlives a killed supervisor; the spool lock says so
-
-
 class WorkerSupervisor:
     """Starts, watches and stops the worker processes of one ``hazardwatch run``.
 
@@ -289,9 +278,7 @@ class WorkerSupervisor:
 
     def _spawn(self, worker: WorkerState) -> None:
         env = {**os.environ, **self.settings.extra_env}
-        worker.process = subprocess.Popen(
-            self.command(worker), env=env, preexec_fn=_die_with_parent
-        )
+        worker.process = subprocess.Popen(self.command(worker), env=env, preexec_fn=die_with_parent)
         worker.started_at = time.monotonic()
         if self._on_worker_start is not None:
             self._on_worker_start(worker.index, worker.restarts > 0)

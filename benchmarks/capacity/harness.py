@@ -30,7 +30,7 @@ import redis
 import yaml
 
 from benchmarks.capacity.media import CameraMedia, KindMedia, camera_media, make_kind
-from benchmarks.capacity.procfs import box_cpu, children, cpu_cores, die_with_parent, proc_sample
+from benchmarks.capacity.procfs import alive, box_cpu, children, cpu_cores, proc_sample
 from benchmarks.capacity.profiles import CameraProfile, DetectorSpec, camera_profiles
 from benchmarks.capacity.verdict import (
     EventSeen,
@@ -45,6 +45,7 @@ from benchmarks.capacity.verdict import (
     warmup_s,
 )
 from benchmarks.scenarios import facade, lane, lift
+from pipelines.linux import die_with_parent
 from tests.support.servers import RedisServerProcess, RtspServerProcess, ServerStartError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -437,25 +438,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> int | None:
             proc.wait()
             code = None
     deadline = time.monotonic() + 10.0
-    left = [pid for pid in tree if _alive(pid)]
+    left = [pid for pid in tree if alive(pid)]
     while left and time.monotonic() < deadline:
         time.sleep(0.2)
-        left = [pid for pid in left if _alive(pid)]
+        left = [pid for pid in left if alive(pid)]
     for pid in left:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     if left:
         print(f"bench: killed {len(left)} process(es) of the run still ending", flush=True)
     return code
-
-
-def _alive(pid: int) -> bool:
-    """A process that exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def search(bench: Bench, on_trial: Callable[[TrialResult], None]) -> list[TrialResult]:

@@ -10,11 +10,8 @@ processes it saw, so a dead worker shows.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import math
 import os
-import signal
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +76,15 @@ def children(pid: int) -> list[int]:
         out += kids
         todo += kids
     return out
+
+
+def alive(pid: int) -> bool:
+    """A process that exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
 
 
 def _status_field(status: str, name: str) -> int:
@@ -177,15 +183,6 @@ def box_cpu() -> tuple[float, float]:
 def cpu_cores() -> int:
     """Cores this process may run on (the affinity mask, which containers narrow)."""
     return len(os.sched_getaffinity(0)) or os.cpu_count() or 1
-
-
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def die_with_parent() -> None:
-    """For ``preexec_fn``: SIGTERM the child when its parent dies, so no run outlives a bench."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 # ----- statistics -------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ from the kernel if the test process dies, like the other test servers.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import glob
 import os
 import pwd
@@ -22,17 +20,11 @@ from pathlib import Path
 
 import psycopg
 
+from pipelines.linux import die_with_parent
 from tests.support.servers import LOOPBACK, free_port
 
 _READY_TIMEOUT_S = 30.0
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _STOP_TIMEOUT_S = 10.0
-
-
-def _die_with_parent() -> None:
-    """In the child, after it changed user: SIGTERM when the test process dies."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def find_binary(name: str) -> str | None:
@@ -125,7 +117,7 @@ class PostgresServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 cwd=self.root,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
                 user=self._user,
             )
         deadline = time.monotonic() + _READY_TIMEOUT_S

@@ -21,6 +21,7 @@ import httpx
 import pytest
 import redis
 
+from benchmarks.capacity.procfs import alive, children
 from tests.faults.harness import (
     FacadeMedia,
     Service,
@@ -39,17 +40,6 @@ from tests.support.servers import RedisServerFactory, RtspServerFactory, free_po
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _children(pid: int) -> list[int]:
-    """Child processes of ``pid``, whichever of its threads started them."""
-    children: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return children
-
-
 def _cmdline(pid: int) -> list[str]:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
@@ -58,7 +48,7 @@ def _cmdline(pid: int) -> list[str]:
 
 
 def _worker_of(service: Service, camera_id: str) -> int | None:
-    for pid in _children(service.pid):
+    for pid in children(service.pid):
         args = _cmdline(pid)
         if "--only-cameras" in args and camera_id in args[args.index("--only-cameras") + 1]:
             return pid
@@ -129,7 +119,7 @@ def test_workers_run_cameras_and_a_killed_worker_is_restarted(
     assert _worker_of(service, "cam_a") == workers["cam_a"], "the other worker was disturbed"
     wait_for(lambda: _starts(client, "cam_b") > killed_at_starts, 60,
              "a hazard from cam_b after its worker was restarted")  # fmt: skip
-    assert restarted in _children(service.pid)
+    assert restarted in children(service.pid)
     wait_for(lambda: merged().get(("hazardwatch_pipeline_worker_restarts_total",
                                    frozenset({("worker", "1")}))) == 1, 10,
              "the restart in the merged metrics")  # fmt: skip
@@ -180,14 +170,6 @@ def test_a_single_process_spool_is_drained_by_workers(
     check_ledger(client, second.data_dir, tickets, [first.log(), second.log()], resent_ok=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.timeout(90)
 def test_workers_end_with_a_killed_supervisor(
     tmp_path: Path,
@@ -206,4 +188,4 @@ def test_workers_end_with_a_killed_supervisor(
     workers = [wait_for(lambda c=cid: _worker_of(service, c), 20, f"the worker of {cid}")
                for cid in ("cam_a", "cam_b")]  # fmt: skip
     service.kill()
-    wait_for(lambda: not any(_alive(pid) for pid in workers), 30, "the workers to end")
+    wait_for(lambda: not any(alive(pid) for pid in workers), 30, "the workers to end")

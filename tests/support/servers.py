@@ -13,8 +13,6 @@ leaves nothing behind. That is tied to the starting *thread*: start servers from
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import shutil
 import signal
@@ -29,6 +27,8 @@ from urllib.parse import quote
 
 import redis
 
+from pipelines.linux import die_with_parent
+
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 RTSP_SERVER_SCRIPT = Path(__file__).resolve().with_name("rtsp_server.py")
 RTSP_DEBIAN_PACKAGES = (
@@ -41,16 +41,6 @@ _POLL_S = 0.02  # how often start() looks for readiness
 _STOP_GRACE_S = 5.0  # how long stop() waits after SIGTERM before SIGKILL
 _LOG_TAIL_CHARS = 4000
 _ENV_DROPPED = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")  # keep the venv out of Debian's python
-
-
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the test process dies, so no server outlives
-    a test run that was killed (Linux ``prctl(PR_SET_PDEATHSIG)``)."""
-    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class ServerStartError(RuntimeError):
@@ -121,7 +111,7 @@ class _ServerProcess:
             stderr=stderr,
             stdin=subprocess.DEVNULL,
             env=env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     def start(self) -> Self:
