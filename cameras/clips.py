@@ -105,14 +105,17 @@ def is_partial_name(name: str) -> bool:
     return _PARTIAL_NAME_RE.match(name) is not None
 
 
-def remove_partial_files(root: Path, *, older_than_s: float | None = None) -> list[Path]:
+def remove_partial_files(
+    root: Path, *, older_than_s: float | None = None, prefixes: tuple[str, ...] | None = None
+) -> list[Path]:
     """Delete temporary files that writes killed mid-way left anywhere under ``root``.
 
     Every writer renames its temporary file into place once complete, so a temporary file that
     is older than this process (``older_than_s``: a wall-clock time, default now) belongs to a
     write that will never finish: a crash or SIGKILL. A file another process is still writing
-    keeps getting newer, and is left alone. Returns the files removed; one that cannot be removed
-    is logged and skipped.
+    keeps getting newer, and is left alone. ``prefixes``: only temporary names starting with
+    one of them (a folder shared by several writers: ``live/``). Returns the files removed; one
+    that cannot be removed is logged and skipped.
     """
     cutoff = time.time() if older_than_s is None else older_than_s
     removed: list[Path] = []
@@ -120,7 +123,9 @@ def remove_partial_files(root: Path, *, older_than_s: float | None = None) -> li
         return removed
     for directory, _dirs, files in os.walk(root):
         for name in files:
-            if not is_partial_name(name):
+            if not is_partial_name(name) or (
+                prefixes is not None and not name.startswith(prefixes)
+            ):
                 continue
             path = Path(directory) / name
             try:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from cameras.clips import is_partial_name, remove_partial_files
+from cameras.clips import remove_partial_files
 from cameras.errors import SourceError
 from cameras.schema_checks import verify_decode
 from models.batching import BatchingDetector
@@ -387,19 +387,8 @@ def remove_own_partial_files(data_dir: Path, cameras: list[str], older_than_s: f
     ``.CAMERA__``), never another box's or worker's."""
     for camera_id in cameras:
         remove_partial_files(data_dir / "evidence" / camera_id, older_than_s=older_than_s)
-    live = data_dir / "live"
-    if not live.is_dir():
-        return
     prefixes = tuple(f".{camera_id}{sep}" for camera_id in cameras for sep in (".", "__"))
-    for path in live.iterdir():
-        if not (path.name.startswith(prefixes) and is_partial_name(path.name)):
-            continue
-        try:
-            if path.stat().st_mtime < older_than_s:
-                path.unlink()
-                logger.info("removed %s, left by an interrupted write", path)
-        except OSError as exc:
-            logger.warning("could not remove %s, left by an interrupted write: %s", path, exc)
+    remove_partial_files(data_dir / "live", older_than_s=older_than_s, prefixes=prefixes)
 
 
 def node_name(args: argparse.Namespace) -> str:
