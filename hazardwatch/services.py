@@ -169,7 +169,7 @@ def make_detector_source(
     """``camera_id -> detector`` for :func:`run_cameras`: every camera's class mapping checked
     against its own model first (all problems at once, each line prefixed with
     ``source_name``), then detectors from ``pool``."""
-    running = [cid for cid, camera in config.cameras.items() if camera.enabled and camera.source]
+    running = running_cameras(config)
     try:
         shared = detectors_in_use(config, running)
         issues = verify_models(config, labels_from(pool, base_dir, shared))

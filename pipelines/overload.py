@@ -97,7 +97,6 @@ class OverloadGovernor:
         self._level = 0
         self._last_decision = self._now()
         self._calm_since: float | None = None
-        self.raised = 0  # times the level went up (for the log and tests)
 
     @property
     def level(self) -> int:
@@ -132,7 +131,6 @@ class OverloadGovernor:
             self._calm_since = None
             if self._level < MAX_LEVEL:
                 self._level += 1
-                self.raised += 1
             # The next step up needs lags measured under this level, not the ones that
             # caused it (the window would otherwise raise it again after the box caught up).
             self._lags.clear()

@@ -90,8 +90,6 @@ class AnalysisView:
     boxes: tuple[LabeledBox, ...]  # detections of ``frame``, for the privacy blur
     zones: tuple[ZoneState, ...]
     last_pts_s: float
-    inference_runs: int
-    inference_ms_total: float
     stage_ms: dict[str, float]
     detector_runs: int
     detector_skips: int
@@ -105,6 +103,17 @@ class _Recorder(Protocol):
     def record_camera(
         self, camera_id: str, status: Mapping[str, Any], *, lags_s: Sequence[float] = ()
     ) -> None: ...
+
+
+def _file_playback(url: str, options: RunnerOptions) -> dict[str, bool | None]:
+    """How a source plays a file (no ``://``): like a camera (paced), looped with the demo's and
+    the bench's HAZARDWATCH_LOOP_FILES (then as a live stream: time runs on across loops)."""
+    is_file = "://" not in url
+    return {
+        "realtime": is_file and options.realtime_files,
+        "loop_file": is_file and options.loop_files,
+        "live": True if is_file and options.loop_files else None,
+    }
 
 
 def zones_overlay(camera: CameraConfig) -> dict[str, tuple]:
@@ -146,26 +155,17 @@ class CameraRunner:
         self.recorder = ClipRecorder(ring, camera_id)
         self.analysis = self._build_analysis(camera)
         url = camera.source or ""
-        file_source = "://" not in url
         self.source = VideoSource(
             source_settings(
-                camera_id,
-                camera,
-                self.analysis.rules,
-                url,
-                realtime=file_source and options.realtime_files,
-                loop_file=file_source and options.loop_files,
-                live=True if file_source and options.loop_files else None,
+                camera_id, camera, self.analysis.rules, url, **_file_playback(url, options)
             ),
             on_packet=None if camera.evidence_source else self.recorder.feed,
         )
         self.source.set_reconnect_hook(ring.mark_discontinuity)
         self.evidence_source: VideoSource | None = None
         if camera.evidence_source:
-            # A file main stream is played like the analysed one (paced, looped with the
-            # demo's and the bench's HAZARDWATCH_LOOP_FILES), or its clips would be cut from
-            # packets read far ahead of the analysed pictures.
-            evidence_file = "://" not in camera.evidence_source
+            # A file main stream is played like the analysed one, or its clips would be cut
+            # from packets read far ahead of the analysed pictures.
             self.evidence_source = VideoSource(
                 source_settings(
                     camera_id,
@@ -173,9 +173,7 @@ class CameraRunner:
                     self.analysis.rules,
                     camera.evidence_source,
                     decode=False,
-                    realtime=evidence_file and options.realtime_files,
-                    loop_file=evidence_file and options.loop_files,
-                    live=True if evidence_file and options.loop_files else None,
+                    **_file_playback(camera.evidence_source, options),
                 ),
                 on_packet=self.recorder.feed,
             )
@@ -432,8 +430,6 @@ class CameraRunner:
             boxes=boxes,
             zones=tuple(ZoneState(r.zone_id, r.kind.value, r.active) for r in rules),
             last_pts_s=analysis.last_pts_s,
-            inference_runs=analysis.clock.calls.get("inference", 0),
-            inference_ms_total=analysis.clock.total_ms.get("inference", 0.0),
             stage_ms=dict(analysis.clock.total_ms),
             detector_runs=analysis.detector_runs,
             detector_skips=analysis.detector_skips,
@@ -524,8 +520,8 @@ class CameraRunner:
     def _publish_camera_status(self, view: AnalysisView | None) -> None:
         status = self.source.status()
         last_pts_s = view.last_pts_s if view is not None else 0.0
-        runs = max(view.inference_runs, 1) if view is not None else 1
-        inference_ms_total = view.inference_ms_total if view is not None else 0.0
+        runs = max(view.detector_runs, 1) if view is not None else 1
+        inference_ms_total = view.stage_ms.get("inference", 0.0) if view is not None else 0.0
         fresh_lags, windows = self._windows(view)
         record = {
             "state": status.state.value,

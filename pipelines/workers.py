@@ -171,17 +171,6 @@ class WorkerState:
     next_start_at: float = 0.0
     last_exit: str = ""
 
-    def describe(self) -> dict[str, object]:
-        alive = self.process is not None and self.process.poll() is None
-        return {
-            "worker": self.index,
-            "pid": self.process.pid if alive and self.process is not None else None,
-            "alive": alive,
-            "cameras": list(self.cameras),
-            "restarts": self.restarts,
-            "last_exit": self.last_exit,
-        }
-
 
 def _exit_text(code: int) -> str:
     if code < 0:
@@ -257,10 +246,6 @@ class WorkerSupervisor:
             for worker in self.workers:
                 if worker.process is not None and worker.process.poll() is None:
                     worker.process.send_signal(signal.SIGHUP)
-
-    def status(self) -> list[dict[str, object]]:
-        with self._lock:
-            return [worker.describe() for worker in self.workers]
 
     # ----- internals -----------------------------------------------------------------------------
 
