@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.pg_server import PostgresServer, unavailable_reason
 from tests.support.servers import (
     RedisServerFactory,
     RedisServerProcess,
@@ -63,3 +64,14 @@ def redis_server_factory(tmp_path: Path) -> Iterator[RedisServerFactory]:
 def redis_server(redis_server_factory: RedisServerFactory) -> RedisServerProcess:
     """A fresh redis-server for this test only (no persistence)."""
     return redis_server_factory()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for one test module (skipped, naming why, where none can run)."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"PostgreSQL not available: {reason}")
+    server = PostgresServer().start()
+    yield server
+    server.stop()

@@ -37,7 +37,7 @@ import pytest
 import redis
 
 from api.auth import SESSION_COOKIE
-from tests.api.pg_server import PostgresServer, unavailable_reason
+from tests.api.pg_server import PostgresServer
 from tests.faults.harness import (
     ADMIN_TOKEN,
     FacadeMedia,
@@ -58,16 +58,6 @@ GROUP = "tickets"
 NODES = {"a": ("a1", "a2"), "b": ("b1", "b2")}
 HAZARDS_BEFORE_KILL = 6  # hazard starts on the stream before the replicas are stalled
 TAKEOVER_BOUND_S = 12.0  # claim_idle_ms (5 s) + the 1 s look + the stalled writes finishing
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(f"PostgreSQL not available: {reason}")
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

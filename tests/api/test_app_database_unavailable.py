@@ -34,7 +34,7 @@ from api.store import TicketStore
 from api.workflow import TicketPolicy
 from tests.api.app_harness import ApiHarness, bearer, harness_fixture, make_config
 from tests.api.hazard_events import event
-from tests.api.pg_server import PostgresServer, unavailable_reason
+from tests.api.pg_server import PostgresServer
 from tests.support.servers import LOOPBACK, free_port
 from vision.types import HazardKind
 
@@ -248,16 +248,6 @@ def test_which_database_errors_are_an_outage(tmp_path: Path, case: str) -> None:
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(f"PostgreSQL not available: {reason}")
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,22 +24,12 @@ from sqlalchemy.exc import SAWarning
 from api.service import DEAD_LETTER_STREAM, EVENTS_STREAM, TicketService
 from api.store import TicketStore
 from tests.api.hazard_events import event
-from tests.api.pg_server import PostgresServer, unavailable_reason
+from tests.api.pg_server import PostgresServer
 from tests.support.servers import RedisServerProcess
 
 pytestmark = pytest.mark.integration
 
 GROUP = "tickets"
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(f"PostgreSQL not available: {reason}")
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 def _write_evidence(data_dir: Path, data: dict[str, Any]) -> None:

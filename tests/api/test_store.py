@@ -26,21 +26,11 @@ from api.store import TicketStore, TicketView
 from api.workflow import TicketPolicy
 from pipelines.config import LevelsConfig, TokenRole
 from tests.api.hazard_events import T0, event, sha, zone_status
-from tests.api.pg_server import PostgresServer, unavailable_reason
+from tests.api.pg_server import PostgresServer
 from vision.annotations import AnnotationBox, FrameAnnotation, FrameRef, FrameSource
 
 H = timedelta(hours=1)
 POLICY = TicketPolicy(areas={"lane": "block_a", "lobby": "block_b"}, default_area="site")
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(f"PostgreSQL not available: {reason}")
-    server = PostgresServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
