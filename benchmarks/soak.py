@@ -74,10 +74,11 @@ import httpx
 import redis
 import yaml
 
-from benchmarks.capacity.procfs import box_cpu, percentile, proc_sample, slope
+from benchmarks.capacity.procfs import box_cpu, proc_sample, slope
 from benchmarks.scenarios.errors import AssetError, ScenarioError
 from benchmarks.scenarios.generate import generate_suite
 from pipelines.linux import die_with_parent
+from pipelines.overload import percentile
 from tests.support.servers import (
     RedisServerProcess,
     RtspServerProcess,

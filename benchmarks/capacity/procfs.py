@@ -1,5 +1,6 @@
 """What a process tree costs, read from /proc: CPU, memory, threads, open fds; and the statistics
-the long-run measurements share (nearest-rank percentile, least-squares slope).
+the long-run measurements share (least-squares slope; the nearest-rank percentile is
+``pipelines.overload.percentile``, the one the pipelines use).
 
 Shared by ``hazardwatch bench`` (:mod:`benchmarks.capacity.harness`) and ``benchmarks/soak.py``.
 CPU time is utime + stime of every live descendant, so the CPU of a worker process that exited
@@ -10,7 +11,6 @@ processes it saw, so a dead worker shows.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import statistics
 from collections.abc import Sequence
@@ -186,13 +186,6 @@ def cpu_cores() -> int:
 
 
 # ----- statistics -------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty sequence."""
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def slope(points: Sequence[tuple[float, float]]) -> float:

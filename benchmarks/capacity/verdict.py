@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from benchmarks.capacity.procfs import percentile, slope
+from benchmarks.capacity.procfs import slope
+from pipelines.overload import percentile
 
 FPS_TOLERANCE = 0.05
 LAG_P95_LIMIT_MS = 1000.0

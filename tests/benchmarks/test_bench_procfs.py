@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from benchmarks.capacity.procfs import percentile, proc_sample, slope, thread_group
+from benchmarks.capacity.procfs import proc_sample, slope, thread_group
+from pipelines.overload import percentile
 
 CHILD = r"""
 import ctypes, threading, time
