@@ -134,6 +134,27 @@ def notifications(client: redis.Redis) -> list[dict[str, Any]]:
 # --- the normal path ---------------------------------------------------------------------------
 
 
+def kill_9_after_commit(redis_url: str, db_url: str, data_dir: Path, event_id: str) -> None:
+    """A consumer (``crash_consumer.py``, another process) applies ``event_id`` and commits;
+    it is SIGKILLed before it acknowledges or sends anything."""
+    crashed = subprocess.Popen(
+        [sys.executable, str(CRASH_SCRIPT), redis_url, db_url, "doomed", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert crashed.stdout is not None
+        lines = [crashed.stdout.readline().decode().strip() for _ in range(2)]
+        assert lines[0] == "READY", crashed.stderr.read().decode() if crashed.stderr else ""
+        assert lines[1].startswith(f"APPLIED {event_id} "), lines
+    finally:
+        crashed.send_signal(signal.SIGKILL)
+        crashed.wait(timeout=10)
+    assert crashed.returncode == -signal.SIGKILL
+
+
 def test_events_are_applied_then_acked(
     redis_server: RedisServerProcess,
     store: TicketStore,
@@ -203,22 +224,7 @@ def test_kill_9_between_commit_and_ack_leaves_one_ticket(
     client = redis_server.client()
     ev = fresh()
     publish(client, ev)
-    crashed = subprocess.Popen(
-        [sys.executable, str(CRASH_SCRIPT), redis_server.url, db_url, "doomed", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    try:
-        assert crashed.stdout is not None
-        lines = [crashed.stdout.readline().decode().strip() for _ in range(2)]
-        assert lines[0] == "READY", crashed.stderr.read().decode() if crashed.stderr else ""
-        assert lines[1].startswith(f"APPLIED {ev['event_id']} "), lines
-    finally:
-        crashed.send_signal(signal.SIGKILL)
-        crashed.wait(timeout=10)
-    assert crashed.returncode == -signal.SIGKILL
+    kill_9_after_commit(redis_server.url, db_url, data_dir, ev["event_id"])
     assert store.list_tickets()[1] == 1  # committed by the dead process
     assert pending(client) == 1  # ... and never acknowledged
 
@@ -247,20 +253,7 @@ def test_a_notification_of_a_service_killed_before_sending_it_is_sent_by_another
     client = redis_server.client()
     ev = fresh(kind="falling_object", camera_id="facade", zone="f")
     publish(client, ev)
-    crashed = subprocess.Popen(
-        [sys.executable, str(CRASH_SCRIPT), redis_server.url, db_url, "doomed", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    try:
-        assert crashed.stdout is not None
-        lines = [crashed.stdout.readline().decode().strip() for _ in range(2)]
-        assert lines[1].startswith(f"APPLIED {ev['event_id']} "), lines
-    finally:
-        crashed.send_signal(signal.SIGKILL)
-        crashed.wait(timeout=10)
+    kill_9_after_commit(redis_server.url, db_url, data_dir, ev["event_id"])
     assert notifications(client) == []  # killed before it sent anything
     survivor = services(redis_server.url, store, consumer="survivor", claim_idle_ms=0)
     assert survivor.run_once() == 1
