@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import Forbidden, Principal, require_role
@@ -36,6 +36,17 @@ router = APIRouter(
 
 CameraId = Annotated[
     str, Path(pattern=CAMERA_ID_PATTERN, max_length=63, description="Camera id (slug).")
+]
+# ``?t=`` on the live snapshot: a cache-buster some clients add (an ``<img>`` whose address must
+# change to load again). The answer is ``no-store`` anyway; the value is accepted and ignored, so
+# such a client gets the picture rather than the unknown-query 422 it used to get.
+CacheBuster = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="Ignored: a cache-buster (the snapshot is always sent with "
+        "Cache-Control: no-store).",
+    ),
 ]
 LIVE_DIR = "live"
 
@@ -110,8 +121,9 @@ def put_zones(context: Ctx, caller: Caller, camera_id: CameraId, body: ZonesUpda
     operation_id="get_live_snapshot_head",
 )
 def get_live_snapshot(
-    request: Request, context: Ctx, caller: Caller, camera_id: CameraId
+    request: Request, context: Ctx, caller: Caller, camera_id: CameraId, t: CacheBuster = None
 ) -> Response:
+    del t  # accepted for clients that bust caches themselves; see CacheBuster
     visible_camera(context, caller, camera_id)
     try:
         # Held to the live folder (not merely the data dir, which holds the ticket database).
