@@ -170,6 +170,18 @@ class StatusReader:
         records = {cid: camera_record(raw, when) for cid, raw in zip(ids, values, strict=True)}
         return records, RedisState("up")
 
+    def read_raw(self, camera_id: str) -> str | bytes | None:
+        """The camera's raw status record (None: missing, or the API runs without Redis), for
+        fields beyond the health contract (:mod:`api.live_view`).
+
+        Raises:
+            redis.RedisError: Redis did not answer.
+        """
+        if self._client is None:
+            return None
+        value: str | bytes | None = self._client.hget(CAMERA_STATUS_KEY, camera_id)
+        return value
+
 
 def merge_disabled(
     records: Mapping[str, dict[str, Any]], disabled: Iterable[str]

@@ -6,13 +6,17 @@ flag and hazard kinds. A camera a grid_worker may not see answers 404, like an u
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import redis
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.auth import Forbidden, Principal, require_role
 from api.context import AppContext, Caller, Ctx
+from api.live_view import live_view
 from api.media import MediaNotFound, file_response, resolve_inside
 from api.schemas import (
     CAMERA_ID_PATTERN,
@@ -24,6 +28,8 @@ from api.schemas import (
 )
 from api.zone_overrides import ZoneEditError, read_zones, validate_zones, write_zones
 from pipelines.config import TokenRole, camera_area
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(
     tags=["cameras"],
@@ -135,3 +141,24 @@ def get_live_snapshot(
         raise HTTPException(
             status_code=404, detail=f"no live snapshot of camera '{camera_id}' yet"
         ) from None
+
+
+@router.get(
+    "/cameras/{camera_id}/live",
+    summary="What the camera's pipeline runs and sees now: state, zones, detections, motion",
+)
+def get_live_view(context: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, Any]:
+    """For the zone editor's overlay, polled every few seconds (see :mod:`api.live_view`).
+
+    Redis down is a state, not an error: the camera is then ``stale`` with the reason.
+    """
+    visible_camera(context, caller, camera_id)
+    now = datetime.now(UTC)
+    try:
+        raw = context.status.read_raw(camera_id)
+    except redis.RedisError as exc:
+        logger.warning("camera %s: live view: Redis unreachable: %s", camera_id, type(exc).__name__)
+        view = live_view(camera_id, None, now)
+        view["reason"] = "redis unreachable"
+        return view
+    return live_view(camera_id, raw, now)

@@ -81,6 +81,7 @@ ROWS: list[Row] = [
     *_get_and_head("/openapi.json", OPEN_TO_ALL),
     *_get_and_head("/metrics", STAFF_ONLY),
     *_get_and_head("/stats", ANY_TOKEN),
+    *_get_and_head("/stats/dashboard", ANY_TOKEN),  # scope: tests/api/test_stats_dashboard.py
     *_get_and_head("/tickets", ANY_TOKEN),
     *_get_and_head(TICKET, TICKET_OF_OWN_CAMERA),
     *_get_and_head(f"{TICKET}/clip.mp4", TICKET_OF_OWN_CAMERA),
@@ -89,6 +90,7 @@ ROWS: list[Row] = [
     *_get_and_head("/cameras", CAMERA_LIST),
     *_get_and_head(ZONES, CAMERA_VIEW, "/cameras/{cam}/zones"),
     *_get_and_head("/cameras/{camera_id}/snapshot.jpg", CAMERA_VIEW, "/cameras/{cam}/snapshot.jpg"),
+    *_get_and_head("/cameras/{camera_id}/live", CAMERA_VIEW, "/cameras/{cam}/live"),
     # Transitions, one representative per row (a fresh ticket in the right status per cell).
     Row("POST", f"{TICKET}/transition", "/tickets/{id}/transition",
         (200, 200, 200, 404, 403, 401, 401), "report"),  # discovered -> reported: the field
