@@ -53,6 +53,17 @@ class ZonesUpdate(RequestModel):
         description="Zones by id: {'polygon': [[x, y], ...]} or {'line': [[x, y], [x, y]], "
         "'inward': [dx, dy]}, normalized 0..1 coordinates (the config's zone schema)."
     )
+    floors: dict[str, Any] | None = Field(
+        default=None,
+        description="The camera's floor lines (the config's floors schema; null: none); "
+        "left out: unchanged.",
+    )
+    hazards: list[dict[str, Any]] | None = Field(
+        default=None,
+        max_length=64,
+        description="The camera's hazards with their parameters (the config's hazards schema); "
+        "left out: unchanged.",
+    )
 
 
 # The classes a reviewer may draw; the same tuple as vision.annotations (checked below).
@@ -181,6 +192,8 @@ class ZonesResponse(BaseModel):
 
     camera_id: str
     zones: dict[str, Any]
+    floors: dict[str, Any] | None = Field(default=None, description="Floor lines (facades).")
+    hazards: list[dict[str, Any]] = Field(default_factory=list, description="Hazards watched.")
     source: str = Field(description="'override' (edited through the API) or 'config'.")
     updated_at: str | None = None
     by: str | None = None

@@ -26,7 +26,13 @@ from api.schemas import (
     common_responses,
     media_responses,
 )
-from api.zone_overrides import ZoneEditError, read_zones, validate_zones, write_zones
+from api.zone_overrides import (
+    ZoneEditError,
+    override_parts,
+    read_zones,
+    validate_edit,
+    write_zones,
+)
 from pipelines.config import TokenRole, camera_area
 
 logger = logging.getLogger(__name__)
@@ -95,13 +101,19 @@ def get_zones(context: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, An
 @router.put(
     "/cameras/{camera_id}/zones",
     response_model=ZonesResponse,
-    summary="Replace a camera's zones (admin); validated like the config file",
+    summary="Replace a camera's zones, and its floors or hazards if given (admin); validated "
+    "like the config file",
 )
 def put_zones(context: Ctx, caller: Caller, camera_id: CameraId, body: ZonesUpdate) -> Any:
     visible_camera(context, caller, camera_id)
     require_role(caller, (TokenRole.ADMIN,), "editing zones")
+    given: dict[str, Any] = {
+        part: getattr(body, part) for part in ("floors", "hazards") if part in body.model_fields_set
+    }
+    # floors or hazards edited before stay as they are unless this edit gives them
+    parts: dict[str, Any] = {**override_parts(context.data_dir, camera_id), **given}
     try:
-        zones = validate_zones(context.config, camera_id, body.zones)
+        edit = validate_edit(context.config, camera_id, body.zones, parts)
     except ZoneEditError as exc:
         errors = [{"loc": issue.path, "msg": issue.message} for issue in exc.issues]
         first = exc.issues[0]
@@ -110,7 +122,9 @@ def put_zones(context: Ctx, caller: Caller, camera_id: CameraId, body: ZonesUpda
             {"detail": f"{first.path}: {first.message}{more}", "errors": errors},
             status_code=422,
         )
-    return write_zones(context.data_dir, camera_id, zones, by=caller.name).to_dict()
+    zones = edit.pop("zones")
+    write_zones(context.data_dir, camera_id, zones, by=caller.name, parts=edit)
+    return read_zones(context.config, context.data_dir, camera_id).to_dict()
 
 
 @router.get(
