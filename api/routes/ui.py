@@ -33,7 +33,7 @@ from api.context import AppContext, Ctx, authenticate
 from api.pages.common import new_nonce, security_headers
 from api.pages.dashboard import render_dashboard
 from api.pages.login import render_login
-from api.pages.review import render_review
+from api.pages.review import render_review, review_cameras
 from api.pages.zones import render_zones
 from api.routes.cameras import camera_summary
 
@@ -230,7 +230,10 @@ def logout(request: Request, context: Ctx) -> Response:
 
 @router.get("/review", response_class=HTMLResponse)
 def review_page(request: Request, context: Ctx) -> Response:
-    return _page(request, context, render_review)
+    def render(who: Principal, nonce: str) -> str:
+        return render_review(who, nonce, review_cameras(context.config, context.data_dir, who))
+
+    return _page(request, context, render)
 
 
 @router.get("/dashboard", response_class=HTMLResponse)

@@ -79,6 +79,7 @@ TOKENS = {
 }
 CAMERAS = ("lane_cam", "lift_cam", "facade_cam")
 STARTUP_TIMEOUT_S = 120.0
+CAMERA_LOOP_S = 120.0  # length of the file each camera plays in a loop
 
 
 def browser_unavailable() -> str | None:
@@ -332,8 +333,10 @@ def hw_site(tmp_path_factory: pytest.TempPathFactory, media_cache: Path) -> Iter
     if not DETECTOR_MODEL.is_file():
         pytest.fail(f"the repository's detector model is missing: {DETECTOR_MODEL}")
     root = tmp_path_factory.mktemp("hw-site")
+    # The cameras loop a long file: at each loop's end a camera is "backoff" for a moment.
+    looped = ensure_clip(media_cache, width=320, height=240, seconds=CAMERA_LOOP_S, gop=50)
+    clips = {camera_id: looped for camera_id in CAMERAS}
     clip = ensure_clip(media_cache, width=320, height=240, seconds=4.0, pattern="moving_box")
-    clips = {camera_id: clip for camera_id in CAMERAS}
     config_path = root / "site.yaml"
     config_path.write_text(yaml.safe_dump(site_config(clips), sort_keys=False))
     data_dir = root / "data"
