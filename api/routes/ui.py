@@ -238,7 +238,10 @@ def review_page(request: Request, context: Ctx) -> Response:
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard_page(request: Request, context: Ctx) -> Response:
-    return _page(request, context, render_dashboard)
+    def render(who: Principal, nonce: str) -> str:
+        return render_dashboard(who, nonce, context=context, query=request.query_params)
+
+    return _page(request, context, render)
 
 
 @router.get("/zones", response_class=HTMLResponse)

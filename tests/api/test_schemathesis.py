@@ -64,6 +64,7 @@ OPERATIONS = [
     ("GET", "/health", False),
     ("GET", "/metrics", False),
     ("GET", "/stats", False),
+    ("GET", "/stats/dashboard", True),
     ("GET", "/tickets", True),
     ("GET", "/tickets/{ticket_id}", True),
     ("POST", "/tickets/{ticket_id}/transition", True),
