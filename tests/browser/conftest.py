@@ -49,7 +49,8 @@ import numpy as np
 import pytest
 import yaml
 
-from pipelines.publish import EVENTS_STREAM, event_payload
+from pipelines.evidence_layout import LIVE_DIRNAME, live_after_name
+from pipelines.publish import EVENTS_STREAM, ZONE_STATUS_STREAM, event_payload
 from tests.support.media import ensure_clip
 from tests.support.servers import RedisServerProcess, free_port
 from vision.types import HazardEvent, HazardKind, HazardPhase
@@ -257,7 +258,10 @@ class Site:
 
         Returns the ticket as the API shows it to the admin, once the ticket service made it.
         Each call is one minute after the previous one unless ``started_at`` is given, so the
-        newest seeded ticket is the last one.
+        newest seeded ticket is the last one. The store keeps one open ticket per camera, zone
+        and kind: a start on one that has an open ticket joins it. For a new ticket each time,
+        pass a zone of your own (any slug; the cameras' configured zones are ``lane``, ``door``
+        and ``facade``, which the pages draw).
         """
         self._clock += timedelta(minutes=1)
         when = started_at or self._clock
@@ -299,6 +303,42 @@ class Site:
         finally:
             client.close()
         return self.wait_for_ticket(hazard_id, timeout_s)
+
+    def recheck(self, ticket: dict[str, Any], timeout_s: float = 30.0) -> dict[str, Any]:
+        """Recheck a ``rectifying`` ticket of a configured fire lane the way the pipeline does:
+        a zone status "clear for 400 s" naming the pipeline's own live after picture of that
+        zone (``DATA_DIR/live/{camera}__{zone}__{kind}_after.jpg``, written while the zone is
+        clear). Returns the ticket once it is ``rechecked`` with its after picture."""
+        name = live_after_name(ticket["camera_id"], ticket["zone"], ticket["kind"])
+        live = self.data_dir / LIVE_DIRNAME / name
+        deadline = time.monotonic() + timeout_s
+        while not live.is_file():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the pipeline wrote no live after picture {live}")
+            time.sleep(0.3)
+        status = {
+            "camera_id": ticket["camera_id"],
+            "zone": ticket["zone"],
+            "kind": ticket["kind"],
+            "state": "clear",
+            "clear_for_s": 400.0,
+            "at": datetime.now(UTC).isoformat(),
+            "snapshot": f"{LIVE_DIRNAME}/{name}",
+            "snapshot_sha256": _sha256_file(live),
+        }
+        client = self.redis.client()
+        try:
+            client.xadd(ZONE_STATUS_STREAM, {"status": json.dumps(status)})
+        finally:
+            client.close()
+        while time.monotonic() < deadline:
+            seen = self.ticket(ticket["id"])
+            if seen["status"] == "rechecked" and seen["evidence"].get("after_snapshot"):
+                return seen
+            time.sleep(0.3)
+        raise AssertionError(
+            f"ticket {ticket['id']} was not rechecked with an after picture\n{self.log_tail()}"
+        )
 
     def wait_for_ticket(self, hazard_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
         """The ticket holding ``hazard_id``, once the ticket service has applied its event."""
@@ -482,12 +522,13 @@ OpenPageFactory = Callable[..., OpenPage]
 
 @pytest.fixture
 def open_page(hw_site: Site, browser: Browser) -> Iterator[OpenPageFactory]:
-    """``open_page(path, width=1280, height=900, role="admin", lang=None)`` -> OpenPage.
+    """``open_page(path, width=1280, height=900, role="admin", lang="en-US")`` -> OpenPage.
 
     The context logs in with ``?token=`` (the server sets the session cookie and redirects to
-    ``path`` without the token). ``lang`` sets the browser's language (``navigator.language``
-    and ``Accept-Language``), e.g. ``"zh-CN"`` or ``"en-US"``. At the end of the test every
-    page opened is checked: a console error or a failed request of the page fails the test.
+    ``path`` without the token); ``role=None`` opens the page without logging in. ``lang``
+    sets the browser's language (``navigator.language`` and ``Accept-Language``), e.g.
+    ``"zh-CN"`` or ``"en-US"``. At the end of the test every page opened is checked: a console
+    error or a failed request of the page fails the test.
     """
     opened: list[OpenPage] = []
     contexts = []
@@ -497,7 +538,7 @@ def open_page(hw_site: Site, browser: Browser) -> Iterator[OpenPageFactory]:
         *,
         width: int = 1280,
         height: int = 900,
-        role: str = "admin",
+        role: str | None = "admin",
         lang: str | None = "en-US",
     ) -> OpenPage:
         context = browser.new_context(
@@ -515,9 +556,11 @@ def open_page(hw_site: Site, browser: Browser) -> Iterator[OpenPageFactory]:
         page.on("pageerror", probe.on_page_error)
         page.on("response", probe.on_response)
         page.on("requestfailed", probe.on_failed)
-        separator = "&" if "?" in path else "?"
-        token = hw_site.tokens[role]
-        page.goto(f"{hw_site.base_url}{path}{separator}token={token}")
+        if role is None:  # not logged in
+            page.goto(f"{hw_site.base_url}{path}")
+        else:
+            separator = "&" if "?" in path else "?"
+            page.goto(f"{hw_site.base_url}{path}{separator}token={hw_site.tokens[role]}")
         page.wait_for_load_state("networkidle")
         if "token=" in page.url:
             raise AssertionError(f"the token stayed in the address: {page.url}")
