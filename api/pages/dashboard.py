@@ -15,6 +15,7 @@ and charts scale), a grid of cards on a desktop.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -28,70 +29,108 @@ from api.dashboard_stats import GROUPS, MAX_DAYS
 from api.errors import InvalidQuery
 from api.pages import charts
 from api.pages.charts import esc
-from api.pages.common import KIND_LABELS, LEVEL_LABELS, STATUS_LABELS, layout
+from api.pages.common import KIND_LABELS, layout
+from api.pages.i18n import bilingual_label, page_strings
+from api.pages.i18n import label as i18n_label
 from api.routes.stats import dashboard_data
 
 DAY_CHOICES = (7, 14, 30, 90)
 DEFAULT_DAYS = 14
 REFRESH_S = 30
+_MUTED = ' class="muted"'
 
-# Page texts: Chinese first, English beside it, as the other pages (ARCHITECTURE.md §12 terms).
-TEXT: dict[str, str] = {
-    "title": "看板 Dashboard",
-    "days": "天数 Days",
-    "tz": "时区 Time zone",
-    "show": "显示 Show",
-    "window": "近 {days} 天 Last {days} days",
-    "tickets": "工单 Tickets",
-    "overdue": "超期 Overdue",
-    "rect_rate": "整改率 Rectification",
-    "repeat_rate": "重复率 Repeat",
-    "by_kind": "按类型 By kind",
-    "by_status": "按状态 By status",
-    "by_level": "按等级 By level",
-    "per_day": "每天新建工单 New tickets per day",
-    "hours": "按发生时刻 By time of day",
-    "hours_note": "隐患开始的小时 Hour the hazard started ({tz})",
-    "overdue_list": "超期工单 Overdue tickets",
-    "none_overdue": "没有超期工单 No overdue tickets",
-    "overdue_by": "超期 overdue by {text}",
-    "more_overdue": "另有 {n} 张 and {n} more",
-    "cameras": "摄像头 Cameras",
-    "heat_note": "热力图: 近 {days} 天工单位置 Heat map: where the tickets of the last {days} "
-    "days were",
-    "no_picture": "暂无实时画面 No live picture yet",
-    "state": "状态 State",
-    "fps": "帧率 fps in / out",
-    "dropped": "丢帧 Dropped",
-    "reconnects": "重连 Reconnects",
-    "last_error": "最近错误 Last error",
-    "points": "{n} 个位置 {n} places",
-    "by_zone": "其中 {n} 个按区域中心 {n} at their zone's centre",
-    "unplaced": "{n} 张无法定位 {n} not placed",
-    "truncated": "工单太多, 只统计了一部分 Too many tickets: only part is counted",
-    "public_note": "居民只看到已销号的工单统计 Residents see statistics of closed tickets only.",
-    "refresh": "每 {s} 秒刷新 Refreshes every {s} s",
-    "bad_query": "参数错误 Bad parameter: {msg}",
-    "redis_down": "Redis {state}: 摄像头状态未知 camera states unknown",
+# The page's words (api.pages.i18n): the browser shows one language, the switch the other.
+_ZH = {
+    "page.title": "看板",
+    "dash.days": "天数",
+    "dash.tz": "时区",
+    "dash.show": "显示",
+    "dash.window": "近 {days} 天",
+    "dash.tickets": "工单",
+    "dash.overdue": "超期",
+    "dash.rect_rate": "整改率",
+    "dash.repeat_rate": "重复率",
+    "dash.by_kind": "按类型",
+    "dash.by_status": "按状态",
+    "dash.by_level": "按等级",
+    "dash.per_day": "每天新建工单",
+    "dash.hours": "按发生时刻",
+    "dash.hours_note": "隐患开始的小时 ({tz})",
+    "dash.overdue_list": "超期工单 ({n})",
+    "dash.none_overdue": "没有超期工单",
+    "dash.overdue_by": "超期 {text}",
+    "dash.more_overdue": "另有 {n} 张",
+    "dash.cameras": "摄像头",
+    "dash.heat_note": "热力图：近 {days} 天工单的位置",
+    "dash.no_picture": "暂无实时画面",
+    "dash.state": "状态",
+    "dash.fps": "帧率 输入 / 输出",
+    "dash.dropped": "丢帧",
+    "dash.reconnects": "重连",
+    "dash.last_error": "最近错误",
+    "dash.points": "{n} 个位置",
+    "dash.by_zone": "其中 {n} 个按区域中心",
+    "dash.unplaced": "{n} 张无法定位",
+    "dash.truncated": "工单太多，只统计了一部分",
+    "dash.public_note": "居民只看到已销号工单的统计。",
+    "dash.refresh": "每 {s} 秒刷新",
+    "dash.bad_query": "参数错误：{msg}",
+    "dash.redis_down": "Redis {state}：摄像头状态未知",
+    "dash.st.streaming": "正常",
+    "dash.st.connecting": "连接中",
+    "dash.st.backoff": "等待重连",
+    "dash.st.stopped": "已停止",
+    "dash.st.stale": "无状态",
+    "dash.st.disabled": "已停用",
 }
-STATE_LABELS = {
-    "streaming": "正常 Streaming",
-    "connecting": "连接中 Connecting",
-    "backoff": "重连等待 Backing off",
-    "stopped": "停止 Stopped",
-    "stale": "无状态 No status",
-    "disabled": "停用 Disabled",
+_EN = {
+    "page.title": "Dashboard",
+    "dash.days": "Days",
+    "dash.tz": "Time zone",
+    "dash.show": "Show",
+    "dash.window": "Last {days} days",
+    "dash.tickets": "Tickets",
+    "dash.overdue": "Overdue",
+    "dash.rect_rate": "Rectification rate",
+    "dash.repeat_rate": "Repeat rate",
+    "dash.by_kind": "By kind",
+    "dash.by_status": "By status",
+    "dash.by_level": "By level",
+    "dash.per_day": "New tickets per day",
+    "dash.hours": "By time of day",
+    "dash.hours_note": "Hour the hazard started ({tz})",
+    "dash.overdue_list": "Overdue tickets ({n})",
+    "dash.none_overdue": "No overdue tickets",
+    "dash.overdue_by": "overdue by {text}",
+    "dash.more_overdue": "and {n} more",
+    "dash.cameras": "Cameras",
+    "dash.heat_note": "Heat map: where the tickets of the last {days} days were",
+    "dash.no_picture": "No live picture yet",
+    "dash.state": "State",
+    "dash.fps": "fps in / out",
+    "dash.dropped": "Dropped frames",
+    "dash.reconnects": "Reconnects",
+    "dash.last_error": "Last error",
+    "dash.points": "Places: {n}",
+    "dash.by_zone": "{n} of them at their zone's centre",
+    "dash.unplaced": "{n} not placed",
+    "dash.truncated": "Too many tickets: only part of them is counted",
+    "dash.public_note": "Residents see statistics of closed tickets only.",
+    "dash.refresh": "Refreshes every {s} s",
+    "dash.bad_query": "Bad parameter: {msg}",
+    "dash.redis_down": "Redis {state}: camera states unknown",
+    "dash.st.streaming": "Streaming",
+    "dash.st.connecting": "Connecting",
+    "dash.st.backoff": "Backing off",
+    "dash.st.stopped": "Stopped",
+    "dash.st.stale": "No status",
+    "dash.st.disabled": "Disabled",
 }
-GROUP_LABELS: dict[str, Mapping[str, str]] = {
-    "kind": KIND_LABELS,
-    "status": STATUS_LABELS,
-    "level": LEVEL_LABELS,
-}
-
+STRINGS = page_strings("dashboard", zh=_ZH, en=_EN)
 STYLE = """
 .dash{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,360px),1fr));gap:1rem;
 margin-bottom:1rem}.dash>.card{margin:0;min-width:0}.card h3{margin:.2rem 0 .5rem}
-.wide{grid-column:1/-1}.legend{display:flex;flex-wrap:wrap;gap:.2rem .9rem;font-size:.85rem;
+.legend{display:flex;flex-wrap:wrap;gap:.2rem .9rem;font-size:.85rem;
 margin:.4rem 0 0;padding:0;list-style:none}.sw{display:inline-block;width:.8rem;height:.8rem;
 border-radius:2px;margin-right:.3rem;vertical-align:-1px}.tiles{display:flex;flex-wrap:wrap;
 gap:.5rem 1.5rem}.tile b{display:block;font-size:1.6rem}.pic{position:relative;
@@ -117,6 +156,17 @@ if (!url.searchParams.has('tz')) {
   try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { tz = null; }
   if (tz && tz !== PAGE.tz) { url.searchParams.set('tz', tz); location.replace(url.href); }
 }
+// Words with values ({n}, {days}) and labels of stored values, in the reader's language.
+function localize(root) {
+  for (const node of root.querySelectorAll('[data-i18n-vars]')) {
+    node.textContent = HW.t(node.dataset.i18n, JSON.parse(node.dataset.i18nVars));
+  }
+  for (const node of root.querySelectorAll('[data-label]')) {
+    const [group, key] = node.dataset.label.split(':');
+    node.textContent = HW.label(group, key);
+  }
+}
+localize(document);
 async function refresh() {
   const msg = document.getElementById('msg');
   try {
@@ -126,17 +176,39 @@ async function refresh() {
     const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
     const fresh = doc.getElementById('panels');
     const old = document.getElementById('panels');
-    if (fresh && old) old.replaceWith(document.importNode(fresh, true));
+    if (fresh && old) {
+      const node = document.importNode(fresh, true);
+      HW.translate(node);
+      localize(node);
+      old.replaceWith(node);
+    }
     msg.textContent = '';
-  } catch (err) { msg.textContent = err.message; }
+  } catch (err) { msg.textContent = HW.t('common.error', {message: err.message}); }
 }
 setInterval(refresh, PAGE.refresh_s * 1000);
 """
 
 
-def _t(key: str, **values: object) -> str:
-    text = TEXT[key]
-    return text.format(**values) if values else text
+def _w(key: str, tag: str = "span", attrs: str = "", **values: object) -> str:
+    """The word ``dash.{key}`` as an element the scripts put in the reader's language
+    (``data-i18n``; with values also ``data-i18n-vars``, read by this page's script). The
+    Chinese text is in it already, for a reader without scripts."""
+    full = f"dash.{key}"
+    text = STRINGS["zh-CN"][full].format(**values)
+    extra = f' data-i18n-vars="{esc(json.dumps(values, ensure_ascii=False))}"' if values else ""
+    return f'<{tag}{attrs} data-i18n="{full}"{extra}>{esc(text)}</{tag}>'
+
+
+def _both(key: str, **values: object) -> str:
+    """Chinese and English at once, for SVG titles (no script translates those)."""
+    zh, en = (STRINGS[lang][f"dash.{key}"].format(**values) for lang in ("zh-CN", "en"))
+    return f"{zh} · {en}"
+
+
+def _label(group: str, key: str) -> str:
+    """A stored value's label (kind, status, level) in the reader's language (``data-label``)."""
+    text = i18n_label("zh-CN", group, key)
+    return f'<span data-label="{esc(group)}:{esc(key)}">{esc(text)}</span>'
 
 
 def parse_query(query: Mapping[str, str]) -> tuple[int, str, str | None]:
@@ -158,11 +230,9 @@ def parse_query(query: Mapping[str, str]) -> tuple[int, str, str | None]:
 
 
 def _legend(group: str, totals: Mapping[str, int]) -> str:
-    labels = GROUP_LABELS[group]
     items = "".join(
         f'<li data-key="{esc(key)}" data-total="{count}"><span class="sw" '
-        f'style="background:{charts.color_of(key)}"></span>{esc(labels.get(key, key))} '
-        f"<b>{count}</b></li>"
+        f'style="background:{charts.color_of(key)}"></span>{_label(group, key)} <b>{count}</b></li>'
         for key, count in totals.items()
     )
     return f'<ul class="legend" id="legend_{esc(group)}">{items}</ul>'
@@ -173,17 +243,16 @@ def _day_charts(data: Mapping[str, Any]) -> str:
     short = [day[5:] for day in days]  # MM-DD
     out = []
     for group in GROUPS:
-        title = f"{_t('per_day')} · {_t('by_' + group)}"
         svg = charts.stacked_bars(
             chart_id=f"chart_{group}",
-            title=title,
+            title=f"{_both('per_day')} · {_both('by_' + group)}",
             columns=days,
             series=data["series"][group],
-            labels=GROUP_LABELS[group],
+            labels={key: bilingual_label(group, key) for key in data["series"][group]},
             column_labels=short,
         )
         out.append(
-            f'<div class="card"><h3>{esc(_t("by_" + group))}</h3>{svg}'
+            f'<div class="card">{_w("by_" + group, "h3")}{svg}'
             f"{_legend(group, data['totals'][group])}</div>"
         )
     return "".join(out)
@@ -209,71 +278,24 @@ def _overdue(data: Mapping[str, Any], tz: ZoneInfo) -> str:
     items = []
     for item in overdue["items"]:
         level = str(item["level"])
+        late = _duration(int(item["overdue_s"]))
         items.append(
             f'<li data-ticket="{esc(item["id"])}"><b>{esc(item["code"])}</b> '
-            f'<span class="lv lv-{esc(level)}">{esc(LEVEL_LABELS.get(level, level))}</span> '
-            f"{esc(KIND_LABELS.get(item['kind'], item['kind']))} · "
-            f"{esc(STATUS_LABELS.get(item['status'], item['status']))}<br>"
+            f'<span class="lv lv-{esc(level)}">{_label("level", level)}</span> '
+            f"{_label('kind', item['kind'])} · {_label('status', item['status'])}<br>"
             f'<span class="muted">{esc(item["camera_id"])}/{esc(item["zone"])} · '
-            f"{esc(_local(item['deadline_at'], tz))} · "
-            f"{esc(_t('overdue_by', text=_duration(int(item['overdue_s']))))}</span></li>"
+            f"{esc(_local(item['deadline_at'], tz))} · {_w('overdue_by', text=late)}</span></li>"
         )
+    total = int(overdue["total"])
     if not items:
-        body = f'<p class="muted">{esc(_t("none_overdue"))}</p>'
+        body = _w("none_overdue", "p", _MUTED)
     else:
         body = f'<ul class="overdue" id="overdue_list">{"".join(items)}</ul>'
-        hidden = overdue["total"] - len(items)
-        if hidden > 0:
-            body += f'<p class="muted">{esc(_t("more_overdue", n=hidden))}</p>'
+        if total > len(items):
+            body += _w("more_overdue", "p", _MUTED, n=total - len(items))
     return (
-        f'<div class="card" id="overdue_card" data-total="{int(overdue["total"])}">'
-        f"<h3>{esc(_t('overdue_list'))} ({int(overdue['total'])})</h3>{body}</div>"
-    )
-
-
-def _camera_card(camera: Mapping[str, Any], heat: Mapping[str, Any], days: int) -> str:
-    cid = str(camera["id"])
-    points = heat.get("points", [])
-    svg = charts.heat_map(
-        chart_id=f"heat_{cid}",
-        title=f"{_t('heat_note', days=days)} · {cid}",
-        points=points,
-        zones=heat.get("zones") or {},
-        labels=KIND_LABELS,
-    )
-    if camera["has_snapshot"]:
-        picture = (
-            f'<div class="pic"><img src="/cameras/{esc(cid)}/snapshot.jpg" '
-            f'alt="{esc(cid)}">{svg}</div>'
-        )
-    else:
-        picture = (
-            f'<div class="pic empty"><span class="nopic">{esc(_t("no_picture"))}</span>{svg}</div>'
-        )
-    notes = [_t("points", n=len(points))]
-    by_zone = sum(1 for p in points if p.get("source") == "zone")
-    if by_zone:
-        notes.append(_t("by_zone", n=by_zone))
-    if heat.get("unplaced"):
-        notes.append(_t("unplaced", n=heat["unplaced"]))
-    state = str(camera["state"])
-    fps = f"{_number(camera.get('fps_in'))} / {_number(camera.get('fps_out'))}"
-    rows = [
-        (_t("state"), f'<span class="st st-{esc(state)}">{esc(STATE_LABELS.get(state, state))}'
-         "</span>"),
-        (_t("fps"), esc(fps)),
-        (_t("dropped"), esc(_number(camera.get("dropped")))),
-        (_t("reconnects"), esc(_number(camera.get("reconnects")))),
-    ]  # fmt: skip
-    if camera.get("last_error"):
-        rows.append((_t("last_error"), esc(camera["last_error"])))
-    facts = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in rows)
-    name = camera.get("name") or ""
-    heading = esc(cid) + (f' <span class="muted">{esc(name)}</span>' if name else "")
-    return (
-        f'<div class="card cam" id="cam_{esc(cid)}" data-camera="{esc(cid)}" '
-        f'data-state="{esc(state)}"><h4>{heading}</h4>{picture}'
-        f'<p class="muted">{esc(" · ".join(notes))}</p><dl class="kv">{facts}</dl></div>'
+        f'<div class="card" id="overdue_card" data-total="{total}">'
+        f"{_w('overdue_list', 'h3', n=total)}{body}</div>"
     )
 
 
@@ -285,6 +307,50 @@ def _number(value: Any) -> str:
     return str(value)
 
 
+def _camera_card(camera: Mapping[str, Any], heat: Mapping[str, Any], days: int) -> str:
+    cid = str(camera["id"])
+    points = heat.get("points", [])
+    svg = charts.heat_map(
+        chart_id=f"heat_{cid}",
+        title=f"{_both('heat_note', days=days)} · {cid}",
+        points=points,
+        zones=heat.get("zones") or {},
+        labels={key: bilingual_label("kind", key) for key in KIND_LABELS},
+    )
+    if camera["has_snapshot"]:
+        image = f'<img src="/cameras/{esc(cid)}/snapshot.jpg" alt="{esc(cid)}">'
+        picture = f'<div class="pic">{image}{svg}</div>'
+    else:
+        empty = _w("no_picture", "span", ' class="nopic"')
+        picture = f'<div class="pic empty">{empty}{svg}</div>'
+    notes = [_w("points", n=len(points))]
+    by_zone = sum(1 for p in points if p.get("source") == "zone")
+    if by_zone:
+        notes.append(_w("by_zone", n=by_zone))
+    if heat.get("unplaced"):
+        notes.append(_w("unplaced", n=int(heat["unplaced"])))
+    state = str(camera["state"])
+    state_key = f"st.{state}" if f"dash.st.{state}" in STRINGS["en"] else None
+    state_text = _w(state_key) if state_key else esc(state)
+    fps = f"{_number(camera.get('fps_in'))} / {_number(camera.get('fps_out'))}"
+    rows = [
+        (_w("state"), f'<span class="st st-{esc(state)}">{state_text}</span>'),
+        (_w("fps"), esc(fps)),
+        (_w("dropped"), esc(_number(camera.get("dropped")))),
+        (_w("reconnects"), esc(_number(camera.get("reconnects")))),
+    ]
+    if camera.get("last_error"):
+        rows.append((_w("last_error"), esc(camera["last_error"])))
+    facts = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    name = camera.get("name") or ""
+    heading = esc(cid) + (f' <span class="muted">{esc(name)}</span>' if name else "")
+    return (
+        f'<div class="card cam" id="cam_{esc(cid)}" data-camera="{esc(cid)}" '
+        f'data-state="{esc(state)}"><h4>{heading}</h4>{picture}'
+        f'<p class="muted">{" · ".join(notes)}</p><dl class="kv">{facts}</dl></div>'
+    )
+
+
 def _cameras(data: Mapping[str, Any], days: int) -> str:
     cards = "".join(
         _camera_card(camera, data["heat"].get(camera["id"], {}), days) for camera in data["cameras"]
@@ -292,9 +358,9 @@ def _cameras(data: Mapping[str, Any], days: int) -> str:
     redis = data.get("redis") or {}
     warning = ""
     if redis and redis.get("state") != "up":
-        warning = f'<p class="err">{esc(_t("redis_down", state=redis.get("state")))}</p>'
+        warning = _w("redis_down", "p", ' class="err"', state=str(redis.get("state")))
     return (
-        f'<h3>{esc(_t("cameras"))}</h3><p class="muted">{esc(_t("heat_note", days=days))}</p>'
+        f"{_w('cameras', 'h3')}{_w('heat_note', 'p', _MUTED, days=days)}"
         f'{warning}<div class="cams">{cards}</div>'
     )
 
@@ -304,15 +370,14 @@ def _tiles(data: Mapping[str, Any], overall: Mapping[str, Any]) -> str:
         return "—" if value is None else f"{100 * value:.1f} %"
 
     tiles = [
-        (_t("tickets"), str(data["count"]), "tile_count"),
-        (_t("overdue"), str(data["overdue"]["total"]), "tile_overdue"),
-        (_t("rect_rate"), pct(overall.get("rectification_rate")), "tile_rect"),
-        (_t("repeat_rate"), pct(overall.get("repeat_rate")), "tile_repeat"),
+        ("tickets", str(data["count"]), "tile_count"),
+        ("overdue", str(data["overdue"]["total"]), "tile_overdue"),
+        ("rect_rate", pct(overall.get("rectification_rate")), "tile_rect"),
+        ("repeat_rate", pct(overall.get("repeat_rate")), "tile_repeat"),
     ]
     return "".join(
-        f'<div class="tile" id="{tid}"><b>{esc(value)}</b><span class="muted">{esc(label)}'
-        "</span></div>"
-        for label, value, tid in tiles
+        f'<div class="tile" id="{tid}"><b>{esc(value)}</b>{_w(key, "span", _MUTED)}</div>'
+        for key, value, tid in tiles
     )
 
 
@@ -321,29 +386,29 @@ def render_panels(
 ) -> str:
     """The part of the page the script refreshes (``#panels``), from the dashboard record."""
     hours = charts.hour_histogram(
-        chart_id="chart_hours", title=_t("hours_note", tz=data["tz"]), counts=data["hours"]
+        chart_id="chart_hours", title=_both("hours_note", tz=data["tz"]), counts=data["hours"]
     )
     parts = [
         f'<div id="panels" data-count="{int(data["count"])}">',
-        f'<div class="card"><h3>{esc(_t("window", days=days))}</h3>'
+        f'<div class="card">{_w("window", "h3", days=days)}'
         f'<div class="tiles">{_tiles(data, overall)}</div>',
     ]
     if data.get("truncated"):
-        parts.append(f'<p class="err">{esc(_t("truncated"))}</p>')
+        parts.append(_w("truncated", "p", ' class="err"'))
     if data.get("public"):
-        parts.append(f'<p class="muted">{esc(_t("public_note"))}</p>')
+        parts.append(_w("public_note", "p", _MUTED))
     parts.append("</div>")
     parts.append(f'<div class="dash">{_day_charts(data)}')
     parts.append(
-        f'<div class="card"><h3>{esc(_t("hours"))}</h3>{hours}'
-        f'<p class="muted">{esc(_t("hours_note", tz=data["tz"]))}</p></div>'
+        f'<div class="card">{_w("hours", "h3")}{hours}'
+        f"{_w('hours_note', 'p', _MUTED, tz=str(data['tz']))}</div>"
     )
     if not data.get("public"):
         parts.append(_overdue(data, tz))
     parts.append("</div>")
     if data["cameras"]:
         parts.append(_cameras(data, days))
-    parts.append(f'<p class="muted">{esc(_t("refresh", s=REFRESH_S))}</p></div>')
+    parts.append(f"{_w('refresh', 'p', _MUTED, s=REFRESH_S)}</div>")
     return "".join(parts)
 
 
@@ -354,9 +419,9 @@ def _controls(days: int, tz: str) -> str:
     )
     return (
         '<form class="controls card" method="get" action="/ui/dashboard">'
-        f'<label>{esc(_t("days"))} <select name="days">{options}</select></label>'
-        f'<label>{esc(_t("tz"))} <input name="tz" value="{esc(tz)}" maxlength="64"></label>'
-        f'<button type="submit">{esc(_t("show"))}</button></form>'
+        f'<label>{_w("days")} <select name="days">{options}</select></label>'
+        f'<label>{_w("tz")} <input name="tz" value="{esc(tz)}" maxlength="64"></label>'
+        f'<button type="submit">{_w("show")}</button></form>'
     )
 
 
@@ -372,18 +437,19 @@ def render_dashboard(
         tz_name = "UTC"
         data = dashboard_data(context, principal, days=days, tz_name=tz_name)
     overall = context.store.stats(cameras=principal.cameras, public=principal.is_public)
-    message = esc(_t("bad_query", msg=error)) if error else ""
+    message = _w("bad_query", "span", msg=error) if error else ""
     body = (
         f"<style>{STYLE}</style>{_controls(days, tz_name)}"
         f'<p id="msg" class="err">{message}</p>'
         + render_panels(data, overall, days=days, tz=ZoneInfo(tz_name))
     )
     return layout(
-        title=_t("title"),
+        title=STRINGS["zh-CN"]["page.title"],
         active="dashboard",
         principal=principal,
         body=body,
         script=_SCRIPT,
         nonce=nonce,
         page_data={"tz": tz_name, "refresh_s": REFRESH_S, "public": principal.is_public},
+        strings=STRINGS,
     )

@@ -95,7 +95,11 @@ def test_dashboard_draws_the_seeded_tickets(hw_site: Site, open_page: OpenPageFa
     )
     by_kind_day, by_hour, by_camera = _expected(hw_site)
 
-    page = open_page(PATH).page
+    page = open_page(PATH).page  # English (the fixture's default browser language)
+    assert page.locator('h3[data-i18n="dash.by_kind"]').inner_text() == "By kind"
+    assert page.locator("#legend_kind [data-label='kind:falling_object']").inner_text() == (
+        "Falling object"
+    )
     segments = _drawn(page, "#chart_kind rect.seg", "data-key", "data-col", "data-count")
     drawn = Counter({(s["data-key"], s["data-col"]): int(s["data-count"]) for s in segments})
     assert drawn == by_kind_day
@@ -143,6 +147,11 @@ def test_dashboard_fits_a_phone_and_scopes_a_grid_worker(
     _new_ticket(hw_site, "lane_cam", "fire_lane_blocked", "lane", seed=21)
     phone = open_page(PATH, width=390, height=844, lang="zh-CN").page
     assert scroll_width(phone) <= 390
+    assert phone.locator('h3[data-i18n="dash.by_kind"]').inner_text() == "按类型"
+    assert phone.locator('[data-i18n="dash.window"]').inner_text() == f"近 {DAYS} 天"
+    for img in phone.locator(".pic img").all():  # every picture loaded before the screenshot
+        img.scroll_into_view_if_needed()
+        phone.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle())
     assert phone.locator("#chart_kind").is_visible()
     box = phone.locator("#heat_lane_cam").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
