@@ -307,7 +307,9 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _camera_card(camera: Mapping[str, Any], heat: Mapping[str, Any], days: int) -> str:
+def _camera_card(
+    camera: Mapping[str, Any], heat: Mapping[str, Any], days: int, version: int
+) -> str:
     cid = str(camera["id"])
     points = heat.get("points", [])
     svg = charts.heat_map(
@@ -318,7 +320,9 @@ def _camera_card(camera: Mapping[str, Any], heat: Mapping[str, Any], days: int) 
         labels={key: bilingual_label("kind", key) for key in KIND_LABELS},
     )
     if camera["has_snapshot"]:
-        image = f'<img src="/cameras/{esc(cid)}/snapshot.jpg" alt="{esc(cid)}">'
+        # ?t= differs at each refresh, so the swapped-in picture is fetched anew, not reused
+        src = f"/cameras/{esc(cid)}/snapshot.jpg?t={version}"
+        image = f'<img src="{src}" alt="{esc(cid)}">'
         picture = f'<div class="pic">{image}{svg}</div>'
     else:
         empty = _w("no_picture", "span", ' class="nopic"')
@@ -352,8 +356,10 @@ def _camera_card(camera: Mapping[str, Any], heat: Mapping[str, Any], days: int) 
 
 
 def _cameras(data: Mapping[str, Any], days: int) -> str:
+    version = int(datetime.fromisoformat(data["generated_at"]).timestamp())
     cards = "".join(
-        _camera_card(camera, data["heat"].get(camera["id"], {}), days) for camera in data["cameras"]
+        _camera_card(camera, data["heat"].get(camera["id"], {}), days, version)
+        for camera in data["cameras"]
     )
     redis = data.get("redis") or {}
     warning = ""

@@ -82,7 +82,6 @@ ROWS: list[Row] = [
     *_get_and_head("/metrics", STAFF_ONLY),
     *_get_and_head("/stats", ANY_TOKEN),
     *_get_and_head("/stats/dashboard", ANY_TOKEN),  # scope: tests/api/test_stats_dashboard.py
-    *_get_and_head("/stats/dashboard", ANY_TOKEN),  # scope: tests/api/test_stats_dashboard.py
     *_get_and_head("/tickets", ANY_TOKEN),
     *_get_and_head(TICKET, TICKET_OF_OWN_CAMERA),
     *_get_and_head(f"{TICKET}/clip.mp4", TICKET_OF_OWN_CAMERA),

@@ -319,5 +319,5 @@ def test_page_draws_the_record_and_escapes_a_bad_query(harness: ApiHarness) -> N
     for cid, ids in made.items():
         for ticket_id in ids:
             assert f'data-ticket="{ticket_id}"' in page, cid
-    assert '<img src="/cameras/lane_a/snapshot.jpg"' in page
-    assert '<img src="/cameras/facade/snapshot.jpg"' not in page  # no live picture: not asked
+    assert '<img src="/cameras/lane_a/snapshot.jpg?t=' in page
+    assert "/cameras/facade/snapshot.jpg" not in page  # no live picture: not asked

@@ -172,3 +172,24 @@ def test_dashboard_fits_a_phone_and_scopes_a_grid_worker(
     assert public.locator(".cam").count() == 0
     assert public.locator("#overdue_card").count() == 0
     save_screenshot(public, "dashboard-public")
+
+
+def test_refresh_swaps_in_new_tickets_in_the_readers_language(
+    hw_site: Site, open_page: OpenPageFactory
+) -> None:
+    _wait_for_live_pictures(hw_site)
+    page = open_page(PATH).page
+    before = int(page.get_attribute("#panels", "data-count") or "-1")
+    ticket = _new_ticket(hw_site, "lift_cam", "ebike_entry", "door", seed=31, labels=("ebike",))
+    page.evaluate("refresh()")  # what the page runs every 30 s
+    page.wait_for_function(f"document.getElementById('panels').dataset.count === '{before + 1}'")
+    page.locator(f'#heat_lift_cam circle.pt[data-ticket="{ticket["id"]}"]').wait_for()
+    # The swapped-in panels are in English too, their pictures loaded anew.
+    assert page.locator('h3[data-i18n="dash.by_kind"]').inner_text() == "By kind"
+    assert page.locator("#legend_kind [data-label='kind:ebike_entry']").inner_text() == (
+        "E-bike in lift"
+    )
+    img = page.locator("#cam_lift_cam .pic img")
+    img.scroll_into_view_if_needed()
+    page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle())
+    assert page.locator("#msg").inner_text() == ""
