@@ -377,10 +377,11 @@ def _tiles(data: Mapping[str, Any], overall: Mapping[str, Any]) -> str:
 
     tiles = [
         ("tickets", str(data["count"]), "tile_count"),
-        ("overdue", str(data["overdue"]["total"]), "tile_overdue"),
         ("rect_rate", pct(overall.get("rectification_rate")), "tile_rect"),
         ("repeat_rate", pct(overall.get("repeat_rate")), "tile_repeat"),
     ]
+    if not data.get("public"):  # residents see closed tickets only: none can be overdue
+        tiles.insert(1, ("overdue", str(data["overdue"]["total"]), "tile_overdue"))
     return "".join(
         f'<div class="tile" id="{tid}"><b>{esc(value)}</b>{_w(key, "span", _MUTED)}</div>'
         for key, value, tid in tiles

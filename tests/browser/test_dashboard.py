@@ -171,6 +171,7 @@ def test_dashboard_fits_a_phone_and_scopes_a_grid_worker(
     public = open_page(PATH, role="public").page
     assert public.locator(".cam").count() == 0
     assert public.locator("#overdue_card").count() == 0
+    assert public.locator("#tile_overdue").count() == 0
     save_screenshot(public, "dashboard-public")
 
 
