@@ -159,20 +159,36 @@ def get_live_snapshot(
 
 @router.get(
     "/cameras/{camera_id}/live",
-    summary="What the camera's pipeline runs and sees now: state, zones, detections, motion",
+    summary="What the camera's pipeline runs and sees now: state, zones, detections, motion, "
+    "and when its live picture was last written",
 )
 def get_live_view(context: Ctx, caller: Caller, camera_id: CameraId) -> dict[str, Any]:
-    """For the zone editor's overlay, polled every few seconds (see :mod:`api.live_view`).
+    """For the zone editor, polled every few seconds (see :mod:`api.live_view`).
 
-    Redis down is a state, not an error: the camera is then ``stale`` with the reason.
+    ``picture_at`` (the live snapshot's modification time, None: none yet) lets the page fetch
+    the picture only when there is a new one, and say how old the one it shows is. Redis down is
+    a state, not an error: the camera is then ``stale`` with the reason.
     """
     visible_camera(context, caller, camera_id)
     now = datetime.now(UTC)
     try:
         raw = context.status.read_raw(camera_id)
+        view = live_view(camera_id, raw, now)
     except redis.RedisError as exc:
         logger.warning("camera %s: live view: Redis unreachable: %s", camera_id, type(exc).__name__)
         view = live_view(camera_id, None, now)
         view["reason"] = "redis unreachable"
-        return view
-    return live_view(camera_id, raw, now)
+    view["picture_at"] = _picture_time(context, camera_id)
+    return view
+
+
+def _picture_time(context: AppContext, camera_id: str) -> str | None:
+    """When the camera's live snapshot was written (ISO, UTC), or None when there is none."""
+    try:
+        path = resolve_inside(
+            context.data_dir / LIVE_DIR, f"{camera_id}.jpg", root_name="the live pictures folder"
+        )
+        written = path.stat().st_mtime
+    except (MediaNotFound, OSError):
+        return None
+    return datetime.fromtimestamp(written, UTC).isoformat().replace("+00:00", "Z")

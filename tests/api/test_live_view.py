@@ -120,3 +120,16 @@ def test_the_route_reads_the_pipeline_record(
 def test_the_route_without_a_record_says_stale(harness: ApiHarness) -> None:
     body = harness.client.get("/cameras/lane_a/live", headers=bearer("admin")).json()
     assert (body["state"], body["detections"]) == ("stale", None)
+
+
+def test_the_route_says_when_the_live_picture_was_written(harness: ApiHarness) -> None:
+    assert (
+        harness.client.get("/cameras/lane_a/live", headers=bearer("admin")).json()["picture_at"]
+        is None
+    )
+    live = harness.data_dir / "live"
+    live.mkdir(exist_ok=True)
+    (live / "lane_a.jpg").write_bytes(b"\xff\xd8\xff\xd9")
+    at = harness.client.get("/cameras/lane_a/live", headers=bearer("admin")).json()["picture_at"]
+    written = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    assert abs((datetime.now(UTC) - written).total_seconds()) < 60
