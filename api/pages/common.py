@@ -22,7 +22,9 @@ into its markup or script directly; it declares them once per language and refer
 2. Pass it to :func:`layout` as ``strings=STRINGS``. A key ``page.title`` becomes the window title.
 3. In the markup, leave the element empty and name its key: ``<h2 data-i18n="zones.title"></h2>``;
    ``data-i18n-placeholder``, ``data-i18n-title`` and ``data-i18n-aria-label`` fill those
-   attributes. The frame fills them all before the page's script runs.
+   attributes; ``data-i18n-vars='{"n": 3}'`` (JSON, escaped) gives a text its ``{placeholders}``.
+   The frame fills them all before the page's script runs; ``HW.translate(node)`` does it again
+   for markup a script adds.
 4. In the script, ``HW.t('zones.saved', {n: 3})`` (a missing key is a console error, which fails
    the browser tests), ``HW.label('status', 'closed')`` for stored values (statuses, levels,
    kinds, roles), ``HW.lang`` (``'zh-CN'`` or ``'en'``) for anything else, e.g. number formats.
@@ -62,7 +64,7 @@ KIND_LABELS = {key: bilingual_label("kind", key) for key in LABELS["en"]["kind"]
 ROLE_LABELS = {key: bilingual_label("role", key) for key in LABELS["en"]["role"]}
 
 STYLE = """
-*{box-sizing:border-box}html{-webkit-text-size-adjust:100%}
+*{box-sizing:border-box}html{-webkit-text-size-adjust:100%}[hidden]{display:none!important}
 body{font-family:system-ui,"Noto Sans CJK SC",sans-serif;margin:0;color:#1d2430;
 background:#f4f6f8;overflow-wrap:anywhere}
 header{background:#1d3557;color:#fff;padding:.4rem .8rem;display:flex;gap:.3rem .8rem;
@@ -135,7 +137,8 @@ const HW = {
   },
   translate(root) {
     for (const node of root.querySelectorAll('[data-i18n]')) {
-      node.textContent = HW.t(node.dataset.i18n);
+      const vars = node.dataset.i18nVars ? JSON.parse(node.dataset.i18nVars) : null;
+      node.textContent = HW.t(node.dataset.i18n, vars);
     }
     for (const attr of ['placeholder', 'title', 'aria-label']) {
       const data = 'i18n' + attr.split('-').map(w => w[0].toUpperCase() + w.slice(1)).join('');
@@ -299,7 +302,7 @@ def layout(
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{html.escape(title)} · hazardwatch</title><style>{STYLE}</style></head>
-<body><header><strong class="brand"><span data-i18n="app.name"></span> hazardwatch</strong>{nav}
+<body><header><strong class="brand"><span data-i18n="app.name"></span> · hazardwatch</strong>{nav}
 <span class="who">{who}<button type="button" id="hw-lang" data-i18n="lang.switch"
  data-i18n-title="lang.switch_title"></button></span></header>
 <main>{body}</main>

@@ -167,7 +167,7 @@ COMMON = page_strings(
         "common.loading": "加载中…",
     },
     en={
-        "app.name": "Community hazards",
+        "app.name": "Community safety",
         "nav.review": "Review",
         "nav.dashboard": "Dashboard",
         "nav.zones": "Zones",

@@ -167,8 +167,8 @@ _BODY = """
 <label><span data-i18n="review.f.since"></span><input type="date" id="f-since"></label>
 <button id="reload" type="button" data-i18n="review.refresh"></button>
 </div>
-<p class="muted"><span id="count"></span> · <span data-i18n="review.keys"></span>:
-<span data-i18n="review.keys.text"></span></p>
+<p class="muted"><span id="count"></span><span id="keys-help"> · <span
+ data-i18n="review.keys"></span>: <span data-i18n="review.keys.text"></span></span></p>
 <p id="msg" class="err" role="alert"></p></div>
 <div class="review">
 <div class="card queue">
@@ -250,7 +250,10 @@ function buildFilters() {
   const fl = $('f-level'); option(fl, '', HW.t('review.f.any'));
   for (const l of PAGE.levels) option(fl, l, HW.label('level', l));
   fillZones();
-  if (PAGE.public) for (const id of ['f-camera', 'f-zone']) $(id).closest('label').hidden = true;
+  if (PAGE.public) {  // no camera or zone to filter by, no move to make by key
+    for (const id of ['f-camera', 'f-zone']) $(id).closest('label').hidden = true;
+    $('keys-help').hidden = true;
+  }
 }
 function fillZones() {
   const fz = HW.clear($('f-zone')), cam = $('f-camera').value;

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.timeout(60)
 
 PAGES = ["/ui/login", "/ui/review", "/ui/dashboard", "/ui/zones"]
 # a key used in markup (data-i18n, data-i18n-placeholder, ...) or as a literal in HW.t('key', ..)
-_USED = re.compile(r"""data-i18n(?:-[a-z-]+)?="([^"]+)"|HW\.t\('([^']+)'\s*[,)]""")
+_USED = re.compile(
+    r"""data-i18n(?:-placeholder|-title|-aria-label)?="([^"]+)"|HW\.t\('([^']+)'\s*[,)]"""
+)
 _STRINGS = re.compile(r"^  strings: (\{.*\}),$", re.MULTILINE)
 
 

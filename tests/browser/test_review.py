@@ -277,3 +277,30 @@ def test_the_machine_has_a_chinese_font_for_the_screenshots() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Noto Sans CJK" in result.stdout, result.stdout
+
+
+def test_a_resident_sees_closed_items_read_only(hw_site: Site, open_page: OpenPageFactory) -> None:
+    ticket = hw_site.seed_ticket(zone="lane", seed=81)  # the configured fire lane
+    if ticket["status"] != "discovered":  # the lane's open ticket of another test: start anew
+        hw_site.transition(ticket["id"], "rejected", role="reviewer", note="browser test")
+        ticket = hw_site.seed_ticket(zone="lane", seed=82)
+    for step in ("reported", "verified", "rectifying"):
+        hw_site.transition(ticket["id"], step, role="reviewer")
+    hw_site.recheck(ticket)
+    hw_site.transition(ticket["id"], "closed", role="admin", note="browser test: closed")
+
+    page = open_page("/ui/review", role="public").page
+    expect(_row(page, ticket)).to_be_visible()
+    expect(page.locator("header nav a")).to_have_count(2)  # no zone editor
+    expect(page.locator("#bulk")).to_be_hidden()
+    expect(page.locator("#actions")).to_have_count(0)
+    expect(page.locator("#detail")).to_contain_text("Residents see closed, blurred records only.")
+    statuses = page.eval_on_selector_all(
+        ".qlist li[data-id] .st", "els => els.map(e => e.textContent)"
+    )
+    assert statuses and set(statuses) == {"Closed"}
+    page.keyboard.press("c")  # no move for the public, by key either
+    page.keyboard.press("r")
+    expect(page.locator("#reject-form")).to_be_hidden()
+    assert hw_site.ticket(ticket["id"])["status"] == "closed"
+    save_screenshot(page, "review-public")
