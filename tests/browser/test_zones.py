@@ -4,12 +4,35 @@ dragged; the page at a phone's width."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
+import yaml
 
-from tests.browser.conftest import OpenPage, OpenPageFactory, Site, save_screenshot, scroll_width
+from tests.browser.conftest import (
+    REPO,
+    TOKENS,
+    OpenPage,
+    OpenPageFactory,
+    PageProbe,
+    Site,
+    save_screenshot,
+    scroll_width,
+    site_config,
+)
+from tests.support.media import ensure_clip
+from tests.support.servers import RedisServerProcess, free_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -137,3 +160,90 @@ def test_the_zone_editor_fits_a_phone(hw_site: Site, open_page: OpenPageFactory,
     title = opened.page.locator("h2").first.text_content()
     assert title == ("区域编辑" if lang == "zh-CN" else "Zone editor"), title
     save_screenshot(opened.page, f"zones-facade_cam-phone-{lang}")
+
+
+# ----- a camera that goes down ----------------------------------------------------------------
+# The shared site's cameras loop for ever; this one plays its file once and then stops, as a
+# camera does when its stream ends: its pipeline keeps reporting it ("stopped") and its last live
+# picture stays on disk. A second, small ``hazardwatch up`` of its own, so the shared one is left
+# as the other tests expect it.
+
+
+@pytest.fixture(scope="module")
+def ended_site(
+    tmp_path_factory: pytest.TempPathFactory, media_cache: Path, browser: Browser
+) -> Iterator[str]:
+    """Base URL of ``hazardwatch up`` with one facade camera whose file has played out."""
+    root = tmp_path_factory.mktemp("hw-ended")
+    clip = ensure_clip(media_cache, width=320, height=240, seconds=4.0, pattern="moving_box")
+    config = site_config(dict.fromkeys(("lane_cam", "lift_cam", "facade_cam"), clip))
+    config["cameras"] = {"facade_cam": config["cameras"]["facade_cam"]}
+    config["api"]["tokens"] = [t for t in config["api"]["tokens"] if "cameras" not in t]
+    config_path = root / "site.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    redis = RedisServerProcess(root / "redis", ready_timeout_s=15.0).start()
+    base_url = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HAZARDWATCH_ADMIN_TOKEN": TOKENS["admin"]}
+    env.pop("HAZARDWATCH_LOOP_FILES", None)
+    log_path = root / "up.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hazardwatch", "up", "--config", str(config_path),
+             "--data-dir", str(root / "data"), "--host", "127.0.0.1",
+             "--port", base_url.rsplit(":", 1)[1], "--redis-url", redis.url],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120.0
+        while _camera_state(base_url, "facade_cam") != "stopped":
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(
+                    "the one-shot camera did not stop within 120 s:\n"
+                    + log_path.read_text(errors="replace")[-3000:]
+                )
+            time.sleep(0.5)
+        yield base_url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+        redis.stop()
+
+
+def _camera_state(base_url: str, camera_id: str) -> str | None:
+    try:
+        response = httpx.get(f"{base_url}/health", timeout=5)
+    except httpx.HTTPError:
+        return None
+    if response.status_code not in (200, 503):
+        return None
+    return response.json().get("cameras", {}).get(camera_id, {}).get("state")
+
+
+def test_a_camera_that_is_down_keeps_its_last_picture_with_a_message(
+    ended_site: str, browser: Browser
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        page = context.new_page()
+        probe = PageProbe(ended_site)
+        page.on("console", probe.on_console)
+        page.on("pageerror", probe.on_page_error)
+        page.on("response", probe.on_response)
+        page.on("requestfailed", probe.on_failed)
+        page.goto(f"{ended_site}/ui/zones?token={TOKENS['admin']}")
+        page.wait_for_function(
+            "() => document.getElementById('snap').naturalWidth > 0",
+            timeout=PICTURE_TIMEOUT_MS,
+        )
+        live = page.locator("#live")
+        page.wait_for_function("() => document.getElementById('live').className === 'err'")
+        text = live.text_content() or ""
+        assert "Camera stopped: showing its last picture, from" in text, text
+        save_screenshot(page, "zones-camera-down-desktop")
+        OpenPage(page, probe).check()
+    finally:
+        context.close()
