@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from api.pages.zones import hazard_fields
 from tests.api.app_harness import ApiHarness, bearer
 
 pytestmark = pytest.mark.timeout(60)
@@ -108,3 +109,28 @@ def test_bad_floors_and_hazards_are_422_with_the_dotted_path(
     locs = [error["loc"] for error in response.json()["errors"]]
     assert any(loc.startswith(path) for loc in locs), locs
     assert not (harness.data_dir / "zones" / f"{camera}.json").exists()
+
+
+def test_the_editor_offers_each_hazard_parameter_with_the_schema_bounds() -> None:
+    fields = {kind: {f["name"]: f for f in items} for kind, items in hazard_fields().items()}
+    assert set(fields) == {"fire_lane_blocked", "ebike_entry", "falling_object"}
+    dwell = fields["fire_lane_blocked"]["dwell_s"]
+    assert (dwell["type"], dwell["min"], dwell["max"]) == ("number", 1.0, 3600.0)
+    assert fields["fire_lane_blocked"]["membership.enter_overlap"]["max"] == 1.0
+    assert fields["ebike_entry"]["min_detections"]["nullable"] is True
+    assert fields["ebike_entry"]["allow_bicycles"]["type"] == "boolean"
+    assert fields["falling_object"]["min_drop_floors"]["type"] == "integer"
+    assert "zone" not in fields["fire_lane_blocked"]  # chosen from the zones, not typed
+    assert "action" not in fields["ebike_entry"]  # not a number: left as configured
+
+
+def test_values_at_the_offered_bounds_are_accepted(harness: ApiHarness) -> None:
+    offered = {f["name"]: f for f in hazard_fields()["fire_lane_blocked"]}
+    hazard = {
+        "kind": "fire_lane_blocked",
+        "zone": "lane",
+        "dwell_s": offered["dwell_s"]["max"],
+        "clear_s": offered["clear_s"]["min"],
+    }
+    response = _put(harness, "lane_a", {"zones": {"lane": {"polygon": LANE}}, "hazards": [hazard]})
+    assert response.status_code == 200, response.text
