@@ -167,6 +167,7 @@ def test_player_starts_at_the_onset_with_the_overlay_and_steps_by_key(
         "facade_cam",
         "falling_object",
         "facade",
+        fresh=True,
         seed=41,
         labels=(),
         details={"origin_floor": 7, "drop_floors": 4.0, "trajectory_norm": trajectory},
@@ -208,12 +209,13 @@ def test_player_starts_at_the_onset_with_the_overlay_and_steps_by_key(
 def test_rechecked_ticket_shows_before_and_after_and_the_checker_s_moves(
     hw_site: Site, open_page: OpenPageFactory
 ) -> None:
-    ticket = hw_site.seed_ticket(zone="lane", seed=51)  # the configured fire lane
+    ticket = hw_site.seed_ticket(zone="lane", seed=51, fresh=True)  # the configured fire lane
     for step in ("reported", "verified", "rectifying"):
         hw_site.transition(ticket["id"], step, role="reviewer", note=f"browser test: {step}")
     rechecked = hw_site.recheck(ticket)
 
     page = open_page(f"/ui/review?ticket={ticket['id']}", role="admin").page
+    expect(page.locator("#overlay polygon.ov-zone")).to_have_count(1)  # the lane's polygon
     pictures = page.locator("#before-after img")
     expect(pictures).to_have_count(2)
     page.wait_for_function(
@@ -280,10 +282,7 @@ def test_the_machine_has_a_chinese_font_for_the_screenshots() -> None:
 
 
 def test_a_resident_sees_closed_items_read_only(hw_site: Site, open_page: OpenPageFactory) -> None:
-    ticket = hw_site.seed_ticket(zone="lane", seed=81)  # the configured fire lane
-    if ticket["status"] != "discovered":  # the lane's open ticket of another test: start anew
-        hw_site.transition(ticket["id"], "rejected", role="reviewer", note="browser test")
-        ticket = hw_site.seed_ticket(zone="lane", seed=82)
+    ticket = hw_site.seed_ticket(zone="lane", seed=81, fresh=True)  # the configured fire lane
     for step in ("reported", "verified", "rectifying"):
         hw_site.transition(ticket["id"], step, role="reviewer")
     hw_site.recheck(ticket)
