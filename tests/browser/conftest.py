@@ -10,8 +10,8 @@ What the fixtures give (ZONES, DASH and REVIEW share them; add extra hooks in yo
   tickets with :meth:`Site.seed_ticket`: it writes real evidence files (an H.264 clip, JPEGs) into
   the data dir and publishes a hazard event onto the Redis stream exactly as the pipeline does
   (``pipelines.publish.event_payload``), then waits for the ticket service to make the ticket.
-- ``browser``: one headless Chromium (``/usr/bin/chromium``, never a downloaded browser) for the
-  session, through Playwright for Python.
+- ``browser``: one headless Chromium (``/usr/bin/chromium``, never a downloaded browser) per test
+  module, through Playwright for Python.
 - ``open_page(path, width=1280, height=900, role="admin", lang=None)``: a new browser context
   logged in through ``?token=`` and a page showing ``path``. Console errors, uncaught page errors
   and failed requests (a 4xx/5xx answer to one of the page's own requests, or a request that did
@@ -470,9 +470,13 @@ def hw_site(tmp_path_factory: pytest.TempPathFactory, media_cache: Path) -> Iter
 # ----- the browser ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, through Playwright (no downloaded browser)."""
+    """Debian's Chromium, headless, through Playwright (no downloaded browser).
+
+    One per test module, not per session: while Playwright's sync API is started, its event
+    loop counts as running in the main thread, and ``asyncio.run`` in any later test would fail.
+    """
     _require_browser()
     from playwright.sync_api import sync_playwright
 

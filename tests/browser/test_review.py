@@ -137,6 +137,14 @@ def test_bulk_reject_of_two_selected_tickets(hw_site: Site, open_page: OpenPageF
     assert hw_site.ticket(left["id"])["status"] == "discovered"
     expect(_row(page, left).locator(".st")).to_have_text("Discovered")
 
+    # bulk confirm: the one left and a rejected one, which may not be confirmed
+    _row(page, left).locator("input[type=checkbox]").check()
+    _row(page, first).locator("input[type=checkbox]").check()
+    page.locator("#bulk-confirm").click()
+    expect(page.locator("#msg")).to_contain_text("1 moved to Reported, 1 not moved")
+    assert hw_site.ticket(left["id"])["status"] == "reported"
+    assert hw_site.ticket(first["id"])["status"] == "rejected"
+
 
 def test_a_grid_worker_is_offered_only_its_moves(hw_site: Site, open_page: OpenPageFactory) -> None:
     ticket = hw_site.seed_ticket(zone="grid_only", seed=31)
