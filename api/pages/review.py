@@ -228,7 +228,8 @@ _SCRIPT = """
 const $ = (id) => document.getElementById(id);
 const list = $('list'), msg = $('msg'), detail = $('detail'), more = $('more');
 const PAGE_SIZE = 100;
-const ST = {items: [], cur: -1, selected: new Set(), pages: [], overlay: true, rejectFor: null};
+const ST = {items: [], cur: -1, selected: new Set(), pages: [], overlay: true, rejectFor: null,
+            gen: 0};
 
 function say(text, ok) { msg.className = ok ? 'ok' : 'err'; msg.textContent = text || ''; }
 function option(sel, value, text) { sel.append(HW.el('option', {value}, text)); }
@@ -283,6 +284,7 @@ function wanted(t) {
 // ----- the queue -----
 async function load(reset) {
   say('');
+  const gen = ++ST.gen;  // a newer load (filters changed meanwhile) makes this one's answer stale
   if (reset) {
     const s = $('f-status').value;
     ST.pages = (s === 'todo' ? ['discovered', 'reported'] : [s]).map(x => ({status: x, offset: 0,
@@ -294,6 +296,7 @@ async function load(reset) {
     for (const p of ST.pages) {
       if (p.total !== null && p.offset >= p.total) continue;
       const page = await HW.api(query(p.status, p.offset));
+      if (gen !== ST.gen) return;
       p.total = page.total; p.offset += PAGE_SIZE;
       got = got.concat(page.items);
     }
@@ -310,7 +313,9 @@ async function load(reset) {
       else if (ST.items.length) show(0, false);
       else showNothing();
     }
-  } catch (err) { say(HW.t('common.error', {message: err.message})); }
+  } catch (err) {
+    if (gen === ST.gen) say(HW.t('common.error', {message: err.message}));
+  }
 }
 async function openById(id) {
   let i = ST.items.findIndex(t => t.id === id || t.code === id);

@@ -311,3 +311,40 @@ def test_a_resident_sees_closed_items_read_only(hw_site: Site, open_page: OpenPa
     expect(page.locator("#reject-form")).to_be_hidden()
     assert hw_site.ticket(ticket["id"])["status"] == "closed"
     save_screenshot(page, "review-public")
+
+
+def test_filters_narrow_the_queue(hw_site: Site, open_page: OpenPageFactory) -> None:
+    lift = hw_site.seed_ticket("lift_cam", "ebike_entry", "filter_door", seed=91, labels=("ebike",))
+    lane = hw_site.seed_ticket(zone="filter_lane", seed=92)
+    page = open_page("/ui/review", role="reviewer").page
+    expect(_row(page, lift)).to_be_visible()
+    expect(_row(page, lane)).to_be_visible()
+
+    def kinds() -> set[str]:
+        texts = page.eval_on_selector_all(
+            ".qlist li[data-id] .t > div:nth-child(2)", "els => els.map(e => e.textContent)"
+        )
+        return {text.split(" · ")[0] for text in texts}
+
+    page.select_option("#f-kind", "ebike_entry")
+    expect(_row(page, lane)).to_have_count(0)
+    expect(_row(page, lift)).to_be_visible()
+    assert kinds() == {"E-bike in lift"}
+    page.select_option("#f-kind", "")
+
+    page.select_option("#f-camera", "lift_cam")  # the zone list follows the camera
+    expect(page.locator("#f-zone option")).to_have_text(["All", "door"])
+    expect(_row(page, lane)).to_have_count(0)
+    page.select_option("#f-camera", "")
+
+    page.select_option("#f-level", "orange")  # e-bikes start orange, fire lanes yellow
+    expect(_row(page, lane)).to_have_count(0)
+    expect(_row(page, lift)).to_be_visible()
+    page.select_option("#f-level", "")
+
+    page.fill("#f-since", "2099-01-01")  # sent to the API as since=
+    page.locator("#f-since").dispatch_event("change")
+    expect(page.locator(".qlist li")).to_have_text(["No ticket matches"])
+    page.fill("#f-since", "")
+    page.locator("#f-since").dispatch_event("change")
+    expect(_row(page, lane)).to_be_visible()
