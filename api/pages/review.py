@@ -219,6 +219,7 @@ border-bottom:1px solid #e3e8ee;cursor:pointer}
 .ba figure{margin:0}.ba img{width:100%;border-radius:4px;background:#000}
 .actions{display:flex;flex-wrap:wrap;gap:.4rem;margin:.5rem 0}
 .actions input{flex:1 1 100%}
+@media (max-width:600px){#keys-help{display:none}}
 #reject-form{position:fixed;left:50%;top:20%;transform:translateX(-50%);z-index:10;
 width:min(30rem,calc(100vw - 1rem));box-shadow:0 4px 24px #0005}
 #reject-form select,#reject-form input{width:100%;margin:.3rem 0}
@@ -255,6 +256,7 @@ function buildFilters() {
     for (const id of ['f-camera', 'f-zone']) $(id).closest('label').hidden = true;
     $('keys-help').hidden = true;
   }
+  if (!PAGE.office) $('bulk-reject').hidden = true;  // rejecting (注销) is the office's move
 }
 function fillZones() {
   const fz = HW.clear($('f-zone')), cam = $('f-camera').value;
@@ -697,6 +699,7 @@ def render_review(
     data: dict[str, Any] = {
         "public": principal.is_public,
         "annotate": annotate,
+        "office": principal.role in OFFICE_ROLES,
         "statuses": [status.value for status in TicketStatus],
         "kinds": [kind.value for kind in HazardKind],
         "levels": list(LABELS["en"]["level"]),

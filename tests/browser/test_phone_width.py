@@ -78,6 +78,7 @@ def test_review_page_on_a_phone_with_a_finger(
     page = open_page(
         "/ui/review", width=PHONE_WIDTH_PX, height=PHONE_HEIGHT_PX, role="grid_worker"
     ).page
+    expect(page.locator("#bulk-reject")).to_be_hidden()  # the office's move, not theirs
     page.locator(f'.qlist li[data-id="{ticket["id"]}"] .t').tap()
     expect(page.locator("#detail h3")).to_contain_text(ticket["code"])
     page.locator('#actions button[data-to="reported"]').tap()
