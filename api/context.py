@@ -24,6 +24,7 @@ from api.auth import (
     bearer_token,
 )
 from api.evidence_files import DigestCache
+from api.public_copy import PublicClips
 from api.status import StatusReader
 from pipelines.clip_frames import FrameCache
 from pipelines.config import HazardwatchConfig
@@ -48,6 +49,7 @@ class AppContext:
     digests: DigestCache = field(default_factory=DigestCache)  # evidence checked before serving
     retention_status: Callable[[], dict[str, Any]] | None = None  # api.retention's status
     frames: FrameCache = field(default_factory=FrameCache)  # clip frames for the review page
+    public_clips: PublicClips = field(default_factory=PublicClips)  # made on first request
 
 
 def get_context(request: Request) -> AppContext:

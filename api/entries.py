@@ -28,9 +28,14 @@ __all__ = [
     "ZoneStatus",
     "parse_event",
     "parse_zone_status",
+    "public_clip_available",
 ]
 
-EVIDENCE_FILES = ("clip", "snapshot", "clip_public", "snapshot_public")
+# ``privacy`` is the clip's privacy track, from which the service makes ``clip_public`` when it
+# is first asked for (pipelines.public_clip); events of earlier releases carry ``clip_public``.
+EVIDENCE_FILES = ("clip", "snapshot", "clip_public", "snapshot_public", "privacy")
+# What a start event without an ``error`` must name: the clip's public copy, or its track.
+_REQUIRED = (("clip",), ("snapshot",), ("snapshot_public",), ("privacy", "clip_public"))
 EVIDENCE_KEYS = (
     *(k for name in (*EVIDENCE_FILES, "after_snapshot") for k in (name, f"{name}_sha256")),
     "error",
@@ -56,6 +61,13 @@ class ParsedEvent:
 
     event: HazardEvent
     evidence: dict[str, Any]
+
+
+def public_clip_available(evidence: Mapping[str, Any]) -> bool:
+    """The public copy of the clip exists, or can be made (clip and privacy track recorded)."""
+    return bool(evidence.get("clip_public")) or bool(
+        evidence.get("clip") and evidence.get("privacy")
+    )
 
 
 def _has_nul(value: Any) -> bool:
@@ -101,7 +113,7 @@ def _parse_evidence(raw: Any, where: str, *, phase: HazardPhase) -> dict[str, An
     if error is not None:
         out["error"] = str(error).replace("\x00", "")[:_MAX_TEXT]
     elif phase is HazardPhase.START:
-        missing = [name for name in EVIDENCE_FILES if name not in out]
+        missing = [" or ".join(names) for names in _REQUIRED if not any(n in out for n in names)]
         if missing:  # the contract says never silently: say it here at least
             problems.append(f"missing without a reason: {', '.join(missing)}")
     if problems:

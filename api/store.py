@@ -75,7 +75,14 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql import Select
 
 from api.after_picture import AfterPictureError, AfterPictureKeeper
-from api.entries import EVIDENCE_KEYS, ParsedEvent, ZoneStatus, parse_event, parse_zone_status
+from api.entries import (
+    EVIDENCE_KEYS,
+    ParsedEvent,
+    ZoneStatus,
+    parse_event,
+    parse_zone_status,
+    public_clip_available,
+)
 from api.errors import (
     InvalidQuery,
     OpenTicketExists,
@@ -368,7 +375,7 @@ class TicketView:
             out["evidence"] = {
                 "clip_sha256": self.evidence.get("clip_public_sha256"),
                 "snapshot_sha256": self.evidence.get("snapshot_public_sha256"),
-                "has_clip": self.evidence.get("clip_public") is not None,
+                "has_clip": public_clip_available(self.evidence),
                 "has_snapshot": self.evidence.get("snapshot_public") is not None,
                 "blurred": True,
             }
@@ -1076,6 +1083,27 @@ class TicketStore:
         return True
 
     # -- annotations (vision.annotations) -----------------------------------------------------
+
+    def record_public_clip(self, ticket_id: str, stored: str, sha256: str) -> TicketView:
+        """Name the ticket's public clip, made by the service from its clip and privacy track
+        (:mod:`api.public_copy`). The first one recorded stays: a second call leaves it.
+
+        Raises:
+            TicketNotFound: no ticket has this id or code.
+        """
+
+        def work(session: Session) -> TicketView:
+            ticket = self._find(session, ticket_id, lock=True)
+            if not ticket.evidence.get("clip_public"):
+                ticket.evidence = {
+                    **ticket.evidence,
+                    "clip_public": stored,
+                    "clip_public_sha256": sha256,
+                }
+                session.flush()
+            return _view(ticket)
+
+        return self._writing(work)
 
     def annotations(self, ticket_id: str) -> list[FrameAnnotation]:
         """The reviewers' annotated frames of a ticket (snapshot first, then by clip time).

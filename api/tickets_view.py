@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from api.auth import Principal
+from api.entries import public_clip_available
 from api.workflow import TicketStatus
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def ticket_json(ticket: TicketView, principal: Principal) -> dict[str, Any]:
     base = f"/tickets/{quote(ticket.id, safe='')}"
     links = {"self": base}
     if principal.is_public:
-        if evidence_value(ticket, "clip_public"):
+        if public_clip_available(ticket.evidence):  # made on first request (api.public_copy)
             links["clip"] = f"{base}/clip.mp4"
         if evidence_value(ticket, "snapshot_public"):
             links["snapshot"] = f"{base}/snapshot.jpg"

@@ -1,17 +1,18 @@
-"""Evidence for a hazard: annotated snapshot, stream-copied clip, privacy-blurred public copies.
+"""Evidence for a hazard: annotated snapshot, stream-copied clip, privacy-blurred copies.
 
 One :class:`EvidenceWriter` per camera. On a hazard start, :meth:`EvidenceWriter.capture` has
 the annotated snapshot and its blurred copy written at once by a snapshot thread (the caller only
 queues them: a slow disk's fsync never stalls analysis), asks the camera's
 :class:`~cameras.clips.ClipRecorder` for the clip (pre-roll from the packet ring, post-roll
-gathered live), and once that clip is on disk makes the public clip (decoded, heads and plates
-pixelated, re-encoded small) on a second worker thread. The returned future resolves
+gathered live), and once that clip is on disk writes its privacy track (where heads and plates
+were during it; the ticket service makes the public clip from the two when it is first asked
+for: :mod:`pipelines.public_clip`) on a second worker thread. The returned future resolves
 with a copy of the event whose ``evidence`` names every file (relative to the data dir) with its
 SHA-256; only then may the event be published (ARCHITECTURE.md §9: written before acknowledged).
 
 Wiring (the camera pipeline): ``writer.capture(event, frame, boxes).add_done_callback(lambda f:
 publisher.publish(f.result()))``, and ``writer.observe(frame, boxes)`` on every analysed frame
-so that the public clip knows where people and vehicles were.
+so that the privacy track knows where people and vehicles were.
 
 The future always resolves, never with an exception: a full disk, an unwritable folder or a
 failed encode is reported in ``evidence["error"]`` (what failed and where) and counted, and the
@@ -20,8 +21,9 @@ skipped (snapshots and events are not) and :attr:`EvidenceWriter.disk_full` says
 
 Layout (contract, :mod:`pipelines.evidence_layout`):
 ``DATA_DIR/evidence/{camera_id}/{YYYY-MM-DD}/{hazard_id}/`` holding ``clip.mp4``,
-``snapshot.jpg``, ``clip_public.mp4``, ``snapshot_public.jpg`` (and an ``after-*.jpg`` copy per
-automatic recheck, made by the ticket service). The date is the hazard's start date in UTC. Every
+``snapshot.jpg``, ``snapshot_public.jpg``, ``privacy.json`` (and, made by the ticket service,
+``clip_public.mp4`` when first asked for and an ``after-*.jpg`` copy per automatic recheck).
+The date is the hazard's start date in UTC. Every
 file is written under a temporary name in the same folder, fsynced and renamed, so a reader never
 sees half a file.
 """
@@ -31,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import shutil
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -39,13 +40,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
-import av.error
-import av.video.frame
 import cv2
 
 from cameras.clips import ClipRecorder, sha256_file
@@ -55,12 +52,10 @@ from pipelines.evidence_layout import (
     EvidenceError,
     check_id,
     evidence_dir,
-    fsync_dir,
-    remove_quietly,
-    temp_name,
     write_bytes_atomic,
 )
 from pipelines.evidence_layout import os_reason as _reason
+from pipelines.public_clip import PrivacyTrack, write_privacy_track
 from pipelines.retention import delete_hazard_folder, evidence_tree_bytes, list_hazard_folders
 from pipelines.snapshots import (
     PERSON_LABELS,
@@ -83,17 +78,16 @@ MB = 1024 * 1024
 DEFAULT_MIN_FREE_BYTES = 500 * MB
 CLIP_NAME = "clip.mp4"
 SNAPSHOT_NAME = "snapshot.jpg"
-CLIP_PUBLIC_NAME = "clip_public.mp4"
+CLIP_PUBLIC_NAME = "clip_public.mp4"  # made by the ticket service on demand (public_clip.py)
 SNAPSHOT_PUBLIC_NAME = "snapshot_public.jpg"
+PRIVACY_NAME = "privacy.json"
 SNAPSHOT_TIMEOUT_S = 60.0  # a disk that takes longer to write two JPEGs has failed
 EVIDENCE_FILES = {
     "clip": CLIP_NAME,
     "snapshot": SNAPSHOT_NAME,
-    "clip_public": CLIP_PUBLIC_NAME,
     "snapshot_public": SNAPSHOT_PUBLIC_NAME,
+    "privacy": PRIVACY_NAME,
 }
-PUBLIC_MAX_FPS = 12.5  # frame rate of the privacy-blurred public clips (at most)
-BACKGROUND_NICE = 10  # nice value of the thread that re-encodes public clips
 
 
 def write_zone_snapshot(
@@ -134,131 +128,6 @@ def free_bytes(path: Path) -> int:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     return shutil.disk_usage(probe).free
-
-
-# ----- the public clip -----------------------------------------------------------------------
-
-
-def public_size(width_px: int, height_px: int, max_width_px: int) -> tuple[int, int]:
-    """Output size at most ``max_width_px`` wide, aspect kept, both sides even."""
-    if width_px <= max_width_px:
-        return width_px // 2 * 2, height_px // 2 * 2
-    height = round(height_px * max_width_px / width_px)
-    return max_width_px // 2 * 2, max(2, height // 2 * 2)
-
-
-def write_public_clip(
-    src: Path,
-    dst: Path,
-    regions_at: Callable[[float], Sequence[RegionNorm]],
-    *,
-    start_pts_s: float,
-    max_width_px: int = 640,
-    crf: int = 28,
-) -> str:
-    """Decode ``src``, pixelate each frame's privacy regions, re-encode small to ``dst``.
-
-    Args:
-        src: the evidence clip (any codec PyAV decodes).
-        dst: the public clip to write (H.264, libx264 ultrafast, yuv420p, faststart).
-        regions_at: stream time (s) -> regions to blur in that frame (normalized).
-        start_pts_s: stream time of the clip's first frame (maps clip time to stream time).
-        max_width_px: the output is at most this wide (aspect kept).
-        crf: x264 constant rate factor.
-
-    Returns:
-        The SHA-256 of the written file.
-
-    Raises:
-        EvidenceError: the source cannot be decoded or the output cannot be written.
-    """
-    tmp = temp_name(Path(dst)).with_suffix(".mp4")
-    try:
-        frames = _transcode(src, tmp, regions_at, start_pts_s, max_width_px, crf)
-        if frames == 0:
-            raise EvidenceError(f"public clip from {src}: the clip has no decodable frame")
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        digest = sha256_file(tmp)
-        os.replace(tmp, dst)
-    except OSError as exc:
-        remove_quietly(tmp)
-        raise EvidenceError(f"cannot write {dst}: {_reason(exc)}") from exc
-    except av.error.FFmpegError as exc:
-        remove_quietly(tmp)
-        raise EvidenceError(f"public clip {dst} from {src}: {exc}") from exc
-    except EvidenceError:
-        remove_quietly(tmp)
-        raise
-    fsync_dir(Path(dst).parent)
-    return digest
-
-
-def _transcode(
-    src: Path,
-    tmp: Path,
-    regions_at: Callable[[float], Sequence[RegionNorm]],
-    start_pts_s: float,
-    max_width_px: int,
-    crf: int,
-) -> int:
-    with av.open(str(src)) as inp:
-        vin = inp.streams.video[0]
-        vin.codec_context.thread_count = 1  # polite on a shared 2-core box; this is background
-        # The public copy is small and pixelated: the deblocking filter's ~20 % of the decode
-        # buys nothing visible in it.
-        vin.codec_context.options = {"skip_loop_filter": "all"}
-        width, height = public_size(vin.codec_context.width, vin.codec_context.height, max_width_px)
-        time_base = vin.time_base or Fraction(1, 90_000)
-        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
-        # At most PUBLIC_MAX_FPS: the copy residents see needs no more, and every frame kept
-        # costs a scale, a blur and an encode (a 20 s 1080p clip: 3.8 CPU-s at 25 fps).
-        step = max(1, math.ceil(float(rate) / PUBLIC_MAX_FPS))
-        with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as out:
-            vout = out.add_stream("libx264", rate=rate / step)
-            vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
-            vout.codec_context.time_base = time_base
-            vout.options = {"preset": "ultrafast", "crf": str(crf), "threads": "1"}
-            first_s: float | None = None
-            decoded = 0
-            frames = 0
-            last_pts = -1
-            for frame in inp.decode(vin):
-                clip_s = float(frame.time) if frame.time is not None else decoded / float(rate)
-                decoded += 1
-                if (decoded - 1) % step:
-                    continue
-                first_s = clip_s if first_s is None else first_s
-                regions = regions_at(start_pts_s + clip_s - first_s)
-                if regions:
-                    image = frame.reformat(
-                        width, height, "bgr24", interpolation="AREA"
-                    ).to_ndarray()
-                    image = blur_regions(image, regions)
-                    small = av.video.frame.VideoFrame.from_ndarray(image, format="bgr24")
-                    small = small.reformat(format="yuv420p")
-                else:
-                    small = frame.reformat(width, height, "yuv420p", interpolation="AREA")
-                pts = frame.pts if frame.pts is not None else round(clip_s / time_base)
-                last_pts = pts = max(pts, last_pts + 1)
-                small.pts, small.time_base = pts, time_base
-                out.mux(vout.encode(small))
-                frames += 1
-            out.mux(vout.encode(None))
-    return frames
-
-
-def _background_priority() -> None:
-    """Lower the calling thread's CPU priority (Linux threads have their own nice value): the
-    public clips' re-encoding (seconds of CPU per hazard) must never delay live analysis, whose
-    lag drives the overload policy. Elsewhere, or when refused, it runs at normal priority."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
-    except (OSError, AttributeError) as exc:
-        logger.info("public clips run at normal priority: %s", exc)
-
-
-# ----- the writer ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,14 +240,12 @@ class EvidenceWriter:
         self._timeline = PrivacyTimeline(span_s=self.pre_s + self.post_s + 30.0)
         self._pending: dict[int, _Capture] = {}
         # Two workers of one thread each: snapshots are written at once (a slow disk never
-        # stalls the caller), public clips are re-encoded behind them without delaying them.
+        # stalls the caller); the clip's privacy track and the event's resolution behind them.
         self._snapshot_executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix=f"snapshots-{camera_id}"
         )
         self._executor = ThreadPoolExecutor(
-            max_workers=1,
-            thread_name_prefix=f"evidence-{camera_id}",
-            initializer=_background_priority,
+            max_workers=1, thread_name_prefix=f"evidence-{camera_id}"
         )
         self._closed = False
         self._captures = 0
@@ -428,7 +295,7 @@ class EvidenceWriter:
 
     def observe(self, frame: Frame, boxes: Sequence[LabeledBox]) -> None:
         """Remember the privacy regions of an analysed frame (boxes in its pixels) so that
-        the public clip blurs people and plates where they were at that moment."""
+        the public copies blur people and plates where they were at that moment."""
         regions = self._regions(frame, boxes)
         with self._lock:
             self._timeline.add(frame.pts_s, regions)
@@ -446,7 +313,7 @@ class EvidenceWriter:
 
         Returns:
             A future resolved (on a worker thread) with a copy of ``event`` whose ``evidence``
-            has ``clip``, ``snapshot``, ``clip_public``, ``snapshot_public`` (paths relative to
+            has ``clip``, ``snapshot``, ``snapshot_public``, ``privacy`` (paths relative to
             the data dir), ``sha256`` of each, and ``error`` when something could not be
             written. It never resolves with an exception.
 
@@ -608,7 +475,7 @@ class EvidenceWriter:
             return
         with self._lock:
             timeline = self._timeline.window(clip.start_pts_s - 1.0, clip.end_pts_s + 1.0)
-        self._submit(self._public_clip, job, clip, timeline)
+        self._submit(self._privacy_track, job, clip, timeline)
 
     def _submit(self, fn: Callable[..., None], *args: Any) -> None:
         try:
@@ -629,7 +496,9 @@ class EvidenceWriter:
             self._fail(job, "evidence", f"internal error: {exc!r}", exc)
             self._finish(job)
 
-    def _public_clip(self, job: _Capture, clip: EvidenceClip, timeline: PrivacyTimeline) -> None:
+    def _privacy_track(self, job: _Capture, clip: EvidenceClip, timeline: PrivacyTimeline) -> None:
+        """Record the clip, and write its privacy track: where people and plates were during
+        it, from which the ticket service makes the public copy when one is asked for."""
         with job.lock:
             late = job.done
         if late:
@@ -642,24 +511,19 @@ class EvidenceWriter:
             return
         job.paths["clip"] = Path(clip.path)
         job.sha256["clip"] = clip.sha256
-        problem = self._free_space_problem()
-        if problem is not None:
-            self._fail(job, "clip_public", problem, None)
-            self._finish(job)
-            return
-        path = job.directory / CLIP_PUBLIC_NAME
+        path = job.directory / PRIVACY_NAME
+        track = PrivacyTrack(
+            clip_start_pts_s=clip.start_pts_s,
+            box_hold_s=self.box_hold_s,
+            max_width_px=self.public_max_width_px,
+            crf=self.public_crf,
+            timeline=timeline,
+        )
         try:
-            job.sha256["clip_public"] = write_public_clip(
-                Path(clip.path),
-                path,
-                lambda t: timeline.regions_at(t, self.box_hold_s),
-                start_pts_s=clip.start_pts_s,
-                max_width_px=self.public_max_width_px,
-                crf=self.public_crf,
-            )
-            job.paths["clip_public"] = path
+            job.sha256["privacy"] = write_privacy_track(path, track)
+            job.paths["privacy"] = path
         except EvidenceError as exc:
-            self._fail(job, "clip_public", str(exc), exc)
+            self._fail(job, "privacy", str(exc), exc)
         self._finish(job)
 
     def _on_timeout(self, job: _Capture) -> None:
@@ -687,7 +551,7 @@ class EvidenceWriter:
             job.done = True
         if job.timer is not None:
             job.timer.cancel()
-        # Copies: close() may finish a job whose public clip is still being made on the worker.
+        # Copies: close() may finish a job whose privacy track is still being written.
         paths, digests, errors = dict(job.paths), dict(job.sha256), list(job.errors)
         evidence: dict[str, Any] = {
             key: self._relative(path) for key, path in sorted(paths.items())
@@ -788,9 +652,7 @@ __all__ = [
     "evidence_dir",
     "free_bytes",
     "prune_evidence",
-    "public_size",
     "sha256_file",
     "write_bytes_atomic",
-    "write_public_clip",
     "write_zone_snapshot",
 ]

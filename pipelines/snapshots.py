@@ -296,6 +296,10 @@ class PrivacyTimeline:
             return ()
         return self._regions[best]
 
+    def entries(self) -> list[tuple[float, tuple[RegionNorm, ...]]]:
+        """(stream time, regions) of every entry, in time order."""
+        return list(zip(self._pts, self._regions, strict=True))
+
     def __len__(self) -> int:
         return len(self._pts)
 

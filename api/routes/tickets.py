@@ -13,9 +13,11 @@ from fastapi.responses import JSONResponse, Response
 from api.annotation_files import refresh_sidecar
 from api.auth import Principal, require_role
 from api.context import AppContext, Caller, Ctx
+from api.entries import public_clip_available
 from api.errors import InvalidTransition, TicketNotFound, UnknownStatus
 from api.evidence_files import open_verified, resolve_evidence
 from api.media import MediaNotFound, handle_response
+from api.public_copy import PublicClipError
 from api.schemas import (
     CAMERA_ID_PATTERN,
     TICKET_ID_PATTERN,
@@ -236,8 +238,18 @@ def _serve_evidence(
 )
 def get_clip(request: Request, context: Ctx, caller: Caller, ticket_id: TicketId) -> Response:
     ticket = visible_ticket(context, caller, ticket_id)
-    key = "clip_public" if caller.is_public else "clip"
-    return _serve_evidence(request, context, ticket, key, "video/mp4", "clip")
+    if not caller.is_public:
+        return _serve_evidence(request, context, ticket, "clip", "video/mp4", "clip")
+    if public_clip_available(ticket.evidence):
+        try:
+            ticket = context.public_clips.ensure(context, ticket)
+        except PublicClipError as exc:
+            logger.warning("ticket %s: no public clip: %s", ticket.id, exc)
+            raise HTTPException(
+                status_code=404,
+                detail=f"the clip of ticket '{ticket.id}' is not available: {exc}",
+            ) from None
+    return _serve_evidence(request, context, ticket, "clip_public", "video/mp4", "clip")
 
 
 @router.get(

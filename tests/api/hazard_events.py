@@ -25,8 +25,8 @@ def evidence_for(hazard_id: str, camera_id: str = "lane") -> dict[str, Any]:
     files = {
         "clip": f"{base}/clip.mp4",
         "snapshot": f"{base}/snapshot.jpg",
-        "clip_public": f"{base}/clip_public.mp4",
         "snapshot_public": f"{base}/snapshot_public.jpg",
+        "privacy": f"{base}/privacy.json",  # the public clip is made from it (api.public_copy)
     }
     return {**files, "sha256": {name: sha(path) for name, path in files.items()}}
 

@@ -207,7 +207,7 @@ def test_evidence_error_and_missing_files_are_kept(store: TicketStore) -> None:
     assert view is not None
     assert "no sha256 for clip" in view.evidence["error"]
     assert (
-        "missing without a reason: snapshot, clip_public, snapshot_public"
+        "missing without a reason: snapshot, snapshot_public, privacy or clip_public"
         in (view.evidence["error"])
     )
 
@@ -655,12 +655,18 @@ def test_public_view_shows_only_blurred_media_and_masks_people(store: TicketStor
     view = _populate(store)["lane"]
     public = view.to_dict(public=True)
     evidence = public["evidence"]
-    assert evidence["clip_sha256"] == view.evidence["clip_public_sha256"]
+    # The public clip is made on first request (api.public_copy): none yet, but one can be.
+    assert evidence["clip_sha256"] is None and evidence["has_clip"] is True
     assert evidence["snapshot_sha256"] == view.evidence["snapshot_public_sha256"]
-    assert evidence["clip_sha256"] != view.evidence["clip_sha256"]
     text = repr(public)
-    for key in ("clip", "snapshot", "clip_public", "snapshot_public"):
+    for key in ("clip", "snapshot", "snapshot_public", "privacy"):
         assert str(view.evidence[key]) not in text  # no file paths at all
+    for key in ("clip", "snapshot", "privacy"):  # nor a word of the unblurred files
+        assert str(view.evidence[f"{key}_sha256"]) not in text
+    made = store.record_public_clip(view.id, "evidence/lane/x/clip_public.mp4", "ab" * 32)
+    assert made.to_dict(public=True)["evidence"]["clip_sha256"] == "ab" * 32
+    again = store.record_public_clip(view.id, "evidence/lane/y/clip_public.mp4", "cd" * 32)
+    assert again.evidence["clip_public"] == "evidence/lane/x/clip_public.mp4"  # the first stays
     assert "office" not in text and OFFICER not in text and "step" not in text
     assert {h["actor"] for h in public["history"]} == {"system", "o***", "s***"}
     assert all(h["note"] is None for h in public["history"])

@@ -8,8 +8,6 @@ import math
 import os
 import shutil
 import subprocess
-import sys
-import threading
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,15 +22,18 @@ from cameras.clips import ClipRecorder, sha256_file
 from cameras.ring import PacketRing
 from cameras.source import SourceSettings, VideoSource
 from pipelines.evidence import (
-    BACKGROUND_NICE,
     EvidenceError,
     EvidenceWriter,
     evidence_dir,
     free_bytes,
     prune_evidence,
-    public_size,
-    write_public_clip,
     write_zone_snapshot,
+)
+from pipelines.public_clip import (
+    public_size,
+    read_privacy_track,
+    write_public_clip,
+    write_public_clip_from_track,
 )
 from pipelines.snapshots import ZONE_COLOUR_BGR, LabeledBox
 from tests.support.media import ensure_clip
@@ -155,7 +156,7 @@ def test_every_file_is_written_in_its_folder_with_a_matching_sha256(
     folder = evidence_dir(data_dir, "cam", T0, "hz-1")
     assert folder == data_dir / "evidence" / "cam" / "2026-11-24" / "hz-1"
     names = {"clip": "clip.mp4", "snapshot": "snapshot.jpg"}
-    names |= {"clip_public": "clip_public.mp4", "snapshot_public": "snapshot_public.jpg"}
+    names |= {"snapshot_public": "snapshot_public.jpg", "privacy": "privacy.json"}
     for key, name in names.items():
         assert evidence[key] == f"evidence/cam/2026-11-24/hz-1/{name}"  # relative to data dir
         path = data_dir / evidence[key]
@@ -170,17 +171,32 @@ def test_every_file_is_written_in_its_folder_with_a_matching_sha256(
     assert (stats.captures, stats.resolved, stats.pending, stats.errors) == (1, 1, 0, 0)
 
 
-def test_both_clips_are_h264_and_cover_the_window(
+def test_the_clip_is_h264_and_covers_the_window(
     full_run: tuple[Path, HazardEvent, Frame, EvidenceWriter],
 ) -> None:
     data_dir, result, _, _ = full_run
-    for key in ("clip", "clip_public"):
-        probe = ffprobe(data_dir / result.evidence[key])
-        stream = probe["streams"][0]
-        assert stream["codec_name"] == "h264", key
-        assert (stream["width"], stream["height"]) == (WIDTH, HEIGHT)
-        # [4 - 2, 4 + 2] s, from the keyframe at 2 s: 4 s of video (within a frame).
-        assert float(probe["format"]["duration"]) == pytest.approx(4.0, abs=0.1), key
+    probe = ffprobe(data_dir / result.evidence["clip"])
+    stream = probe["streams"][0]
+    assert stream["codec_name"] == "h264"
+    assert (stream["width"], stream["height"]) == (WIDTH, HEIGHT)
+    # [4 - 2, 4 + 2] s, from the keyframe at 2 s: 4 s of video (within a frame).
+    assert float(probe["format"]["duration"]) == pytest.approx(4.0, abs=0.1)
+
+
+def test_the_privacy_track_covers_the_clip_with_the_writers_settings(
+    full_run: tuple[Path, HazardEvent, Frame, EvidenceWriter],
+) -> None:
+    data_dir, result, _, writer = full_run
+    track = read_privacy_track(data_dir / result.evidence["privacy"])
+    assert track.clip_start_pts_s == pytest.approx(2.0, abs=0.05)
+    assert (track.box_hold_s, track.max_width_px, track.crf) == (
+        writer.box_hold_s,
+        writer.public_max_width_px,
+        writer.public_crf,
+    )
+    times = [t for t, _ in track.timeline.entries()]
+    assert times == sorted(times) and times[0] <= 2.0 and times[-1] >= 6.0 - 1.5 / FPS
+    assert track.regions_at(CAPTURE_AT_S)  # the person's head, where it was
 
 
 def test_snapshot_shows_the_zone_outline(
@@ -210,12 +226,18 @@ def test_public_snapshot_is_blurred_at_the_head_and_identical_far_from_it(
     assert np.array_equal(private[FAR_PX], public[FAR_PX])  # JPEG blocks far away: identical
 
 
-def test_public_clip_is_blurred_at_the_head_in_every_frame(
-    full_run: tuple[Path, HazardEvent, Frame, EvidenceWriter],
+def test_public_clip_from_the_privacy_track_is_blurred_at_the_head_in_every_frame(
+    full_run: tuple[Path, HazardEvent, Frame, EvidenceWriter], tmp_path: Path
 ) -> None:
+    """The pipeline's track and the service's copy (api.public_copy) together: the head is
+    pixelated in every frame of the copy, the rest of the picture is not."""
     data_dir, result, _, _ = full_run
-    clip = decoded_frames(data_dir / result.evidence["clip"])
-    public = decoded_frames(data_dir / result.evidence["clip_public"])
+    clip_path = data_dir / result.evidence["clip"]
+    track = read_privacy_track(data_dir / result.evidence["privacy"])
+    public_path = tmp_path / "clip_public.mp4"
+    digest = write_public_clip_from_track(clip_path, public_path, track)
+    assert digest == sha256_file(public_path)
+    clip, public = decoded_frames(clip_path), decoded_frames(public_path)
     # 2 s .. 6 s at 25 fps; the public copy keeps every second frame (12.5 fps at most).
     assert len(clip) >= 100 and len(public) == math.ceil(len(clip) / 2)
     for index in (0, 25, 49):
@@ -483,19 +505,3 @@ def test_zones_can_be_replaced_after_an_edit(tmp_path: Path) -> None:
     assert set(writer.zones) == {"door"}  # the old zones stay
     writer.close()
     recorder.close()
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_public_clips_are_re_encoded_at_background_priority(tmp_path: Path) -> None:
-    """Seconds of CPU per hazard must not delay live analysis: the public-clip thread runs at
-    nice 10, the caller's thread keeps its priority."""
-    writer, _recorder = writer_for(tmp_path)
-    try:
-        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        theirs = writer._executor.submit(
-            lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        ).result(timeout=10)
-        assert theirs == max(mine, BACKGROUND_NICE)
-        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
-    finally:
-        writer.close()
