@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -94,6 +94,10 @@ class AnalysisView:
     detector_runs: int
     detector_skips: int
     detect_fps: float  # the rate in force now (the overload policy may have lowered it)
+    zone_ids: tuple[str, ...] = ()  # the zones of the analysis in force (edits show here)
+
+
+_ActionSpec = tuple[tuple[str, ...] | None, str | None, float]  # command, url, timeout
 
 
 class _Recorder(Protocol):
@@ -114,6 +118,23 @@ def _file_playback(url: str, options: RunnerOptions) -> dict[str, bool | None]:
         "loop_file": is_file and options.loop_files,
         "live": True if is_file and options.loop_files else None,
     }
+
+
+def _boxes_norm(view: AnalysisView) -> list[dict[str, Any]]:
+    """The view's detections as fractions of its frame, for the status record."""
+    height, width = view.frame.image.shape[:2]
+    return [
+        {
+            "label": label,
+            "xyxy_norm": [
+                round(float(box[0]) / width, 4),
+                round(float(box[1]) / height, 4),
+                round(float(box[2]) / width, 4),
+                round(float(box[3]) / height, 4),
+            ],
+        }
+        for box, label in view.boxes
+    ]
 
 
 def zones_overlay(camera: CameraConfig) -> dict[str, tuple]:
@@ -189,7 +210,8 @@ class CameraRunner:
         )
         self._publish_queue: queue.Queue[tuple[Future[HazardEvent] | None, HazardEvent] | None]
         self._publish_queue = queue.Queue()
-        self._hooks = self._build_hooks(camera)
+        self._hook_specs = self._action_specs(camera)
+        self._hooks = {zone: self._make_hook(zone, spec) for zone, spec in self._hook_specs.items()}
         self._threads: list[threading.Thread] = []
         self._analysis_thread: threading.Thread | None = None
         # Events go to the publishing thread until stop() sends it the end marker; the lock
@@ -201,6 +223,7 @@ class CameraRunner:
         self._pending: tuple[CameraAnalysis, CameraConfig] | None = None
         self.events_total = 0
         self._view: AnalysisView | None = None
+        self._zone_ids = tuple(sorted(camera.zones))  # the analysis thread's, swapped with it
         self._clear_since: dict[tuple[str, str], float | None] = {}
         self._after_written: dict[tuple[str, str], tuple[float, str]] = {}
         self._zones_mtime: float | None = None
@@ -217,18 +240,41 @@ class CameraRunner:
     def _build_analysis(self, camera: CameraConfig) -> CameraAnalysis:
         return build_camera_analysis(self.camera_id, camera, self.config, self.detector)
 
-    def _build_hooks(self, camera: CameraConfig) -> dict[str, ActionHook]:
-        hooks = {}
+    @staticmethod
+    def _action_specs(camera: CameraConfig) -> dict[str, _ActionSpec]:
+        specs: dict[str, _ActionSpec] = {}
         for hazard in camera.hazards:
             action = getattr(hazard, "action", None)
             if action is not None:
-                hooks[hazard.zone] = ActionHook(
-                    command=list(action.command) if action.command else None,
-                    url=action.url,
-                    timeout_s=action.timeout_s,
-                    name=f"{self.camera_id}/{hazard.zone}",
-                )
-        return hooks
+                command = tuple(action.command) if action.command else None
+                specs[hazard.zone] = (command, action.url, action.timeout_s)
+        return specs
+
+    def _make_hook(self, zone: str, spec: _ActionSpec) -> ActionHook:
+        command, url, timeout_s = spec
+        return ActionHook(
+            command=list(command) if command else None,
+            url=url,
+            timeout_s=timeout_s,
+            name=f"{self.camera_id}/{zone}",
+        )
+
+    def _refresh_hooks(self, camera: CameraConfig) -> None:
+        """Between two frames, after a zone or hazard edit: a zone whose action is unchanged
+        keeps its hook; a removed or changed one's hook ends (after its queued actions, on a
+        thread of its own so that analysis does not wait for a slow command)."""
+        specs = self._action_specs(camera)
+        old, old_specs = self._hooks, self._hook_specs
+        self._hooks = {
+            zone: old[zone] if old_specs.get(zone) == spec else self._make_hook(zone, spec)
+            for zone, spec in specs.items()
+        }
+        self._hook_specs = specs
+        for zone, hook in old.items():
+            if self._hooks.get(zone) is not hook:
+                threading.Thread(
+                    target=hook.close, args=(THREAD_JOIN_S,), name=f"hook-close-{zone}", daemon=True
+                ).start()
 
     # ----- lifecycle ----------------------------------------------------------------------------
 
@@ -325,7 +371,7 @@ class CameraRunner:
             return
         self._pace(analysis, frame)
         boxes = self._detected_boxes(analysis)
-        self._view = self._make_view(analysis, frame, boxes)
+        self._view = replace(self._make_view(analysis, frame, boxes), zone_ids=self._zone_ids)
         if analysis.last_tracks is not None:
             try:
                 self.evidence.observe(frame, boxes)
@@ -360,8 +406,10 @@ class CameraRunner:
         analysis, camera = pending
         events = self._close_analysis()
         self.analysis = analysis
-        for event in events:
+        self._zone_ids = tuple(sorted(camera.zones))
+        for event in events:  # the old hazards end through the old hooks
             self._route(event, None, ())
+        self._refresh_hooks(camera)
         try:
             self.evidence.zones = zones_overlay(camera)
         except ValueError as exc:  # snapshots keep the old zone outlines
@@ -542,6 +590,9 @@ class CameraRunner:
             else {},
             "detector_runs": view.detector_runs if view is not None else 0,
             "detector_skips": view.detector_skips if view is not None else 0,
+            # for the zone editor (api.live_view): the zones in force, the last frame's boxes
+            "zones": list(view.zone_ids) if view is not None else sorted(self.camera.zones),
+            "detections": _boxes_norm(view) if view is not None else [],
             "decode": status.hwaccel or "cpu",
             "worker": self.options.worker_index,
             "pid": os.getpid(),
@@ -670,10 +721,12 @@ class CameraRunner:
             return False
         self._zones_mtime = mtime
         try:
-            zones = json.loads(path.read_text())["zones"]
-            camera = CameraConfig.model_validate(
-                {**self.camera.model_dump(mode="json"), "zones": zones}
-            )
+            record = json.loads(path.read_text())
+            # the zones, and the floors and hazards when the edit gave them (api.zone_overrides)
+            parts = {key: record[key] for key in ("zones", "floors", "hazards") if key in record}
+            if "zones" not in parts:
+                raise ValueError("no 'zones' in the file")
+            camera = CameraConfig.model_validate({**self.camera.model_dump(mode="json"), **parts})
             analysis = self._build_analysis(camera)
         except Exception as exc:
             logger.error("camera %s: zones in %s not applied: %s", self.camera_id, path, exc)

@@ -117,11 +117,7 @@ def test_a_polygon_drawn_with_the_mouse_is_saved_and_taken_up_by_the_pipeline(
 
     # The running pipeline reloads the file; its next status names the zones it runs with.
     live = hw_site.get_json("/cameras/lane_cam/live")
-    if live["zones"] is None:
-        pytest.xfail(
-            "the pipeline's status record does not carry 'zones' yet (pipelines/runner.py "
-            "_publish_camera_status; see the ZONES report)"
-        )
+    assert live["zones"] is not None, "the pipeline's status record names no zones"
     _wait_for(
         "the pipeline's status did not name the drawn zone",
         lambda: "drawn" in (hw_site.get_json("/cameras/lane_cam/live")["zones"] or []),

@@ -387,3 +387,52 @@ def test_a_camera_without_a_detector_is_never_reported_overloaded(
     _fresh, windows = runner._windows(None)
     assert windows["overloaded"] is False
     assert runner.analysis.detect_fps == runner.analysis.detect_fps_target
+
+
+def test_a_hazard_edit_rebuilds_the_action_hooks_of_the_changed_zones(
+    runner_parts: MakeRunner, tmp_path: Path
+) -> None:
+    """A zone editor save can rename a zone or change its door action: the hooks follow the
+    new hazards (they were built once at start), an unchanged zone keeps its hook, and a
+    removed one's worker ends."""
+
+    def with_action(video: Path) -> HazardwatchConfig:
+        config = lift_config(video)
+        raw = config.model_dump(mode="json")
+        raw["cameras"][CAMERA]["hazards"][0]["action"] = {"command": ["true"], "timeout_s": 5}
+        return HazardwatchConfig.model_validate(raw)
+
+    runner = runner_parts(with_action, HeldDetector())
+    assert set(runner._hooks) == {"lift"}
+    old = runner._hooks["lift"]
+    runner.start()
+    wait_until(lambda: runner.events_total >= 1)
+    zones = tmp_path / "data" / "zones" / f"{CAMERA}.json"
+    zones.parent.mkdir(parents=True, exist_ok=True)
+    square = {"polygon": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}
+    action = {"command": ["true"], "timeout_s": 5}
+    zones.write_text(
+        json.dumps(
+            {
+                "zones": {"lift": square, "car": square},
+                "hazards": [
+                    {"kind": "ebike_entry", "zone": "lift", "min_duration_s": 0, "action": action},
+                    {"kind": "ebike_entry", "zone": "car", "min_duration_s": 0, "action": action},
+                ],
+            }
+        )
+    )
+    runner.reload_zones()
+    wait_until(lambda: set(runner._hooks) == {"lift", "car"})
+    assert runner._hooks["lift"] is old  # unchanged: kept
+    zones.write_text(
+        json.dumps(
+            {
+                "zones": {"car": square},
+                "hazards": [{"kind": "ebike_entry", "zone": "car", "min_duration_s": 0}],
+            }
+        )
+    )
+    runner.reload_zones()
+    wait_until(lambda: runner._hooks == {})
+    wait_until(lambda: not old._worker.is_alive(), timeout_s=15)
