@@ -8,10 +8,10 @@ Days and hours are local to the time zone the caller asks for (a grid worker rea
 morning" in the site's time, not in UTC). A ticket counts on the day it was *created* (when the
 ticket service first heard of it) and in the hour its hazard *started* (when it happened).
 
-Where a hazard was in the picture: the ticket keeps ``details`` of its events, not the event's
-``box_norm``. So a ticket's location is, in this order: ``details.box_norm`` (the centre of the
-box) when an event put one there; the origin of a falling object's ``details.trajectory_norm``
-(its highest point, where it was thrown from); else the centre of the ticket's zone (its
+Where a hazard was in the picture, in this order: the origin of a falling object's
+``details.trajectory_norm`` (its highest point, where it was thrown from: the box of a fall spans
+its whole path); the centre of the event's box (the store keeps it as ``details.box_norm``);
+else, for tickets of earlier releases without one, the centre of the ticket's zone (its
 polygon's vertex mean, or its line's midpoint). Each point says which (``source``), so the page
 can tell an exact spot from a zone-level one.
 """
@@ -134,12 +134,6 @@ def ticket_location(
 ) -> tuple[float, float, str] | None:
     """``(x, y, source)`` of a ticket in its camera's picture (see the module docstring), or
     None when nothing places it (no box, no trajectory, an unknown zone)."""
-    box = ticket.details.get("box_norm")
-    if isinstance(box, Sequence) and len(box) == 4:
-        values = [_valid_norm(v) for v in box]
-        if all(v is not None for v in values):
-            x1, y1, x2, y2 = (float(v) for v in values if v is not None)
-            return (x1 + x2) / 2, (y1 + y2) / 2, "box"
     trajectory = ticket.details.get("trajectory_norm")
     if isinstance(trajectory, Sequence) and trajectory:
         points = []
@@ -151,6 +145,12 @@ def ticket_location(
         if points:
             x, y = min(points, key=lambda p: p[1])  # the highest point: where it came from
             return x, y, "trajectory"
+    box = ticket.details.get("box_norm")
+    if isinstance(box, Sequence) and len(box) == 4:
+        values = [_valid_norm(v) for v in box]
+        if all(v is not None for v in values):
+            x1, y1, x2, y2 = (float(v) for v in values if v is not None)
+            return (x1 + x2) / 2, (y1 + y2) / 2, "box"
     centre = zone_centres.get(ticket.zone)
     if centre is not None:
         return centre[0], centre[1], "zone"

@@ -775,7 +775,7 @@ class TicketStore:
             ended_at=None,
             score=hz.score,
             labels=list(hz.labels),
-            details=dict(hz.details),
+            details=_details_of(hz),
             evidence=dict(parsed.evidence),
             escalations=0,
             hazards=[],
@@ -808,7 +808,7 @@ class TicketStore:
     ) -> None:
         if hz.phase is HazardPhase.START:
             return
-        ticket.details = {**ticket.details, **dict(hz.details)}
+        ticket.details = {**ticket.details, **_details_of(hz)}
         ticket.labels = _union(ticket.labels, hz.labels)
         ticket.score = max(ticket.score, hz.score)
         if hz.phase is HazardPhase.END and hazard.ended_at is None:
@@ -1469,6 +1469,15 @@ def _announce(session: Session, kind: str, view: TicketView) -> None:
 
 def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
     return list(dict.fromkeys([*first, *second]))
+
+
+def _details_of(hz: HazardEvent) -> dict[str, Any]:
+    """The event's details, with its box (``box_norm``) when it has one: the dashboard's heat
+    map and the review overlay place the hazard with it."""
+    details = dict(hz.details)
+    if hz.box_norm is not None and "box_norm" not in details:
+        details["box_norm"] = [round(float(v), 4) for v in hz.box_norm]
+    return details
 
 
 def _merge_missing(ticket: TicketRow, hazard: HazardRow, evidence: Mapping[str, Any]) -> None:

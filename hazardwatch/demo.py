@@ -243,36 +243,36 @@ def _demo(args: argparse.Namespace) -> int:
             target=serve_http, args=(app, args.host, args.port), name="http", daemon=True
         )
         server.start()
-        pipelines = start_pipelines(config, args)
+        base = f"http://{args.host}:{args.port}"
+        login = f"{base}/ui/login?token={token}"
+        print(f"demo: web UI at {login} (the tickets follow as the cameras play)", flush=True)
+        # The clips loop, so that the zone editor and the dashboard show live cameras; a
+        # hazard seen again while its ticket is open attaches to that ticket.
+        pipelines = start_pipelines(config, args, loop_files=True)
         runners = pipelines.runners
-        print(f"demo: playing {len(runners)} camera(s) in real time...", flush=True)
+        print(f"demo: playing {len(runners)} camera(s) in real time, in a loop...", flush=True)
         try:
-            while any(r.source.status().state.value != "stopped" for r in runners):
-                time.sleep(0.5)
+            tickets = _wait_for_tickets(base, token, expected=len(runners), timeout_s=300)
+            print(f"\ndemo: {len(tickets)} ticket(s) created:")
+            for t in tickets:
+                print(
+                    f"  {t['code']:<28} {t['kind']:<18} {t['status']:<11} "
+                    f"level={t['level']:<7} camera={t['camera_id']} zone={t['zone']}"
+                )
+            print(f"\nweb UI: {login}  (review: {base}/ui/review, zones: {base}/ui/zones)")
+            if args.exit_after:
+                return 0 if tickets else 1
+            print("Ctrl-C stops the demo (the cameras keep playing until then).", flush=True)
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+            return 0
         finally:
             stop_pipelines(pipelines)  # flushes clips and publishes the last events
-        base = f"http://{args.host}:{args.port}"
-        tickets = _wait_for_tickets(base, token, expected=len(runners))
-        print(f"\ndemo: {len(tickets)} ticket(s) created:")
-        for t in tickets:
-            print(
-                f"  {t['code']:<28} {t['kind']:<18} {t['status']:<11} level={t['level']:<7} "
-                f"camera={t['camera_id']} zone={t['zone']}"
-            )
-        print(f"\nweb UI: {base}/ui/login?token={token}  (review: {base}/ui/review)")
-        if args.exit_after:
             service.stop()
             store.close()
-            return 0 if tickets else 1
-        print("Ctrl-C stops the demo.", flush=True)
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
-        service.stop()
-        store.close()
-    return 0
 
 
 def _wait_for_tickets(base: str, token: str, expected: int, timeout_s: float = 60) -> list[dict]:

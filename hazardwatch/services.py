@@ -336,9 +336,12 @@ class Pipelines:
     reloader: ConfigReloader | None = None
 
 
-def start_pipelines(config: HazardwatchConfig, args: argparse.Namespace) -> Pipelines:
+def start_pipelines(
+    config: HazardwatchConfig, args: argparse.Namespace, *, loop_files: bool | None = None
+) -> Pipelines:
     """Start this process's cameras (all, or a worker's ``--only-cameras``); the config file is
-    then watched for detector changes (and SIGHUP)."""
+    then watched for detector changes (and SIGHUP). File sources play once, or loop when
+    ``loop_files`` (default: ``HAZARDWATCH_LOOP_FILES=1``)."""
     name_native_threads()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     started_at = time.time()
@@ -358,7 +361,9 @@ def start_pipelines(config: HazardwatchConfig, args: argparse.Namespace) -> Pipe
     remove_own_partial_files(args.data_dir, list(config.cameras), started_at)
     options = RunnerOptions(
         data_dir=args.data_dir,
-        loop_files=os.environ.get("HAZARDWATCH_LOOP_FILES") == "1",
+        loop_files=os.environ.get("HAZARDWATCH_LOOP_FILES") == "1"
+        if loop_files is None
+        else loop_files,
         worker_index=worker_index,
     )
     metrics = None

@@ -158,6 +158,7 @@ class _Capture:
     timer: threading.Timer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: bool = False
+    clip_start_pts_s: float | None = None  # stream time of the clip's first frame
 
 
 class EvidenceWriter:
@@ -511,6 +512,7 @@ class EvidenceWriter:
             return
         job.paths["clip"] = Path(clip.path)
         job.sha256["clip"] = clip.sha256
+        job.clip_start_pts_s = clip.start_pts_s
         path = job.directory / PRIVACY_NAME
         track = PrivacyTrack(
             clip_start_pts_s=clip.start_pts_s,
@@ -553,6 +555,11 @@ class EvidenceWriter:
             job.timer.cancel()
         # Copies: close() may finish a job whose privacy track is still being written.
         paths, digests, errors = dict(job.paths), dict(job.sha256), list(job.errors)
+        details = dict(job.event.details)
+        if "clip" in paths and job.clip_start_pts_s is not None:
+            # Where the hazard starts in its clip (the pre-roll, from the keyframe before it):
+            # the review page starts the player there.
+            details["clip_onset_s"] = round(job.event.start_pts_s - job.clip_start_pts_s, 3)
         evidence: dict[str, Any] = {
             key: self._relative(path) for key, path in sorted(paths.items())
         }
@@ -562,7 +569,7 @@ class EvidenceWriter:
         with self._lock:
             self._pending.pop(id(job), None)
             self._resolved += 1
-        job.future.set_result(dataclasses.replace(job.event, evidence=evidence))
+        job.future.set_result(dataclasses.replace(job.event, evidence=evidence, details=details))
 
     def _relative(self, path: Path) -> str:
         try:

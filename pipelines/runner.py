@@ -26,7 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +46,8 @@ from pipelines.evidence_layout import LIVE_DIRNAME, EvidenceError, live_after_na
 from pipelines.overload import OverloadGovernor, Priority, percentile
 from pipelines.publish import EventPublisher
 from pipelines.snapshots import LabeledBox
+from vision.falling import Blobs
+from vision.rules.falling_object import FallingObjectRule
 from vision.types import Frame, HazardEvent, HazardPhase
 
 logger = logging.getLogger(__name__)
@@ -95,6 +97,8 @@ class AnalysisView:
     detector_skips: int
     detect_fps: float  # the rate in force now (the overload policy may have lowered it)
     zone_ids: tuple[str, ...] = ()  # the zones of the analysis in force (edits show here)
+    # each falling-object rule with its last picture's moving blobs (rule.blob_boxes_norm)
+    motion: tuple[tuple[FallingObjectRule, Blobs], ...] = ()
 
 
 _ActionSpec = tuple[tuple[str, ...] | None, str | None, float]  # command, url, timeout
@@ -371,7 +375,7 @@ class CameraRunner:
             return
         self._pace(analysis, frame)
         boxes = self._detected_boxes(analysis)
-        self._view = replace(self._make_view(analysis, frame, boxes), zone_ids=self._zone_ids)
+        self._view = self._make_view(analysis, frame, boxes, self._zone_ids)
         if analysis.last_tracks is not None:
             try:
                 self.evidence.observe(frame, boxes)
@@ -470,10 +474,15 @@ class CameraRunner:
 
     @staticmethod
     def _make_view(
-        analysis: CameraAnalysis, frame: Frame, boxes: tuple[LabeledBox, ...]
+        analysis: CameraAnalysis,
+        frame: Frame,
+        boxes: tuple[LabeledBox, ...],
+        zone_ids: tuple[str, ...],
     ) -> AnalysisView:
         rules = (*analysis.rules.object_rules, *analysis.rules.falling_rules)
         return AnalysisView(
+            zone_ids=zone_ids,
+            motion=tuple((r, r.last_blobs) for r in analysis.rules.falling_rules),
             frame=frame,
             boxes=boxes,
             zones=tuple(ZoneState(r.zone_id, r.kind.value, r.active) for r in rules),
@@ -593,6 +602,11 @@ class CameraRunner:
             # for the zone editor (api.live_view): the zones in force, the last frame's boxes
             "zones": list(view.zone_ids) if view is not None else sorted(self.camera.zones),
             "detections": _boxes_norm(view) if view is not None else [],
+            "motion": [
+                {"xyxy_norm": box}
+                for rule, blobs in (view.motion if view is not None else ())
+                for box in rule.blob_boxes_norm(blobs)
+            ],
             "decode": status.hwaccel or "cpu",
             "worker": self.options.worker_index,
             "pid": os.getpid(),

@@ -449,7 +449,11 @@ function player(t) {
   if (!hasClip) return HW.el('p', {class: 'muted'}, HW.t('review.no_clip'));
   const video = HW.el('video', {src: base + '/clip.mp4', controls: true, preload: 'auto',
                                 playsinline: true, muted: true, id: 'clip'});
-  const preroll = (PAGE.cameras[t.camera_id] || {}).preroll_s;
+  // The hazard's own offset into its clip (recorded with the evidence), else the camera's
+  // configured pre-roll (tickets of earlier releases).
+  const d0 = t.details || {};
+  const preroll = Number.isFinite(d0.clip_onset_s) ? d0.clip_onset_s
+    : (PAGE.cameras[t.camera_id] || {}).preroll_s;
   video.addEventListener('loadedmetadata', () => {
     if (preroll && isFinite(video.duration)) {
       video.currentTime = Math.max(0, Math.min(preroll, video.duration - 0.05));

@@ -76,6 +76,7 @@ OPERATIONS = [
     ("PUT", "/tickets/{ticket_id}/annotations", True),
     ("GET", "/tickets/{ticket_id}/frames/{t_ms}.jpg", True),
     ("GET", "/cameras", False),
+    ("GET", "/cameras/{camera_id}/live", True),
     ("GET", "/cameras/{camera_id}/zones", True),
     ("PUT", "/cameras/{camera_id}/zones", True),
     ("GET", "/cameras/{camera_id}/snapshot.jpg", True),

@@ -137,7 +137,11 @@ def test_end_and_update_are_recorded_on_the_hazards_ticket(store: TicketStore) -
     update = event("update", hazard_id=hazard_id, details={"clear_width_m": 2.1}, labels=("box",))
     view = store.apply_event(update, received_at=T0 + timedelta(minutes=2))
     assert view is not None
-    assert view.details == {"occupancy": 0.4, "clear_width_m": 2.1}
+    assert view.details == {
+        "occupancy": 0.4,
+        "clear_width_m": 2.1,
+        "box_norm": [0.1, 0.2, 0.5, 0.9],  # the event's box (the dashboard's heat map)
+    }
     assert view.labels == ["car", "box"]
     assert view.ended_at is None
     end = event("end", hazard_id=hazard_id, ended_at=T0 + timedelta(minutes=5))
@@ -195,6 +199,17 @@ def test_an_ongoing_blockage_is_raised_by_the_periodic_check(store: TicketStore)
     assert after.escalations == 0  # a duration raise is not an escalation
     # the rectification deadline shrinks to the red response time from now
     assert after.deadline_at == T0 + timedelta(hours=2, minutes=1) + 4 * H
+
+
+def test_the_events_box_is_kept_in_the_tickets_details(store: TicketStore) -> None:
+    """The dashboard's heat map and the review overlay place a hazard by its box."""
+    view = _start(store, details={"occupancy": 0.4, "clip_onset_s": 10.52})
+    assert view.details == {
+        "occupancy": 0.4,
+        "clip_onset_s": 10.52,
+        "box_norm": [0.1, 0.2, 0.5, 0.9],
+    }
+    assert view.to_dict(public=True)["details"]["box_norm"] == [0.1, 0.2, 0.5, 0.9]
 
 
 def test_evidence_error_and_missing_files_are_kept(store: TicketStore) -> None:

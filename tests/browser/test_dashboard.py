@@ -22,10 +22,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600
 TZ = "Asia/Shanghai"
 DAYS = 7
 PATH = f"/ui/dashboard?days={DAYS}&tz={TZ}"
-LANE_CENTRE = (
-    (0.1 + 0.6 + 0.9 + 0.05) / 4,
-    (0.3 + 0.3 + 0.9 + 0.95) / 4,
-)  # the mean of lane_cam's lane polygon in the conftest's site
 
 
 def _new_ticket(site: Site, camera: str, kind: str, zone: str, **kwargs: Any) -> dict[str, Any]:
@@ -115,9 +111,10 @@ def test_dashboard_draws_the_seeded_tickets(hw_site: Site, open_page: OpenPageFa
     for camera, count in by_camera.items():
         points = _drawn(page, f"#heat_{camera} circle.pt", "data-ticket")
         assert len(points) == count, camera
+    box_centre = (0.375, 0.575)  # of the event box every seeded ticket has (conftest)
     where = {
-        lane["id"]: ("lane_cam", "zone", LANE_CENTRE),
-        lift["id"]: ("lift_cam", "zone", (0.4, 0.8)),
+        lane["id"]: ("lane_cam", "box", box_centre),
+        lift["id"]: ("lift_cam", "box", box_centre),
         falling["id"]: ("facade_cam", "trajectory", (0.72, 0.18)),
     }
     for ticket_id, (camera, source, (x, y)) in where.items():

@@ -44,3 +44,8 @@ def test_the_demo_makes_one_ticket_per_hazard_kind_from_the_repository_assets(
     tickets = re.findall(r"^\s+(demo-\S+)\s+(\w+)\s+discovered\b", proc.stdout, re.MULTILINE)
     assert sorted(kind for _, kind in tickets) == sorted(KINDS), proc.stdout[-3000:]
     assert f"http://127.0.0.1:{port}/ui/login?token=demo-test-token" in proc.stdout
+    # The zone editor shows each camera's live picture: every demo camera wrote one.
+    cameras = re.findall(r"camera=(\S+)", proc.stdout)
+    assert len(cameras) == len(KINDS)
+    for camera in cameras:
+        assert (tmp_path / "demo" / "live" / f"{camera}.jpg").stat().st_size > 1000, camera

@@ -164,8 +164,10 @@ def test_every_file_is_written_in_its_folder_with_a_matching_sha256(
         assert evidence["sha256"][key] == sha256_file(path), key
     assert set(evidence["sha256"]) == set(names)
     assert sorted(p.name for p in folder.iterdir()) == sorted(names.values())  # no temp files
-    # The event itself is unchanged apart from its evidence.
+    # The event itself is unchanged apart from its evidence, and where it starts in the clip
+    # (from the keyframe at 2 s to the start at 4 s).
     assert result.event_id == "ev-1" and result.hazard_id == "hz-1"
+    assert result.details["clip_onset_s"] == pytest.approx(2.0, abs=0.05)
     assert json.loads(json.dumps(result.to_dict()))["evidence"] == evidence
     stats = writer.stats()
     assert (stats.captures, stats.resolved, stats.pending, stats.errors) == (1, 1, 0, 0)

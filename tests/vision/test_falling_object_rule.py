@@ -509,3 +509,25 @@ def test_real_fast_crossing_office1_is_reported() -> None:
         )
     if not starts(events):
         print("office1: no falling_object hazard")
+
+
+def test_the_last_pictures_moving_blobs_are_where_the_object_is() -> None:
+    """What the zone editor shows as "seen now" on a facade camera: the falling object's blob,
+    in fractions of the frame, and nothing once it has gone."""
+    path = fall(100, sill_px(8), B, vx=60)
+    rule = make_rule()
+    seen: list[tuple[float, list[list[float]]]] = []
+    for luma, t in Scene(6, 4, (Disc(path),)).frames():
+        rule.update(luma, t, T0 + timedelta(seconds=t))
+        seen.append((t, rule.blob_boxes_norm(rule.last_blobs)))
+    moving = [(t, boxes) for t, boxes in seen if t > B + 0.1 and path(t) is not None and boxes]
+    assert len(moving) >= 5
+    for t, boxes in moving:
+        true = path(t)
+        assert true is not None
+        x, y = true[0] / W_PX, true[1] / H_PX
+        assert any(
+            b[0] - 0.02 <= x <= b[2] + 0.02 and b[1] - 0.03 <= y <= b[3] + 0.03 for b in boxes
+        )
+        assert all(0 <= v <= 1 for b in boxes for v in b)
+    assert seen[-1][1] == []  # gone below the frame: nothing moves

@@ -212,6 +212,9 @@ class FallingObjectRule:
         self._capture_offset_s = 0.0  # capture time - stamp, of the last distinct picture
         self._previous_roi: np.ndarray | None = None  # zone luma of the last distinct picture
         self.frames_repeated = 0
+        # The moving blobs of the last distinct picture (never changed once set: another thread
+        # may hold it), for the zone editor's "what is seen now".
+        self.last_blobs = Blobs.empty()
 
     @property
     def active(self) -> bool:
@@ -266,6 +269,21 @@ class FallingObjectRule:
             )
         if captured_at.tzinfo is None or captured_at.utcoffset() is None:
             raise ValueError(f"{where}: captured_at must be timezone-aware (UTC)")
+
+    def blob_boxes_norm(self, blobs: Blobs) -> list[list[float]]:
+        """``blobs`` (of this rule's frames) as [x1, y1, x2, y2] fractions of the frame."""
+        if self._size is None or not len(blobs.area_px):
+            return []
+        width, height = self._size
+        return [
+            [
+                round(x1 / width, 4),
+                round(y1 / height, 4),
+                round(x2 / width, 4),
+                round(y2 / height, 4),
+            ]
+            for x1, y1, x2, y2 in blobs.xyxy_px.tolist()
+        ]
 
     def update(self, luma: np.ndarray, pts_s: float, captured_at: datetime) -> list[HazardEvent]:
         """Analyse one frame.
@@ -326,6 +344,7 @@ class FallingObjectRule:
             finished += self._tracker.reset()
         self.state = state
         self.frames_by_state[state] += 1
+        self.last_blobs = blobs
         tracked = self._tracker.update(blobs, t_s)
         finished += tracked.finished
         for track_id in finished:
