@@ -51,7 +51,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -67,6 +67,9 @@ from api.evidence_files import (
 )
 from api.retention import EvidenceRetention
 from api.store import TicketStore
+
+if TYPE_CHECKING:
+    from api.reports.schedule import ScheduledReports
 
 __all__ = [
     "DEAD_LETTER_STREAM",
@@ -149,6 +152,8 @@ class TicketService:
         escalation_interval_s: how often overdue tickets are escalated.
         batch_size: entries read per call.
         retention: evidence retention, started and stopped with the service (its own thread).
+        reports: the scheduled weekly/monthly reports (:mod:`api.reports.schedule`), started
+            and stopped with the service (their own thread: a PDF must not hold up events).
 
     Raises:
         ServiceError: for a bad URL or an out-of-range setting.
@@ -167,6 +172,7 @@ class TicketService:
         escalation_interval_s: float = 60.0,
         batch_size: int = 100,
         retention: EvidenceRetention | None = None,
+        reports: ScheduledReports | None = None,
     ) -> None:
         if not 1 <= block_ms <= 60000:
             raise ServiceError(f"block_ms must be 1 to 60000, got {block_ms}")
@@ -180,6 +186,7 @@ class TicketService:
             raise ServiceError("group and consumer names must not be empty")
         self.store = store
         self.retention = retention
+        self.reports = reports
         self.data_dir = Path(data_dir)
         self._digests = DigestCache()
         self._after_pictures = AfterPictureKeeper(self.data_dir)
@@ -257,11 +264,15 @@ class TicketService:
         self._thread.start()
         if self.retention is not None:
             self.retention.start()
+        if self.reports is not None:
+            self.reports.start()
 
     def stop(self, timeout_s: float | None = None) -> None:
         """Stop the loop (and retention), wait for the thread, close the Redis connection."""
         if self.retention is not None:
             self.retention.stop()
+        if self.reports is not None:
+            self.reports.stop()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s if timeout_s is not None else self.block_ms / 1000 + 10)

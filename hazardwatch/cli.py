@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "hazardwatch.demo",  # demo
     "hazardwatch.bench",  # bench
     "api.cli_dataset",  # dataset export
+    "api.reports.cli",  # report
 )
 
 EXIT_OK = 0

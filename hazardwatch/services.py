@@ -446,6 +446,7 @@ def build_api(
     in this process) adds the publisher's spool to ``/health`` and ``/metrics``, where it shows
     even while Redis, through which the camera status travels, is down."""
     from api.app import create_app
+    from api.reports.schedule import ScheduledReports
     from api.retention import EvidenceRetention
     from api.service import TicketService
     from api.store import TicketStore
@@ -466,6 +467,8 @@ def build_api(
     levels = config.api.levels if config.api is not None else None
     # Evidence retention runs with the ticket service: it needs the tickets' states.
     retention = EvidenceRetention(store, args.data_dir, config.retention)
+    # Weekly/monthly reports (api.reports), when configured, are written by the service too.
+    reports = ScheduledReports.from_config(config, store, args.data_dir)
     service = (
         TicketService(
             args.redis_url,
@@ -473,9 +476,12 @@ def build_api(
             data_dir=args.data_dir,
             escalation_interval_s=levels.escalation_interval_s,
             retention=retention,
+            reports=reports,
         )
         if levels is not None
-        else TicketService(args.redis_url, store, data_dir=args.data_dir, retention=retention)
+        else TicketService(
+            args.redis_url, store, data_dir=args.data_dir, retention=retention, reports=reports
+        )
     )
 
     def health() -> dict[str, Any]:

@@ -53,6 +53,7 @@ from cameras.schema_checks import (
 from models.spec import ModelFamily, ProviderChoice
 from pipelines.config_yaml import DuplicateKeyError, load_yaml
 from pipelines.retention import RetentionSettings
+from pipelines.settings_reports import ReportSettings
 from vision.types import HazardKind
 
 __all__ = [
@@ -426,6 +427,10 @@ class ApiConfig(ConfigModel):
     levels: LevelsConfig = Field(
         default_factory=LevelsConfig,
         description="Ticket risk levels, deadlines, escalation and automatic recheck.",
+    )
+    reports: ReportSettings = Field(
+        default_factory=ReportSettings,
+        description="Weekly and monthly reports written by the ticket service (api.reports).",
     )
 
 

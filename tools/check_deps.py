@@ -75,6 +75,17 @@ BINARIES = {
     "initdb": "postgresql",  # PostgreSQL store tests
     "postgres": "postgresql",  # PostgreSQL store tests
     "chromium": "chromium",  # the review page's box editor, driven in a real browser
+    "pdftoppm": "poppler-utils",  # report tests: the PDF report rendered to PNG
+}
+
+# Shared libraries WeasyPrint opens (the PDF reports, api/reports/pdf.py), by their soname
+# as ``ldconfig -p`` lists them.
+SHARED_LIBRARIES = {
+    "libpango-1.0.so.0": "libpango-1.0-0",  # text layout
+    "libpangoft2-1.0.so.0": "libpangoft2-1.0-0",  # fonts through fontconfig/FreeType
+    "libharfbuzz.so.0": "libharfbuzz0b",  # shaping (Chinese text)
+    "libharfbuzz-subset.so.0": "libharfbuzz-subset0",  # fonts embedded as subsets
+    "libfontconfig.so.1": "libfontconfig1",  # finding fonts-noto-cjk
 }
 
 DEBIAN_PYTHON = "/usr/bin/python3"
@@ -121,6 +132,13 @@ def check_binary(name: str, package: str) -> str | None:
     if find_binary(name) is None:
         return f"missing program '{name}' (Debian package {package})"
     return None
+
+
+def shared_libraries() -> set[str]:
+    """The sonames the dynamic linker knows (``ldconfig -p``: first column)."""
+    ldconfig = shutil.which("ldconfig") or "/sbin/ldconfig"
+    done = subprocess.run([ldconfig, "-p"], capture_output=True, text=True, timeout=60, check=False)
+    return {line.split()[0] for line in done.stdout.splitlines()[1:] if line.strip()}
 
 
 def check_gst_element(name: str, package: str) -> str | None:
@@ -192,6 +210,11 @@ def system_problems() -> tuple[int, list[str]]:
     for label, code, package in GI_IMPORTS:
         checked += 1
         problems += filter(None, [check_gi_import(label, code, package)])
+    known = shared_libraries()
+    for soname, package in SHARED_LIBRARIES.items():
+        checked += 1
+        if soname not in known:
+            problems.append(f"missing shared library {soname} (Debian package {package})")
     for pattern, package in FONT_GLOBS.items():
         checked += 1
         if not glob.glob(pattern):
