@@ -741,16 +741,19 @@ class BlobTracker:
         """
         s = self.settings
         first_s = track.t_s[0]
+        # Only fragments that ended shortly before the track began; most calls find none, and
+        # then the track's own fit below is not needed.
+        near = [f for f in self._ended if 0 < first_s - f.last_seen_s <= s.stitch_gap_s]
+        if not near:
+            return False
         own = track.points_norm(self.width_px, self.height_px)
         recent = own[:, 2] >= own[-1, 2] - s.fit_window_s
         recent[-4:] = True  # a fit needs 4 points
         own = own[recent]
         guess = fit_trajectory(own)
         best: tuple[int, float, BlobTrack, int] | None = None  # (points, rms, fragment, tail)
-        for fragment in self._ended:
+        for fragment in near:
             gap = first_s - fragment.last_seen_s
-            if not 0 < gap <= s.stitch_gap_s:
-                continue
             pts = fragment.points_norm(self.width_px, self.height_px)
             distinct = np.ones(len(pts), bool)
             distinct[1:] = np.any(pts[1:, :2] != pts[:-1, :2], axis=1)
