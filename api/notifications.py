@@ -7,6 +7,11 @@ service killed between its commit and the send (several ``serve`` replicas share
 any of them may die) would lose the message for good, since the replica that takes the entry
 over finds the change already applied and has nothing to announce. From the outbox any replica
 sends it; a crash between the send and the delete sends it twice at worst.
+
+Types: ``urgent_ticket`` (a new orange or red ticket), ``created`` (a new blue or yellow one:
+for the channels that want every new ticket, :mod:`api.channels`; the stream does not carry
+it), ``escalated`` (a step overdue), ``level_raised`` (a hazard lasting long), ``reopened``,
+``rechecked``.
 """
 
 from __future__ import annotations
@@ -27,11 +32,11 @@ _ANNOUNCED_AFTER_EVENT = ("reopened", "level_raised")
 
 
 def event_notification_kind(view: TicketView) -> str | None:
-    """What a hazard event's change to ``view`` announces: a new urgent ticket, a reopening, a
-    raised level; None for anything else."""
+    """What a hazard event's change to ``view`` announces: a new ticket (urgent or not), a
+    reopening, a raised level; None for anything else."""
     last = view.history[-1]["action"] if view.history else None
-    if last == "created" and view.level in URGENT_LEVELS:
-        return "urgent_ticket"
+    if last == "created":
+        return "urgent_ticket" if view.level in URGENT_LEVELS else "created"
     if last in _ANNOUNCED_AFTER_EVENT:
         return str(last)
     return None
@@ -52,5 +57,7 @@ def notification(kind: str, view: TicketView, at: datetime) -> dict[str, Any]:
         "deadline_at": None if view.deadline_at is None else view.deadline_at.isoformat(),
         "escalations": view.escalations,
         "note": last.get("note"),
+        "level_from": last.get("level_from"),
+        "level_to": last.get("level_to"),
         "at": at.isoformat(),
     }

@@ -37,6 +37,13 @@ only the database). Notifications (urgent new tickets, escalations, reopenings, 
 written by the store into its outbox with the change they announce (:mod:`api.notifications`),
 and this loop moves them to ``hazardwatch:notifications``: while Redis is down they wait there,
 and those of a service killed before it sent them are sent by another.
+
+With notification channels configured (``api.notifications``), each outbox notification is
+first copied into the delivery queue (:mod:`api.deliveries`, idempotent) and then put on the
+stream; :class:`api.delivery_worker.DeliveryWorker`, started and stopped with the service, sends
+the queue to the channels in its own thread. The stream carries what it always carried: the
+``created`` notification of a blue or yellow ticket (for channels that want every new ticket)
+is not put on it.
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ import redis
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from api.after_picture import AfterPictureKeeper
+from api.delivery_worker import DeliveryWorker
 from api.entries import EVIDENCE_FILES, ParsedEvent, parse_event
 from api.errors import InvalidEntry, ServiceError
 from api.evidence_files import (
@@ -89,6 +97,9 @@ NOTIFICATIONS_STREAM = "hazardwatch:notifications"
 MAX_ATTEMPTS = 3  # unexpected failures of one entry before it is dead-lettered
 MAX_ENTRY_BYTES = 1_000_000
 _NOTIFICATIONS_MAXLEN = 10_000
+# The notification types the stream has always carried (api.notifications); the others exist
+# for the channels only.
+STREAM_TYPES = frozenset({"urgent_ticket", "reopened", "level_raised", "escalated", "rechecked"})
 _BACKOFF_START_S = 0.5
 _BACKOFF_MAX_S = 10.0
 _STALE_CONSUMER_MS = 3_600_000  # a consumer idle this long with nothing pending is removed
@@ -152,6 +163,8 @@ class TicketService:
         escalation_interval_s: how often overdue tickets are escalated.
         batch_size: entries read per call.
         retention: evidence retention, started and stopped with the service (its own thread).
+        deliveries: the notification channels' sender, started and stopped with the service
+            (its own thread); None: notifications go to the stream only.
         reports: the scheduled weekly/monthly reports (:mod:`api.reports.schedule`), started
             and stopped with the service (their own thread: a PDF must not hold up events).
 
@@ -172,6 +185,7 @@ class TicketService:
         escalation_interval_s: float = 60.0,
         batch_size: int = 100,
         retention: EvidenceRetention | None = None,
+        deliveries: DeliveryWorker | None = None,
         reports: ScheduledReports | None = None,
     ) -> None:
         if not 1 <= block_ms <= 60000:
@@ -186,6 +200,7 @@ class TicketService:
             raise ServiceError("group and consumer names must not be empty")
         self.store = store
         self.retention = retention
+        self.deliveries = deliveries
         self.reports = reports
         self.data_dir = Path(data_dir)
         self._digests = DigestCache()
@@ -245,6 +260,8 @@ class TicketService:
             busy_since = self._store_busy_since
         out["healthy"] = self._healthy
         out["notifications_pending"] = self._notifications_left
+        if self.deliveries is not None:
+            out.update(self.deliveries.counters())
         waited_s = 0.0 if busy_since is None else time.monotonic() - busy_since
         out["store_wait_s"] = round(waited_s, 1)
         if waited_s >= STORE_STALL_S:
@@ -264,6 +281,8 @@ class TicketService:
         self._thread.start()
         if self.retention is not None:
             self.retention.start()
+        if self.deliveries is not None:
+            self.deliveries.start()
         if self.reports is not None:
             self.reports.start()
 
@@ -271,6 +290,8 @@ class TicketService:
         """Stop the loop (and retention), wait for the thread, close the Redis connection."""
         if self.retention is not None:
             self.retention.stop()
+        if self.deliveries is not None:
+            self.deliveries.stop()
         if self.reports is not None:
             self.reports.stop()
         self._stop.set()
@@ -574,8 +595,11 @@ class TicketService:
             self._retry_later(exc)
 
     def _flush_notifications(self) -> None:
-        """Move the store's outbox to the notifications stream (Redis errors propagate)."""
+        """Copy the store's outbox into the delivery queue (channels configured), then move it
+        to the notifications stream (Redis errors propagate)."""
         try:
+            if self.deliveries is not None:
+                self.deliveries.enqueue_outbox()
             _sent, self._notifications_left = self.store.send_notifications(self._send_notification)
         except DBAPIError as exc:
             if not _database_down(exc):
@@ -584,6 +608,8 @@ class TicketService:
             raise _RetryLater(f"database unavailable: {reason}") from exc
 
     def _send_notification(self, payload: dict[str, Any]) -> None:
+        if payload.get("type") not in STREAM_TYPES:
+            return  # for the channels only (queued above); taken out of the outbox
         self._redis.xadd(
             NOTIFICATIONS_STREAM,
             {"notification": json.dumps(payload)},

@@ -446,6 +446,8 @@ def build_api(
     in this process) adds the publisher's spool to ``/health`` and ``/metrics``, where it shows
     even while Redis, through which the camera status travels, is down."""
     from api.app import create_app
+    from api.channels import ChannelConfigError
+    from api.delivery_worker import DeliveryWorker
     from api.reports.schedule import ScheduledReports
     from api.retention import EvidenceRetention
     from api.service import TicketService
@@ -467,6 +469,12 @@ def build_api(
     levels = config.api.levels if config.api is not None else None
     # Evidence retention runs with the ticket service: it needs the tickets' states.
     retention = EvidenceRetention(store, args.data_dir, config.retention)
+    # Notification channels (api.notifications): their secrets are read from the environment.
+    try:
+        deliveries = DeliveryWorker.from_config(config, store)
+    except ChannelConfigError as exc:
+        store.close()
+        raise StartupError(str(exc)) from None
     # Weekly/monthly reports (api.reports), when configured, are written by the service too.
     reports = ScheduledReports.from_config(config, store, args.data_dir)
     service = (
@@ -476,11 +484,17 @@ def build_api(
             data_dir=args.data_dir,
             escalation_interval_s=levels.escalation_interval_s,
             retention=retention,
+            deliveries=deliveries,
             reports=reports,
         )
         if levels is not None
         else TicketService(
-            args.redis_url, store, data_dir=args.data_dir, retention=retention, reports=reports
+            args.redis_url,
+            store,
+            data_dir=args.data_dir,
+            retention=retention,
+            reports=reports,
+            deliveries=deliveries,
         )
     )
 

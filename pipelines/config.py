@@ -53,6 +53,7 @@ from cameras.schema_checks import (
 from models.spec import ModelFamily, ProviderChoice
 from pipelines.config_yaml import DuplicateKeyError, load_yaml
 from pipelines.retention import RetentionSettings
+from pipelines.settings_notify import NotificationSettings
 from pipelines.settings_reports import ReportSettings
 from vision.types import HazardKind
 
@@ -427,6 +428,10 @@ class ApiConfig(ConfigModel):
     levels: LevelsConfig = Field(
         default_factory=LevelsConfig,
         description="Ticket risk levels, deadlines, escalation and automatic recheck.",
+    )
+    notifications: NotificationSettings = Field(
+        default_factory=NotificationSettings,
+        description="Channels told of ticket changes (api.channels), with retries.",
     )
     reports: ReportSettings = Field(
         default_factory=ReportSettings,

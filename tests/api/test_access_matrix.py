@@ -105,6 +105,8 @@ ROWS: list[Row] = [
     *_get_and_head(f"{TICKET}/annotations", STAFF_ONLY),
     *_get_and_head(f"{TICKET}/frames/{{t_ms}}.jpg", STAFF_ONLY, "/tickets/{id}/frames/480.jpg"),
     Row("PUT", f"{TICKET}/annotations", "/tickets/{id}/annotations", STAFF_ONLY, "annotate"),
+    # Notification deliveries: staff, the grid worker of the ticket's camera included.
+    *_get_and_head(f"{TICKET}/deliveries", (200, 200, 200, 404, 403, 401, 401)),
     # Pages: a token in the header works like a session; without one, the login form.
     *_get_and_head("/", REDIRECT),
     *_get_and_head("/ui", REDIRECT),

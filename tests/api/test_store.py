@@ -993,11 +993,11 @@ def test_a_deadlock_is_retried_not_reported_as_an_outage(postgres: PostgresServe
 def test_the_outbox_sends_each_notification_once_and_keeps_what_failed(
     store: TicketStore,
 ) -> None:
-    """Changes that announce something (here urgent new tickets) leave their notification in
-    the outbox with the change; a send that fails half way deletes only what went out."""
+    """Changes that announce something (here new tickets) leave their notification in the
+    outbox with the change; a send that fails half way deletes only what went out."""
     for zone in ("a", "b", "c"):
         _start(store, kind="falling_object", camera_id="facade", zone=zone)
-    _start(store)  # yellow: announces nothing
+    _start(store)  # yellow: "created", for the channels that want every new ticket
     sent: list[dict[str, Any]] = []
 
     def flaky(payload: dict[str, Any]) -> None:
@@ -1007,8 +1007,9 @@ def test_the_outbox_sends_each_notification_once_and_keeps_what_failed(
 
     with pytest.raises(ConnectionError, match="redis went away"):
         store.send_notifications(flaky)
-    assert store.send_notifications(sent.append) == (2, 0)
+    assert store.send_notifications(sent.append) == (3, 0)
     assert store.send_notifications(sent.append) == (0, 0)
     assert [(n["type"], n["zone"], n["level"]) for n in sent] == [
-        ("urgent_ticket", zone, "red") for zone in ("a", "b", "c")
+        *[("urgent_ticket", zone, "red") for zone in ("a", "b", "c")],
+        ("created", "lane", "yellow"),
     ]
