@@ -544,10 +544,11 @@ class BlobTrack:
         return math.hypot(self.x_px[-1] - self.x_px[-2], self.y_px[-1] - self.y_px[-2]) / dt
 
     def points_norm(self, width_px: int, height_px: int) -> np.ndarray:
-        """float64 (n, 3) points (x / width, y / height, t_s)."""
-        return np.column_stack(
-            [np.asarray(self.x_px) / width_px, np.asarray(self.y_px) / height_px, self.t_s]
-        )
+        """float64 (n, 3) points (x / width, y / height, t_s), C-contiguous."""
+        points = np.array((self.x_px, self.y_px, self.t_s), np.float64).T.copy()
+        points[:, 0] /= width_px
+        points[:, 1] /= height_px
+        return points
 
 
 @dataclass(frozen=True, slots=True)

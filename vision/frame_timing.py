@@ -193,7 +193,7 @@ class CaptureClock:
         if grid is None or stamps.size == 0:
             return stamps.copy()
         slots = np.rint((stamps - grid.phase_s) / grid.period_s)
-        if np.any(np.diff(slots) < 1):
+        if (slots[1:] - slots[:-1] < 1).any():  # np.diff, without its overhead (per track)
             return stamps.copy()
         return np.asarray(grid.phase_s + slots * grid.period_s)
 

@@ -387,13 +387,15 @@ class FallingObjectRule:
             return None
         if track.track_id in self._spent or len(track) < 2:
             return None
+        self._ended = [(f, e) for f, e in self._ended if t_s - e <= self.settings.merge_gap_s]
+        if not self._falls and not self._ended and len(track) < self.settings.min_points:
+            return None  # no fall to join, too short to test: its points are not needed
         points = self._points(track)
         for fall in self._falls:
             if fall.follows(points, width_px / height_px):
                 self._track_fall[track.track_id] = fall
                 fall.add(track, width_px, height_px)
                 return None
-        self._ended = [(f, e) for f, e in self._ended if t_s - e <= self.settings.merge_gap_s]
         for fall, _ in self._ended:
             if fall.continues(points, width_px / height_px):
                 self._spent.add(track.track_id)  # a fragment of a fall already reported
