@@ -5,6 +5,7 @@ channel configured for every new ticket gets yellow ones that the stream does no
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from api.channels import verify_signature
 from api.delivery_worker import DeliveryWorker
 from api.service import EVENTS_STREAM, NOTIFICATIONS_STREAM, TicketService
 from api.store import TicketStore
+from hazardwatch.services import StartupError, build_api
 from pipelines.config import parse_config
 from tests.api.hazard_events import event
 from tests.api.notify_receivers import Receiver, receivers
@@ -162,3 +164,32 @@ def test_every_new_ticket_goes_to_a_channel_that_wants_them_not_to_the_stream(
     [request] = receiver.requests
     assert (request.json()["type"], request.json()["level"]) == ("created", "yellow")
     assert stream_types(client) == []  # the stream carries what it always carried
+
+
+def test_serve_starts_the_channels_and_refuses_a_missing_secret(
+    redis_server: RedisServerProcess,
+    tmp_path: Path,
+    receivers: list[Receiver],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``build_api`` (serve, up): the channels' worker runs with the service; a secret whose
+    variable is not set stops the start, naming the config path and never a value."""
+    receiver = Receiver()
+    receivers.append(receiver)
+    config = config_with(receiver)
+    args = argparse.Namespace(data_dir=tmp_path / "serve", redis_url=redis_server.url)
+    monkeypatch.delenv("HW_TEST_SECRET", raising=False)
+    with pytest.raises(StartupError) as refused:
+        build_api(config, args)
+    assert str(refused.value) == (
+        "api.notifications.channels.0.secret: environment variable HW_TEST_SECRET is not set "
+        "or empty"
+    )
+    monkeypatch.setenv("HW_TEST_SECRET", SECRET)
+    store, service, _app = build_api(config, args)
+    try:
+        assert service.deliveries is not None and list(service.deliveries.channels) == ["ops"]
+        assert service.counters()["deliveries_sent"] == 0
+    finally:
+        service.stop()
+        store.close()
