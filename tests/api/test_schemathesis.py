@@ -75,6 +75,7 @@ OPERATIONS = [
     ("GET", "/tickets/{ticket_id}/annotations", True),
     ("PUT", "/tickets/{ticket_id}/annotations", True),
     ("GET", "/tickets/{ticket_id}/frames/{t_ms}.jpg", True),
+    ("GET", "/tickets/{ticket_id}/deliveries", True),
     ("GET", "/cameras", False),
     ("GET", "/cameras/{camera_id}/live", True),
     ("GET", "/cameras/{camera_id}/zones", True),
