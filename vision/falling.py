@@ -477,7 +477,14 @@ def find_blobs(
     if not cv2.countNonZero(mask):
         return Blobs.empty()
     joined = cv2.dilate(mask, _DILATE_KERNEL)
-    count, labels, stats, centroids = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    h, w = mask.shape
+    # uint16 labels give the same labels, statistics and centroids as int32 ones at a third of
+    # the CPU (OpenCV 5, 461x255 facade zone: 185 against 565 us); an 8-connected mask has at
+    # most ceil(h/2) * ceil(w/2) components, which must fit.
+    ltype = cv2.CV_16U if ((h + 1) // 2) * ((w + 1) // 2) < 65535 else cv2.CV_32S
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(
+        joined, connectivity=8, ltype=ltype
+    )
     stats, centroids = stats[1:count], centroids[1:count]
     area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
     keep = (area >= min_area_px) & (area <= max_area_px)
@@ -488,12 +495,13 @@ def find_blobs(
             raise ValueError(
                 f"find_blobs: changed shape {changed.shape} differs from mask {mask.shape}"
             )
-        hits = labels[(changed != 0) & (mask != 0)]
+        hits = labels[_nonzero_in_both(changed, mask)]
         fresh = (np.bincount(hits, minlength=count)[1:count] > 0)[keep]
     levels = np.zeros(len(area), np.float32)
     if threshold is not None and len(area):
-        cx = np.clip(np.rint(centroids[:, 0]).astype(np.intp), 0, mask.shape[1] - 1)
-        cy = np.clip(np.rint(centroids[:, 1]).astype(np.intp), 0, mask.shape[0] - 1)
+        # np.minimum/np.maximum: np.clip's Python wrapper costs more than the clipping here
+        cx = np.minimum(np.maximum(np.rint(centroids[:, 0]).astype(np.intp), 0), w - 1)
+        cy = np.minimum(np.maximum(np.rint(centroids[:, 1]).astype(np.intp), 0), h - 1)
         levels = threshold[cy, cx].astype(np.float32)
     ox, oy = offset_px
     x1 = stats[:, cv2.CC_STAT_LEFT].astype(np.int64) + ox
@@ -503,6 +511,23 @@ def find_blobs(
     )
     centroids = centroids.astype(np.float64) + np.array([ox, oy])
     return Blobs(centroids, area, xyxy.astype(np.int64), levels, fresh)
+
+
+def _nonzero_in_both(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the pixels nonzero in both 2-D arrays of one shape; few pixels are (the
+    changed part of the foreground), so OpenCV finds them cheaper than boolean masks would."""
+    both = cv2.min(_as_uint8(a), _as_uint8(b))
+    points = cv2.findNonZero(both)
+    if points is None:
+        empty = np.zeros(0, np.intp)
+        return empty, empty
+    xy = points.reshape(-1, 2)  # (n, 1, 2) or (n, 2) (x, y), by OpenCV version
+    return xy[:, 1], xy[:, 0]
+
+
+def _as_uint8(image: np.ndarray) -> np.ndarray:
+    """``image`` when it is uint8, else its nonzero pixels as 1 (uint8)."""
+    return image if image.dtype == np.uint8 else np.asarray(image != 0, np.uint8)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,114 @@
+"""The motion path's cheaper code gives exactly what the plain code gave.
+
+The falling-object analysis runs on every frame of every facade camera, so its steps were made
+cheaper (uint16 labels, fewer full-size temporaries, OpenCV instead of numpy); the events must
+not change by a single bit. Each test runs the step against a plain reference (the code as it
+was before) on random and structured inputs and demands identical outputs.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vision.falling import Blobs, find_blobs
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def reference_find_blobs(
+    mask: np.ndarray,
+    min_area_px: int,
+    max_area_px: int,
+    offset_px: tuple[int, int] = (0, 0),
+    threshold: np.ndarray | None = None,
+    changed: np.ndarray | None = None,
+) -> Blobs:
+    """find_blobs as it was (int32 labels, boolean masks, np.clip)."""
+    if not cv2.countNonZero(mask):
+        return Blobs.empty()
+    joined = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    stats, centroids = stats[1:count], centroids[1:count]
+    area = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
+    keep = (area >= min_area_px) & (area <= max_area_px)
+    stats, centroids, area = stats[keep], centroids[keep], area[keep]
+    fresh = None
+    if changed is not None:
+        hits = labels[(changed != 0) & (mask != 0)]
+        fresh = (np.bincount(hits, minlength=count)[1:count] > 0)[keep]
+    levels = np.zeros(len(area), np.float32)
+    if threshold is not None and len(area):
+        cx = np.clip(np.rint(centroids[:, 0]).astype(np.intp), 0, mask.shape[1] - 1)
+        cy = np.clip(np.rint(centroids[:, 1]).astype(np.intp), 0, mask.shape[0] - 1)
+        levels = threshold[cy, cx].astype(np.float32)
+    ox, oy = offset_px
+    x1 = stats[:, cv2.CC_STAT_LEFT].astype(np.int64) + ox
+    y1 = stats[:, cv2.CC_STAT_TOP].astype(np.int64) + oy
+    xyxy = np.stack(
+        [x1, y1, x1 + stats[:, cv2.CC_STAT_WIDTH], y1 + stats[:, cv2.CC_STAT_HEIGHT]], axis=1
+    )
+    centroids = centroids.astype(np.float64) + np.array([ox, oy])
+    return Blobs(centroids, area, xyxy.astype(np.int64), levels, fresh)
+
+
+def assert_same_blobs(got: Blobs, want: Blobs) -> None:
+    for name in ("centroid_px", "area_px", "xyxy_px", "threshold"):
+        a, b = getattr(got, name), getattr(want, name)
+        assert a.dtype == b.dtype, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    if want.fresh is None:
+        assert got.fresh is None
+    else:
+        assert got.fresh is not None
+        np.testing.assert_array_equal(got.fresh, want.fresh)
+
+
+def random_case(
+    seed: int, shape: tuple[int, int], density: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A foreground mask (0/255), a 'changed' map (0/1) and a threshold map."""
+    rng = np.random.default_rng(seed)
+    mask = np.where(rng.random(shape) < density, 255, 0).astype(np.uint8)
+    # some solid blobs too, of several sizes, partly off the edges
+    for _ in range(6):
+        x, y = int(rng.integers(-5, shape[1])), int(rng.integers(-5, shape[0]))
+        cv2.circle(mask, (x, y), int(rng.integers(1, 9)), 255, -1)
+    changed = (rng.random(shape) < 0.3).astype(np.uint8)
+    threshold = rng.uniform(14, 60, shape).astype(np.float32)
+    return mask, changed, threshold
+
+
+@pytest.mark.parametrize(
+    ("shape", "density"),
+    [
+        ((255, 461), 0.002),  # the facade zone of the bench, sparse
+        ((255, 461), 0.02),
+        ((255, 461), 0.3),  # dense: many components touching
+        ((7, 9), 0.5),  # tiny
+        ((600, 600), 0.05),  # too many possible components for uint16 labels: int32 path
+    ],
+    ids=["facade-sparse", "facade-some", "facade-dense", "tiny", "large-int32"],
+)
+def test_find_blobs_matches_reference(shape: tuple[int, int], density: float) -> None:
+    for seed in range(4):
+        mask, changed, threshold = random_case(seed, shape, density)
+        for kwargs in (
+            {},
+            {"threshold": threshold},
+            {"threshold": threshold, "changed": changed},
+            {"changed": changed.astype(bool)},  # a bool map is read as nonzero = changed
+        ):
+            got = find_blobs(mask, 2, 400, (10, 8), **kwargs)  # type: ignore[arg-type]
+            want = reference_find_blobs(mask, 2, 400, (10, 8), **kwargs)  # type: ignore[arg-type]
+            assert_same_blobs(got, want)
+
+
+def test_find_blobs_nothing_changed_is_not_fresh() -> None:
+    mask, _, _ = random_case(7, (255, 461), 0.01)
+    changed = np.zeros(mask.shape, np.uint8)
+    got = find_blobs(mask, 1, 10_000, changed=changed)
+    assert got.fresh is not None and len(got) > 0
+    assert not got.fresh.any()
+    assert_same_blobs(got, reference_find_blobs(mask, 1, 10_000, changed=changed))
