@@ -72,11 +72,17 @@ def decode(video: Path, out: Path, limit: int | None) -> None:
     print(f"decode: {len(images)} frames of {images[0].shape} from {video} -> {out}")
 
 
-def measure(frames_dir: Path, tree: Path | None, profile: str | None) -> dict[str, Any]:
+def measure(
+    frames_dir: Path, tree: Path | None, profile: str | None, cv_threads: int | None = None
+) -> dict[str, Any]:
     """Time ``CameraAnalysis.process`` over the decoded frames, in this process."""
     if tree is not None:
         sys.path.insert(0, str(tree.resolve()))
+    import cv2
     import numpy as np
+
+    if cv_threads is not None:
+        cv2.setNumThreads(cv_threads)
 
     import pipelines.analysis
     from pipelines.analysis import build_camera_analysis
@@ -123,7 +129,7 @@ def measure(frames_dir: Path, tree: Path | None, profile: str | None) -> dict[st
     }
 
 
-def compare(frames_dir: Path, base: Path, repeats: int) -> None:
+def compare(frames_dir: Path, base: Path, repeats: int, cv_threads: int | None = None) -> None:
     """``measure`` in fresh processes, base and this tree alternating; medians."""
     here = Path(__file__).resolve().parents[1]
     runs: dict[str, list[dict[str, Any]]] = {"base": [], "new": []}
@@ -131,6 +137,7 @@ def compare(frames_dir: Path, base: Path, repeats: int) -> None:
         for name, tree in (("base", base), ("new", here)):
             cmd = [sys.executable, "-m", "benchmarks.motion_cpu", "measure"]
             cmd += ["--frames-dir", str(frames_dir), "--tree", str(tree)]
+            cmd += [] if cv_threads is None else ["--cv-threads", str(cv_threads)]
             done = subprocess.run(cmd, cwd=here, capture_output=True, text=True, check=True)
             result = json.loads(done.stdout)
             runs[name].append(result)
@@ -145,12 +152,23 @@ def compare(frames_dir: Path, base: Path, repeats: int) -> None:
     print(f"change: {(n - b) / b * 100:+.1f} %")
 
 
-def suite_events(suites: list[Path], patterns: list[str], tree: Path | None, out: Path) -> None:
+def suite_events(
+    suites: list[Path],
+    patterns: list[str],
+    tree: Path | None,
+    out: Path,
+    cv_threads: int | None = None,
+) -> None:
     """Every event (all fields) of every matching clip of the suites, replayed as ``eval`` does:
     the strict identity check (eval's report keeps only starts, rounded)."""
     if tree is not None:
         sys.path.insert(0, str(tree.resolve()))
     import fnmatch
+
+    import cv2
+
+    if cv_threads is not None:
+        cv2.setNumThreads(cv_threads)
 
     from pipelines.config import load_config
     from pipelines.derived_clips import derived_clip
@@ -184,25 +202,28 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--frames-dir", type=Path, required=True)
     m.add_argument("--tree", type=Path, default=None, help="import the project from here")
     m.add_argument("--profile", choices=["pyinstrument"], default=None)
+    m.add_argument("--cv-threads", type=int, default=None, help="cv2.setNumThreads first")
     c = sub.add_parser("compare", help="base and this tree, interleaved, fresh processes")
     c.add_argument("--frames-dir", type=Path, required=True)
     c.add_argument("--base", type=Path, required=True)
     c.add_argument("--repeats", type=int, default=3)
+    c.add_argument("--cv-threads", type=int, default=None, help="cv2.setNumThreads in both")
     e = sub.add_parser("events", help="every event of suite clips, as JSON (identity check)")
     e.add_argument("suite", nargs="+", type=Path)
     e.add_argument("--only", action="append", default=[], metavar="PATTERN")
     e.add_argument("--tree", type=Path, default=None, help="import the project from here")
     e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--cv-threads", type=int, default=None, help="cv2.setNumThreads first")
     args = parser.parse_args(argv)
     if args.command == "decode":
         decode(args.video, args.out, args.limit)
     elif args.command == "measure":
-        result = measure(args.frames_dir, args.tree, args.profile)
+        result = measure(args.frames_dir, args.tree, args.profile, args.cv_threads)
         print(json.dumps(result))
     elif args.command == "events":
-        suite_events(args.suite, args.only, args.tree, args.out)
+        suite_events(args.suite, args.only, args.tree, args.out, args.cv_threads)
     else:
-        compare(args.frames_dir, args.base, args.repeats)
+        compare(args.frames_dir, args.base, args.repeats, args.cv_threads)
     return 0
 
 
