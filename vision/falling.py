@@ -820,20 +820,44 @@ class BlobTracker:
             xy[None, :, 0] - predictions[:, None, 0], xy[None, :, 1] - predictions[:, None, 1]
         )
         cost = dist / predictions[:, 2:3]
-        rows, cols = np.nonzero(cost <= 1.0)
-        order = np.argsort(cost[rows, cols], kind="stable")
-        used_tracks: set[int] = set()
-        for k in order:
-            r, c = int(rows[k]), int(cols[k])
+        for r, c in greedy_pairs(cost):
             blob = int(candidates[c])
-            if r in used_tracks or not free[blob]:
-                continue
-            used_tracks.add(r)
             free[blob] = False
             x, y = blobs.centroid_px[blob]
             tier[r].add(
                 float(x), float(y), t_s, int(blobs.area_px[blob]), float(blobs.threshold[blob])
             )
+
+
+def greedy_pairs(cost: np.ndarray) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching: the (row, col) pairs of ``cost <= 1``, cheapest first (ties
+    in row-major order), skipping a pair whose row or column is already taken.
+
+    On Python ints, and it stops once every row or every column that has a pair is taken:
+    swaying foliage makes hundreds of pairs a frame.
+
+    Args:
+        cost: float (rows, cols) normalized distances.
+
+    Returns:
+        The pairs taken, in the order taken.
+    """
+    rows, cols = np.nonzero(cost <= 1.0)
+    order = np.argsort(cost[rows, cols], kind="stable")
+    pair_rows, pair_cols = rows[order].tolist(), cols[order].tolist()
+    rows_left, cols_left = len(set(pair_rows)), len(set(pair_cols))
+    used_rows: set[int] = set()
+    used_cols: set[int] = set()
+    taken: list[tuple[int, int]] = []
+    for r, c in zip(pair_rows, pair_cols, strict=True):
+        if r in used_rows or c in used_cols:
+            continue
+        used_rows.add(r)
+        used_cols.add(c)
+        taken.append((r, c))
+        if len(used_rows) == rows_left or len(used_cols) == cols_left:
+            break
+    return taken
 
 
 @dataclass(frozen=True, slots=True)

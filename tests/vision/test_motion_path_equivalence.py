@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.falling import Blobs, find_blobs
+from vision.falling import Blobs, find_blobs, greedy_pairs
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -112,3 +112,44 @@ def test_find_blobs_nothing_changed_is_not_fresh() -> None:
     assert got.fresh is not None and len(got) > 0
     assert not got.fresh.any()
     assert_same_blobs(got, reference_find_blobs(mask, 1, 10_000, changed=changed))
+
+
+def reference_greedy_pairs(cost: np.ndarray) -> list[tuple[int, int]]:
+    """BlobTracker._match's loop as it was: every pair of cost <= 1 visited, cheapest first."""
+    rows, cols = np.nonzero(cost <= 1.0)
+    order = np.argsort(cost[rows, cols], kind="stable")
+    used_rows: set[int] = set()
+    free = np.ones(cost.shape[1], bool)
+    taken = []
+    for k in order:
+        r, c = int(rows[k]), int(cols[k])
+        if r in used_rows or not free[c]:
+            continue
+        used_rows.add(r)
+        free[c] = False
+        taken.append((r, c))
+    return taken
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "spread"),
+    [
+        (0, 5, 1.0),
+        (5, 0, 1.0),
+        (1, 1, 1.0),
+        (26, 23, 2.0),
+        (26, 23, 0.6),
+        (40, 3, 1.5),
+        (3, 40, 1.5),
+        (12, 12, 1.0),
+    ],
+    ids=["no-rows", "no-cols", "one", "foliage", "all-close", "tall", "wide", "square"],
+)
+def test_greedy_pairs_matches_reference(rows: int, cols: int, spread: float) -> None:
+    rng = np.random.default_rng(rows * 100 + cols)
+    for _ in range(50):
+        cost = rng.uniform(0, spread, (rows, cols))
+        cost[rng.random((rows, cols)) < 0.2] = 1.0  # exactly on the gate
+        if rows and cols:  # ties between pairs
+            cost[rng.integers(0, rows), :] = 0.5
+        assert greedy_pairs(cost) == reference_greedy_pairs(cost)
