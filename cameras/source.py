@@ -28,6 +28,7 @@ import av.error
 import av.packet
 import av.video.frame
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from cameras.errors import (
     DecodeError,
@@ -290,6 +291,8 @@ class VideoSource:
         self._seq = 0
         self._fps_window: list[float] = []
         self._on_reconnect: Callable[[], None] | None = None
+        # Scales and converts every frame (only the thread running frames() uses it): see _to_bgr.
+        self._reformatter = VideoReformatter()
 
     # ----- status -----------------------------------------------------------------------------
 
@@ -660,15 +663,22 @@ class VideoSource:
             image=image,
         )
 
-    @staticmethod
-    def _to_bgr(frame: av.video.frame.VideoFrame, width_px: int | None) -> np.ndarray:
+    def _to_bgr(self, frame: av.video.frame.VideoFrame, width_px: int | None) -> np.ndarray:
+        # One reformatter for the source, on one thread: frame.reformat() sets FFmpeg's scaler
+        # up anew for every frame, with a thread pool. Measured on the 720p25 bench facade clip
+        # to 480x270: 0.63-0.70 against 1.46-2.0 CPU-ms a frame, the same bytes.
         if width_px is None or width_px == frame.width:
-            image = frame.to_ndarray(format="bgr24")
+            image = self._reformatter.reformat(frame, format="bgr24", threads=1).to_ndarray()
         else:
             height_px = max(2, round(frame.height * width_px / frame.width / 2) * 2)
             # Scale inside FFmpeg straight to BGR: no full-size array is ever made.
-            image = frame.reformat(
-                width=width_px, height=height_px, format="bgr24", interpolation="FAST_BILINEAR"
+            image = self._reformatter.reformat(
+                frame,
+                width=width_px,
+                height=height_px,
+                format="bgr24",
+                interpolation="FAST_BILINEAR",
+                threads=1,
             ).to_ndarray()
         image.flags.writeable = False
         return image
