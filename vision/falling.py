@@ -378,7 +378,9 @@ class BackgroundModel:
         alpha = min(1.0, max(dt / s.background_tau_s, dt / elapsed))
         alpha_dev = min(1.0, max(dt / s.deviation_tau_s, dt / elapsed))
         diff = cv2.absdiff(frame, self._mean)
-        threshold = np.maximum(self._dev * s.threshold_sigma, np.float32(s.min_threshold))
+        # In place: a second full-size temporary costs more than the arithmetic (page faults).
+        threshold = self._dev * s.threshold_sigma
+        np.maximum(threshold, np.float32(s.min_threshold), out=threshold)
         fg = cv2.compare(diff, threshold, cv2.CMP_GT)
         if mask is not None:
             fg = cv2.bitwise_and(fg, fg, mask=mask)
@@ -401,7 +403,8 @@ class BackgroundModel:
         moving = cv2.dilate(fg, _DILATE_KERNEL)
         cv2.accumulateWeighted(frame, self._mean, alpha, mask=cv2.bitwise_not(moving))
         cv2.accumulateWeighted(frame, self._mean, alpha * s.foreground_learning, mask=moving)
-        cv2.accumulateWeighted(np.minimum(diff, np.float32(s.deviation_cap)), self._dev, alpha_dev)
+        cv2.min(diff, float(np.float32(s.deviation_cap)), dst=diff)  # diff is not needed after
+        cv2.accumulateWeighted(diff, self._dev, alpha_dev)
         if pts_s < self._quiet_until_s:
             return Foreground(
                 np.zeros(image.shape, np.uint8), changed, MotionState.WARMUP, threshold

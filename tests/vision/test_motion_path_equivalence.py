@@ -12,7 +12,15 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.falling import Blobs, find_blobs, greedy_pairs
+from vision.falling import (
+    BackgroundModel,
+    Blobs,
+    FallSettings,
+    Foreground,
+    MotionState,
+    find_blobs,
+    greedy_pairs,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -153,3 +161,105 @@ def test_greedy_pairs_matches_reference(rows: int, cols: int, spread: float) -> 
         if rows and cols:  # ties between pairs
             cost[rng.integers(0, rows), :] = 0.5
         assert greedy_pairs(cost) == reference_greedy_pairs(cost)
+
+
+class ReferenceBackgroundModel:
+    """BackgroundModel.update as it was (a temporary per step)."""
+
+    def __init__(self, settings: FallSettings) -> None:
+        self.settings = settings
+        self._mean: np.ndarray | None = None
+        self._dev: np.ndarray | None = None
+        self._start_s = self._last_s = self._quiet_until_s = 0.0
+        self._learning = True
+
+    def update(self, image: np.ndarray, pts_s: float, mask: np.ndarray | None) -> Foreground:
+        s = self.settings
+        frame = image.astype(np.float32)
+        if self._mean is None or self._dev is None:
+            self._mean = frame
+            self._dev = np.full_like(frame, s.min_threshold / s.threshold_sigma)
+            self._start_s = self._last_s = pts_s
+            self._quiet_until_s = pts_s + s.warmup_s
+            self._learning = True
+            return Foreground(np.zeros(image.shape, np.uint8), 0.0, MotionState.WARMUP)
+        dt = max(pts_s - self._last_s, 1e-6)
+        elapsed = max(pts_s - self._start_s, dt)
+        self._last_s = pts_s
+        alpha = min(1.0, max(dt / s.background_tau_s, dt / elapsed))
+        alpha_dev = min(1.0, max(dt / s.deviation_tau_s, dt / elapsed))
+        diff = cv2.absdiff(frame, self._mean)
+        threshold = np.maximum(self._dev * s.threshold_sigma, np.float32(s.min_threshold))
+        fg = cv2.compare(diff, threshold, cv2.CMP_GT)
+        if mask is not None:
+            fg = cv2.bitwise_and(fg, fg, mask=mask)
+            total = max(cv2.countNonZero(mask), 1)
+        else:
+            total = fg.size
+        changed = cv2.countNonZero(fg) / total
+        if self._learning and pts_s >= self._quiet_until_s:
+            self._learning = False
+        if changed > s.shake_changed_fraction and not self._learning:
+            self._mean = frame
+            self._quiet_until_s = pts_s + s.rewarm_s
+            return Foreground(
+                np.zeros(image.shape, np.uint8), changed, MotionState.SHAKE, threshold
+            )
+        kernel = np.ones((3, 3), np.uint8)
+        moving = cv2.dilate(fg, kernel)
+        cv2.accumulateWeighted(frame, self._mean, alpha, mask=cv2.bitwise_not(moving))
+        cv2.accumulateWeighted(frame, self._mean, alpha * s.foreground_learning, mask=moving)
+        cv2.accumulateWeighted(np.minimum(diff, np.float32(s.deviation_cap)), self._dev, alpha_dev)
+        if pts_s < self._quiet_until_s:
+            return Foreground(
+                np.zeros(image.shape, np.uint8), changed, MotionState.WARMUP, threshold
+            )
+        return Foreground(fg, changed, MotionState.OK, threshold)
+
+
+def scene_frames(seed: int, n: int, shape: tuple[int, int]) -> list[np.ndarray]:
+    """A noisy textured wall with swaying patches, falling dots and one global light change."""
+    rng = np.random.default_rng(seed)
+    wall = rng.integers(40, 200, shape).astype(np.float32)
+    wall = cv2.GaussianBlur(wall, (0, 0), 2.0)
+    frames = []
+    for i in range(n):
+        image = wall + rng.normal(0, 3, shape)
+        image[20:60, 30:90] += 25 * np.sin(i * 0.7) * rng.random((40, 60))  # foliage
+        y = (i * 7) % shape[0]
+        image[y : y + 3, 100 + i % 50 : 103 + i % 50] = 250  # a falling dot
+        if i == n // 2:
+            image += 60  # lights on: a shake
+        frames.append(np.clip(image, 0, 255).astype(np.uint8))
+    return frames
+
+
+@pytest.mark.parametrize(
+    ("settings", "masked"),
+    [
+        (FallSettings(), True),
+        (FallSettings(), False),
+        (FallSettings(threshold_sigma=3.7, min_threshold=9.5, deviation_cap=33.3), True),
+    ],
+    ids=["defaults-zone", "defaults-whole", "odd-settings"],
+)
+def test_background_model_matches_reference(settings: FallSettings, masked: bool) -> None:
+    shape = (120, 200)
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.array([[5, 5], [190, 10], [180, 115], [10, 100]], np.int32)], 255)
+    model, reference = BackgroundModel(settings), ReferenceBackgroundModel(settings)
+    states = set()
+    for i, image in enumerate(scene_frames(3, 120, shape)):
+        pts_s = i * 0.04 + (0.013 if i % 7 == 0 else 0.0)  # uneven steps
+        got = model.update(image, pts_s, mask if masked else None)
+        want = reference.update(image, pts_s, mask if masked else None)
+        assert got.state is want.state, f"frame {i}"
+        assert got.changed_fraction == want.changed_fraction, f"frame {i}"
+        np.testing.assert_array_equal(got.mask, want.mask, err_msg=f"frame {i}")
+        if want.threshold is None:
+            assert got.threshold is None
+        else:
+            assert got.threshold is not None and got.threshold.dtype == want.threshold.dtype
+            np.testing.assert_array_equal(got.threshold, want.threshold, err_msg=f"frame {i}")
+        states.add(want.state)
+    assert states == {MotionState.WARMUP, MotionState.OK, MotionState.SHAKE}
