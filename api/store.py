@@ -90,6 +90,7 @@ from api.errors import (
     TicketNotFound,
 )
 from api.notifications import event_notification_kind, notification
+from api.schema import upgrade_database
 from api.workflow import (
     SYSTEM_ACTOR,
     RiskLevel,
@@ -109,6 +110,7 @@ from api.workflow import (
     step_of,
 )
 from pipelines.config import TokenRole
+from pipelines.settings_dispatch import Assignee, Contact
 from vision.annotations import AnnotationBox, FrameAnnotation, FrameRef, FrameSource
 from vision.types import HazardEvent, HazardKind, HazardPhase
 
@@ -122,12 +124,13 @@ _RETRIES = 5  # attempts of a write that lost a race on a unique key
 # PostgreSQL's "deadlock detected" and "could not serialize access": the transaction was rolled
 # back only to let another one through, and succeeds when run again.
 _ROLLED_BACK_BY_SERVER = ("40P01", "40001")
-_SCHEMA_LOCK_KEY = 0x6877_7469_636B  # PostgreSQL advisory lock held while creating tables
 _STATE_CHUNK = 500  # hazard ids per query (far below SQLite's bound-variable limit)
 
 _LOCK_WAIT_S = 30.0  # how long a SQLite transaction waits for a lock held by another connection
 
 T = TypeVar("T")
+# Who is responsible for a hazard at (camera, zone), and the dispatch rule's key (api.dispatch).
+Dispatch = Callable[[str, str], tuple[Assignee, str] | None]
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
@@ -174,6 +177,10 @@ class Base(DeclarativeBase):
 
 # JSONB on PostgreSQL (comparable, indexable), JSON text elsewhere.
 JsonColumn = JSON().with_variant(postgresql.JSONB(), "postgresql")
+# The same, with Python None stored as SQL NULL (as a column added later holds in old rows).
+NullableJsonColumn = JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
 
 
 class TicketRow(Base):
@@ -198,6 +205,9 @@ class TicketRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
     evidence: Mapped[dict[str, Any]] = mapped_column(JsonColumn, default=dict)
     escalations: Mapped[int] = mapped_column(Integer, default=0)
+    # 责任单位/责任人 as {"name", "contact"} (api.dispatch); NULL: not assigned (revision 0002).
+    responsible_unit: Mapped[dict[str, Any] | None] = mapped_column(NullableJsonColumn)
+    responsible_person: Mapped[dict[str, Any] | None] = mapped_column(NullableJsonColumn)
 
     hazards: Mapped[list[HazardRow]] = relationship(
         back_populates="ticket", order_by="HazardRow.started_at", lazy="selectin"
@@ -333,6 +343,8 @@ class TicketView:
     ended_at: datetime | None
     escalations: int
     allowed_transitions: list[str] = field(default_factory=list)
+    responsible_unit: dict[str, Any] | None = None
+    responsible_person: dict[str, Any] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -370,6 +382,10 @@ class TicketView:
             "labels": list(self.labels),
             "score": self.score,
             "escalations": self.escalations,
+            "responsible_unit": _contact_json(self.responsible_unit, public=public, person=False),
+            "responsible_person": _contact_json(
+                self.responsible_person, public=public, person=True
+            ),
         }
         if public:
             out["evidence"] = {
@@ -380,7 +396,12 @@ class TicketView:
                 "blurred": True,
             }
             out["history"] = [
-                {**_history_json(entry), "actor": mask_actor(entry["actor"]), "note": None}
+                {
+                    **_history_json(entry),
+                    **_public_contacts(entry),
+                    "actor": mask_actor(entry["actor"]),
+                    "note": None,
+                }
                 for entry in self.history
             ]
             return out
@@ -392,6 +413,31 @@ class TicketView:
 
 def _history_json(entry: Mapping[str, Any]) -> dict[str, Any]:
     return {**entry, "at": _iso(entry["at"])}
+
+
+# History entries of an assignment carry these (api.dispatch); the public see them masked.
+_CONTACT_KEYS = ("responsible_unit", "responsible_person", "previous_unit", "previous_person")
+
+
+def _contact_json(
+    value: Mapping[str, Any] | None, *, public: bool, person: bool
+) -> dict[str, Any] | None:
+    """A responsible unit or person as the caller may see it: the public see no contact and a
+    person's name masked (脱敏), but a unit's name (an organisation, not a person)."""
+    if value is None:
+        return None
+    if not public:
+        return dict(value)
+    name = str(value.get("name", ""))
+    return {**value, "name": mask_actor(name) if person else name, "contact": None}
+
+
+def _public_contacts(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: _contact_json(entry[key], public=True, person=key.endswith("_person"))
+        for key in _CONTACT_KEYS
+        if isinstance(entry.get(key), Mapping)
+    }
 
 
 def _view(row: TicketRow) -> TicketView:
@@ -430,6 +476,10 @@ def _view(row: TicketRow) -> TicketView:
         ended_at=row.ended_at,
         escalations=row.escalations,
         allowed_transitions=allowed_targets(row.status),
+        responsible_unit=None if row.responsible_unit is None else dict(row.responsible_unit),
+        responsible_person=(
+            None if row.responsible_person is None else dict(row.responsible_person)
+        ),
     )
 
 
@@ -550,34 +600,33 @@ class TicketStore:
         url: ``sqlite:///path/db.sqlite3`` (parent directory created) or
             ``postgresql+psycopg://user@host/db`` (``postgresql://`` uses psycopg too).
         policy: levels, deadlines, recheck and areas; defaults to the config defaults.
+        dispatch: who a new ticket is assigned to (:meth:`api.dispatch.DispatchBook.assignee_for`);
+            None: new tickets are not assigned.
+
+    The database is upgraded to the newest schema as it is opened (:mod:`api.schema`).
 
     Raises:
-        StoreError: the URL is invalid, its driver is missing or the database cannot be used.
+        StoreError: the URL is invalid, its driver is missing or the database cannot be used;
+            :class:`api.schema.NewerDatabase` when a newer release upgraded it.
     """
 
-    def __init__(self, url: str, *, policy: TicketPolicy | None = None) -> None:
+    def __init__(
+        self, url: str, *, policy: TicketPolicy | None = None, dispatch: Dispatch | None = None
+    ) -> None:
         self.policy = policy or TicketPolicy()
+        self._dispatch = dispatch
         self._write_engine, self._read_engine = _make_engines(url)
         self._dialect = self._write_engine.dialect.name
         try:
-            self._create_schema()
+            upgrade_database(self._write_engine)
+        except StoreError:
+            self.close()
+            raise
         except Exception as exc:
             self.close()
             raise StoreError(f"cannot open the ticket database: {type(exc).__name__}") from exc
         self._write = sessionmaker(self._write_engine, expire_on_commit=False)
         self._read = sessionmaker(self._read_engine, expire_on_commit=False)
-
-    def _create_schema(self) -> None:
-        """Create the tables that are missing.
-
-        On PostgreSQL under an advisory lock, in one transaction: replicas started at the same
-        moment on a new database would otherwise all see no table and all create them, and
-        every one but the first would fail (a duplicate in the catalog) and not start.
-        """
-        with self._write_engine.begin() as connection:
-            if self._dialect == "postgresql":
-                connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
-            Base.metadata.create_all(connection)
 
     def close(self) -> None:
         """Release every database connection."""
@@ -788,7 +837,85 @@ class TicketStore:
         _add_history(
             ticket, now, SYSTEM_ACTOR, "created", None, ticket.status, note, level=level.value
         )
+        self._assign_new(ticket, now)
         return ticket
+
+    def _assign_new(self, ticket: TicketRow, now: datetime) -> None:
+        """Dispatch a new ticket to its camera's or zone's responsible unit and person."""
+        found = None if self._dispatch is None else self._dispatch(ticket.camera_id, ticket.zone)
+        if found is None:
+            return
+        assignee, rule = found
+        _assign(ticket, assignee.unit, assignee.person)
+        _add_history(
+            ticket,
+            now,
+            SYSTEM_ACTOR,
+            "assigned",
+            ticket.status,
+            ticket.status,
+            f"dispatched to {_who(assignee.unit, assignee.person)} by the rule '{rule}'",
+            rule=rule,
+            responsible_unit=ticket.responsible_unit,
+            responsible_person=ticket.responsible_person,
+        )
+
+    def reassign(
+        self,
+        ticket_id: str,
+        *,
+        unit: Contact,
+        person: Contact | None,
+        actor: str,
+        reason: str,
+        now: datetime | None = None,
+    ) -> TicketView:
+        """Give an open ticket another responsible unit and person; the history says who did
+        it, why, and who was responsible before. Giving the ones it has changes nothing.
+
+        Raises:
+            TicketNotFound: no ticket has this id or code.
+            InvalidQuery: the ticket is closed or rejected, an empty actor, or a reason that is
+                empty or longer than 2000 characters.
+        """
+        if not actor or len(actor) > 63:
+            raise InvalidQuery("actor must be 1 to 63 characters")
+        if not reason.strip() or len(reason) > _MAX_NOTE:
+            raise InvalidQuery(f"a reassignment needs its reason, 1 to {_MAX_NOTE} characters")
+        _check_aware("now", now)
+        when = now or _utcnow()
+
+        def work(session: Session) -> TicketView:
+            ticket = self._find(session, ticket_id, lock=True)
+            if not is_open(ticket.status):
+                raise InvalidQuery(
+                    f"ticket {ticket.code} is {ticket.status}: only an open ticket is reassigned"
+                )
+            previous_unit, previous_person = ticket.responsible_unit, ticket.responsible_person
+            _assign(ticket, unit, person)
+            if (ticket.responsible_unit, ticket.responsible_person) == (
+                previous_unit,
+                previous_person,
+            ):
+                return _view(ticket)
+            ticket.updated_at = when
+            _add_history(
+                ticket,
+                when,
+                actor,
+                "reassigned",
+                ticket.status,
+                ticket.status,
+                reason,
+                responsible_unit=ticket.responsible_unit,
+                responsible_person=ticket.responsible_person,
+                previous_unit=previous_unit,
+                previous_person=previous_person,
+            )
+            session.flush()
+            return _view(ticket)
+
+        return self._writing(work)
 
     def _next_serial(self, session: Session, area: str, kind: str) -> int:
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
@@ -1478,6 +1605,15 @@ def _details_of(hz: HazardEvent) -> dict[str, Any]:
     if hz.box_norm is not None and "box_norm" not in details:
         details["box_norm"] = [round(float(v), 4) for v in hz.box_norm]
     return details
+
+
+def _assign(ticket: TicketRow, unit: Contact, person: Contact | None) -> None:
+    ticket.responsible_unit = unit.model_dump(mode="json")
+    ticket.responsible_person = None if person is None else person.model_dump(mode="json")
+
+
+def _who(unit: Contact, person: Contact | None) -> str:
+    return unit.name if person is None else f"{unit.name} / {person.name}"
 
 
 def _merge_missing(ticket: TicketRow, hazard: HazardRow, evidence: Mapping[str, Any]) -> None:
