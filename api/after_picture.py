@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.evidence_crypto import write_evidence_bytes
 from pipelines.evidence_layout import (
     LIVE_DIRNAME,
     EvidenceError,
     after_copy_name,
     evidence_dir,
     live_after_name,
-    write_bytes_atomic,
 )
 
 __all__ = ["MAX_AFTER_BYTES", "AfterPictureError", "AfterPictureKeeper", "KeptPicture"]
@@ -101,7 +101,7 @@ class AfterPictureKeeper:
         data = self._read(source)
         target = folder / after_copy_name(now or datetime.now(UTC))
         try:
-            digest = write_bytes_atomic(target, data)
+            digest = write_evidence_bytes(target, data)  # encrypted at rest when keyed
         except EvidenceError as exc:
             raise AfterPictureError(str(exc)) from None
         return KeptPicture(target.relative_to(self.data_dir).as_posix(), digest)

@@ -20,6 +20,11 @@ vanish. So a path is judged *before anything opens it*:
 The ticket service applies the same checks to every event before the store sees it, and the
 media routes again before serving (a ticket written before these checks existed, or a file
 changed on disk since, is refused rather than trusted).
+
+Evidence encrypted at rest (:mod:`pipelines.evidence_crypto`) is opened as its plaintext: the
+digest checked is the plaintext's (the one the writer recorded), every chunk is authenticated
+while it is hashed, and the handle handed on reads plaintext, decrypting only what is read.
+The digest cache still keys on the file on disk.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from api.media import MediaNotFound, resolve_inside
+from pipelines.evidence_crypto import EvidenceCryptoError, wrap_plaintext
 from pipelines.evidence_layout import EVIDENCE_DIRNAME
 
 __all__ = [
@@ -192,12 +198,17 @@ def open_verified(path: Path, expected_sha256: str | None, cache: DigestCache) -
     if not _HEX64_RE.match(expected):
         raise EvidenceRejected("no valid sha256 is recorded for it, so it cannot be verified")
     try:
-        handle = path.open("rb")
+        raw = path.open("rb")
     except OSError as exc:
         raise EvidenceRejected(f"it cannot be opened ({exc.strerror or exc})") from None
+    try:  # an encrypted file (pipelines.evidence_crypto) is read, hashed and served decrypted
+        handle = wrap_plaintext(raw, "the file")
+    except (EvidenceCryptoError, OSError) as exc:
+        raw.close()
+        raise EvidenceRejected(f"it cannot be decrypted: {exc}") from None
     try:
         actual = cache.sha256(handle)
-    except OSError as exc:
+    except OSError as exc:  # EvidenceDecryptError too: a chunk failing authentication
         handle.close()
         raise EvidenceRejected(f"it cannot be read ({exc.strerror or exc})") from None
     if actual != expected:

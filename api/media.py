@@ -28,6 +28,8 @@ from typing import BinaryIO
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from pipelines.evidence_crypto import plaintext_size
+
 CHUNK_BYTES = 64 * 1024
 _MAX_RANGES = 16
 _MAX_POSITION_DIGITS = 20
@@ -223,7 +225,9 @@ def handle_response(
     """Serve an open file, honouring ``Range``; the response closes ``handle``.
 
     Serving the handle that was checked (rather than opening the path again) means a file
-    renamed over the path in between is never what gets sent.
+    renamed over the path in between is never what gets sent. A decrypting handle
+    (:mod:`pipelines.evidence_crypto`) serves the plaintext, and a range decrypts only the
+    chunks it covers.
 
     Args:
         request: the request (its ``Range``, ``If-Range`` headers and method).
@@ -234,7 +238,7 @@ def handle_response(
         cache_control: Cache-Control header value.
     """
     try:
-        size = os.fstat(handle.fileno()).st_size
+        size = plaintext_size(handle)  # an encrypted evidence file: its plaintext's length
     except OSError:
         handle.close()
         raise MediaNotFound("the media file cannot be read") from None

@@ -3,7 +3,9 @@
 A clip for [t0, t1] starts at the last keyframe at or before ``t0 - pre_s`` (from the PacketRing)
 and gathers post-roll live until ``t1 + post_s`` has been received. Files are written under a
 temporary name in the target folder and renamed only once complete, so a reader never sees a
-half-written clip.
+half-written clip. A request may carry a sealer (the evidence writer's encryption at rest) that
+replaces the finished temporary file by its encryption before the rename, so a clip is never
+named final in the clear.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -56,8 +59,18 @@ def _usable_run(packets: list[EncodedPacket]) -> list[EncodedPacket]:
     return run
 
 
-def write_clip(packets: list[EncodedPacket], path: Path) -> EvidenceClip:
+# Called on the finished temporary clip before it is named final (encryption at rest, set by the
+# evidence writer: pipelines.evidence_crypto.seal_file); replaces that file's content in place.
+Sealer = Callable[[Path], None]
+
+
+def write_clip(
+    packets: list[EncodedPacket], path: Path, *, seal: Sealer | None = None
+) -> EvidenceClip:
     """Remux ``packets`` into an MP4 at ``path`` (faststart), atomically.
+
+    ``seal``: applied to the finished temporary file before the rename (encryption); the SHA-256
+    and size reported are the plain clip's, taken before.
 
     Raises:
         ClipError: no keyframe among the packets, or the file could not be written (the
@@ -75,6 +88,8 @@ def write_clip(packets: list[EncodedPacket], path: Path) -> EvidenceClip:
             os.fsync(fh.fileno())
         digest = sha256_file(tmp)
         size = tmp.stat().st_size
+        if seal is not None:
+            _seal(seal, tmp, path)
         os.replace(tmp, path)
     except OSError as exc:
         _remove_quietly(tmp)
@@ -145,6 +160,15 @@ def remove_partial_files(
     return removed
 
 
+def _seal(seal: Sealer, tmp: Path, path: Path) -> None:
+    """Run ``seal`` on the finished temporary clip; any failure of it is the clip's ClipError."""
+    try:
+        seal(tmp)
+    except Exception as exc:  # the sealer's own errors (pipelines): named and re-raised
+        _remove_quietly(tmp)
+        raise ClipError(f"clip {path}: cannot encrypt: {exc}") from exc
+
+
 def _remove_quietly(tmp: Path) -> None:
     """Best-effort removal of a partial file; the original error is the one that matters."""
     try:
@@ -189,6 +213,7 @@ class _ClipJob:
     until_pts_s: float
     packets: list[EncodedPacket]
     future: Future[EvidenceClip] = field(default_factory=Future)
+    seal: Sealer | None = None
 
 
 class ClipRecorder:
@@ -232,9 +257,18 @@ class ClipRecorder:
                 self._submit(job)
 
     def request(
-        self, path: Path, start_pts_s: float, end_pts_s: float, pre_s: float, post_s: float
+        self,
+        path: Path,
+        start_pts_s: float,
+        end_pts_s: float,
+        pre_s: float,
+        post_s: float,
+        *,
+        seal: Sealer | None = None,
     ) -> Future[EvidenceClip]:
-        """Ask for the clip [start - pre, end + post]; the future resolves once it is on disk."""
+        """Ask for the clip [start - pre, end + post]; the future resolves once it is on disk.
+
+        ``seal``: see :func:`write_clip` (the evidence writer's encryption at rest)."""
         if end_pts_s < start_pts_s:
             raise ClipError(
                 f"clip {path}: end {end_pts_s:.3f}s is before start {start_pts_s:.3f}s "
@@ -242,7 +276,7 @@ class ClipRecorder:
             )
         until = min(end_pts_s + post_s, start_pts_s - pre_s + self.max_clip_s)
         with self._lock:
-            job = _ClipJob(Path(path), until, self.ring.snapshot(start_pts_s - pre_s))
+            job = _ClipJob(Path(path), until, self.ring.snapshot(start_pts_s - pre_s), seal=seal)
             newest = self.ring.newest_pts_s
             if self._ended or (newest is not None and newest >= until):
                 job.packets = [p for p in job.packets if p.dts_s <= until + 1e-9]
@@ -278,7 +312,7 @@ class ClipRecorder:
 
     def _write(self, job: _ClipJob) -> None:
         try:
-            clip = write_clip(job.packets, job.path)
+            clip = write_clip(job.packets, job.path, seal=job.seal)
         except ClipError as exc:
             self.clip_errors += 1
             logger.error("camera %s: %s", self.camera_id, exc)

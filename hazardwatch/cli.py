@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "hazardwatch.bench",  # bench
     "api.cli_dataset",  # dataset export
     "api.reports.cli",  # report
+    "pipelines.cli_evidence",  # evidence new-key|rotate-key
 )
 
 EXIT_OK = 0

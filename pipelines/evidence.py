@@ -25,7 +25,8 @@ Layout (contract, :mod:`pipelines.evidence_layout`):
 ``clip_public.mp4`` when first asked for and an ``after-*.jpg`` copy per automatic recheck).
 The date is the hazard's start date in UTC. Every
 file is written under a temporary name in the same folder, fsynced and renamed, so a reader never
-sees half a file.
+sees half a file. With evidence keys configured, each file is encrypted at rest
+(:mod:`pipelines.evidence_crypto`); the SHA-256 recorded is always the plaintext's.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import cv2
 
 from cameras.clips import ClipRecorder, sha256_file
 from cameras.errors import ClipError
+from pipelines.evidence_crypto import evidence_sealer, keys_from_env, write_evidence_bytes
 from pipelines.evidence_layout import (
     EVIDENCE_DIRNAME,
     EvidenceError,
@@ -223,6 +225,7 @@ class EvidenceWriter:
         timeout = post_s + 60.0 if clip_timeout_s is None else clip_timeout_s
         if not timeout > 0:
             raise ValueError(f"EvidenceWriter clip_timeout_s must be > 0, got {clip_timeout_s}")
+        keys_from_env()  # a malformed HAZARDWATCH_EVIDENCE_KEYS fails here, naming the entry
         self.data_dir = Path(data_dir)
         self.camera_id = camera_id
         self.camera_name = camera_name or camera_id
@@ -407,7 +410,8 @@ class EvidenceWriter:
         for key, image in (("snapshot", private), ("snapshot_public", public)):
             path = job.directory / EVIDENCE_FILES[key]
             try:
-                job.sha256[key] = write_bytes_atomic(path, encode_jpeg(image, self.jpeg_quality))
+                data = encode_jpeg(image, self.jpeg_quality)
+                job.sha256[key] = write_evidence_bytes(path, data)  # encrypted when keyed
             except EvidenceError as exc:
                 self._fail(job, key, str(exc), exc)
                 continue
@@ -455,7 +459,12 @@ class EvidenceWriter:
         start = job.event.start_pts_s
         try:
             clip_future = self.recorder.request(
-                job.directory / CLIP_NAME, start, start, self.pre_s, self.post_s
+                job.directory / CLIP_NAME,
+                start,
+                start,
+                self.pre_s,
+                self.post_s,
+                seal=evidence_sealer(),  # encrypted at rest when evidence keys are configured
             )
         except ClipError as exc:
             self._fail(job, "clip", str(exc), exc)

@@ -40,12 +40,17 @@ import av.error
 import av.video.frame
 
 from cameras.clips import sha256_file
+from pipelines.evidence_crypto import (
+    decodable,
+    evidence_sealer,
+    read_plaintext,
+    write_evidence_bytes,
+)
 from pipelines.evidence_layout import (
     EvidenceError,
     fsync_dir,
     remove_quietly,
     temp_name,
-    write_bytes_atomic,
 )
 from pipelines.evidence_layout import os_reason as _reason
 from pipelines.snapshots import PrivacyTimeline, RegionNorm, blur_regions
@@ -171,7 +176,7 @@ def write_privacy_track(path: Path, track: PrivacyTrack) -> str:
     Raises:
         EvidenceError: the file cannot be written (the reason named).
     """
-    return write_bytes_atomic(Path(path), track.to_json())
+    return write_evidence_bytes(Path(path), track.to_json())  # encrypted when keyed
 
 
 def read_privacy_track(path: Path) -> PrivacyTrack:
@@ -181,8 +186,7 @@ def read_privacy_track(path: Path) -> PrivacyTrack:
         EvidenceError: unreadable, too large or malformed (naming the file and the field).
     """
     try:
-        with Path(path).open("rb") as fh:
-            data = fh.read(MAX_TRACK_BYTES + 1)
+        data = read_plaintext(Path(path), MAX_TRACK_BYTES)  # plain or encrypted at rest
     except OSError as exc:
         raise EvidenceError(f"cannot read privacy track {path}: {_reason(exc)}") from None
     if len(data) > MAX_TRACK_BYTES:
@@ -234,6 +238,9 @@ def write_public_clip(
         with tmp.open("rb") as fh:
             os.fsync(fh.fileno())
         digest = sha256_file(tmp)
+        sealer = evidence_sealer()
+        if sealer is not None:  # encrypted at rest before it is named final
+            sealer(tmp)
         os.replace(tmp, dst)
     except OSError as exc:
         remove_quietly(tmp)
@@ -268,7 +275,7 @@ def _transcode(
     max_width_px: int,
     crf: int,
 ) -> int:
-    with av.open(str(src)) as inp:
+    with decodable(src) as source, av.open(source, mode="r") as inp:  # decrypted if encrypted
         vin = inp.streams.video[0]
         vin.codec_context.thread_count = 1  # polite on a shared box; this is background work
         # The public copy is small and pixelated: the deblocking filter's ~20 % of the decode
