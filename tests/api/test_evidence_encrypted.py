@@ -16,6 +16,7 @@ import pytest
 
 from api.store import TicketView
 from api.tickets_view import evidence_value
+from hazardwatch.cli import main as cli_main
 from pipelines.evidence_crypto import (
     DEFAULT_CHUNK_BYTES,
     KEY_ENV,
@@ -217,3 +218,32 @@ def test_plain_and_encrypted_tickets_side_by_side(harness: ApiHarness, media_cac
         )
         assert response.status_code == 206
         assert response.content == clip_bytes
+
+
+def test_dataset_export_reads_encrypted_clips(
+    harness: ApiHarness, media_cache: Path, tmp_path: Path
+) -> None:
+    rejected = encrypted_ticket(harness, media_cache, hazard_id="hz-rejected")
+    harness.walk_to(rejected.id, ["rejected"])  # nobody annotated: the middle of its clip
+    confirmed = encrypted_ticket(harness, media_cache, hazard_id="hz-confirmed")
+    box = {"class": "ebike", "xyxy": [0.1, 0.2, 0.4, 0.6]}
+    response = harness.client.put(
+        f"/tickets/{confirmed.id}/annotations",
+        json={"frames": [{"frame": {"source": "clip", "t_ms": 480}, "boxes": [box]}]},
+        headers=bearer("reviewer"),
+    )
+    assert response.status_code == 200, response.text
+    harness.walk_to(confirmed.id, ["reported"])
+    out = tmp_path / "dataset"
+    database = f"sqlite:///{harness.data_dir.parent / 'tickets.sqlite3'}"
+    since = ["--since", "2026-11-20"]
+    where = ["--data-dir", str(harness.data_dir), "--database", database]
+    code = cli_main(["dataset", "export", *since, *where, str(out)])
+    assert code == 0
+    images = sorted(out.glob("images/*/*.jpg"))
+    assert len(images) == 2
+    for image in images:
+        assert cv2.imread(str(image)) is not None
+    labels = sorted(p.read_text().strip() for p in out.glob("labels/*/*.txt"))
+    assert labels[0] == ""  # the rejected ticket's negative
+    assert labels[1] == "0 0.250000 0.400000 0.300000 0.400000"  # the ebike box
