@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import av
@@ -17,8 +18,10 @@ import cv2
 import numpy as np
 import pytest
 
-from cameras.clips import ClipRecorder
+from cameras.clips import ClipRecorder, is_partial_name
+from cameras.errors import ClipError
 from cameras.ring import PacketRing
+from cameras.source import SourceSettings, VideoSource
 from hazardwatch.cli import main as cli_main
 from pipelines.evidence import EvidenceWriter
 from pipelines.evidence_crypto import (
@@ -39,11 +42,14 @@ from pipelines.evidence_crypto import (
     parse_header,
     reencrypt_file,
     rotate_evidence_keys,
+    seal_file,
     write_evidence_bytes,
 )
+from pipelines.evidence_layout import temp_name
 from pipelines.public_clip import read_privacy_track, write_public_clip_from_track
 from tests.support.evidence_hazard import ENTRY_A, ENTRY_B, KEY_A, KEY_B, write_hazard
 from tests.support.media import ensure_clip
+from vision.types import EvidenceClip
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -368,3 +374,54 @@ def test_a_malformed_key_stops_the_writer_at_once(monkeypatch: pytest.MonkeyPatc
         EvidenceWriter(Path("unused"), "cam", "cam", recorder)
     recorder.close()
     assert os.environ[KEYS_ENV] == "ka:nope!"
+
+
+# ----- the clip writer's sealer ------------------------------------------------------------
+
+
+def _record_clip(clip: Path, target: Path, seal: Callable[[Path], None]) -> Future[EvidenceClip]:
+    recorder = ClipRecorder(PacketRing(max_duration_s=15.0), camera_id="cam")
+    source = VideoSource(
+        SourceSettings(camera_id="cam", url=str(clip), fps=None, width_px=None),
+        on_packet=recorder.feed,
+    )
+    future: Future[EvidenceClip] | None = None
+    for frame in source.frames():
+        if future is None and frame.pts_s >= 2.0:
+            future = recorder.request(target, 2.0, 2.0, 1.0, 0.5, seal=seal)
+    recorder.close()
+    assert future is not None
+    return future
+
+
+def test_a_sealed_clip_is_encrypted_before_it_is_named(tmp_path: Path, media_cache: Path) -> None:
+    clip_src = ensure_clip(media_cache, width=320, height=240, fps=25, seconds=4.0, gop=25)
+    target = tmp_path / "hz" / "clip.mp4"
+    seen: list[bool] = []
+
+    def seal(path: Path) -> None:
+        seen.append(target.exists())  # not named final yet
+        seal_file(path, KEYS_A)
+        assert is_partial_name(temp_name(path).name)  # a crash's leftover is cleaned up
+
+    clip = _record_clip(clip_src, target, seal).result(timeout=30)
+    assert seen == [False]
+    assert is_encrypted(target) and ffprobe_fails(target)
+    with open_plaintext(target, KEYS_A) as fh:
+        plain = fh.read()
+    assert hashlib.sha256(plain).hexdigest() == clip.sha256 and len(plain) == clip.size_bytes
+    assert sorted(p.name for p in target.parent.iterdir()) == ["clip.mp4"]
+
+
+def test_a_failing_sealer_fails_the_clip_and_leaves_nothing(
+    tmp_path: Path, media_cache: Path
+) -> None:
+    clip_src = ensure_clip(media_cache, width=320, height=240, fps=25, seconds=4.0, gop=25)
+    target = tmp_path / "hz" / "clip.mp4"
+
+    def seal(path: Path) -> None:
+        raise EvidenceKeyConfigError("HAZARDWATCH_EVIDENCE_KEYS: entry 1 is broken")
+
+    with pytest.raises(ClipError, match=r"clip .*clip\.mp4: cannot encrypt: .*entry 1 is broken"):
+        _record_clip(clip_src, target, seal).result(timeout=30)
+    assert list(target.parent.iterdir()) == []
