@@ -118,7 +118,7 @@ class DeliveryStore:
     It uses the store's transactions (:meth:`TicketStore._writing`: SQLite's ``BEGIN
     IMMEDIATE``, PostgreSQL's retried serialization failures) so that both see one database in
     one way; the table is created with the others (``api.store.Base``, Alembic revision
-    ``notify_0001``).
+    ``0003``, api/migrations).
     """
 
     def __init__(self, store: TicketStore, policy: RetryPolicy | None = None) -> None:

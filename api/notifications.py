@@ -59,5 +59,15 @@ def notification(kind: str, view: TicketView, at: datetime) -> dict[str, Any]:
         "note": last.get("note"),
         "level_from": last.get("level_from"),
         "level_to": last.get("level_to"),
+        "responsible_unit": _name_of(getattr(view, "responsible_unit", None)),
+        "responsible_person": _name_of(getattr(view, "responsible_person", None)),
         "at": at.isoformat(),
     }
+
+
+def _name_of(contact: Any) -> str | None:
+    """The name of a responsible unit or person (api.dispatch): the channels are the office's
+    own, so the name is told, but not the contact details."""
+    if isinstance(contact, Mapping) and contact.get("name"):
+        return str(contact["name"])
+    return None

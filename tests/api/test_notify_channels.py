@@ -230,3 +230,13 @@ def test_render_escapes_html_and_has_no_link_without_base_url() -> None:
     assert text.link is None and "/ui/review" not in text.markdown
     assert "<script>" not in text.html and "&lt;script&gt;" in text.html
     assert json.dumps(note)  # the notification itself stays plain JSON
+
+
+def test_the_responsible_unit_and_person_are_named_without_their_contacts() -> None:
+    unit = {"name": "物业服务中心", "contact": "0571-8800-1234"}
+    person = {"name": "张伟", "contact": "13800001111"}
+    note = sample_note(responsible_unit=unit, responsible_person=person)
+    assert (note["responsible_unit"], note["responsible_person"]) == ("物业服务中心", "张伟")
+    assert "0571-8800-1234" not in json.dumps(note) and "13800001111" not in json.dumps(note)
+    text = render(note, base_url=None, timezone="Asia/Shanghai")
+    assert "> 责任单位：物业服务中心" in text.markdown and "> 责任人：张伟" in text.markdown
