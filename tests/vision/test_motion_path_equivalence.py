@@ -18,6 +18,7 @@ from vision.falling import (
     FallSettings,
     Foreground,
     MotionState,
+    changed_pixels,
     find_blobs,
     greedy_pairs,
 )
@@ -263,3 +264,16 @@ def test_background_model_matches_reference(settings: FallSettings, masked: bool
             np.testing.assert_array_equal(got.threshold, want.threshold, err_msg=f"frame {i}")
         states.add(want.state)
     assert states == {MotionState.WARMUP, MotionState.OK, MotionState.SHAKE}
+
+
+@pytest.mark.parametrize("min_diff", [0.0, 0.5, 2.0, 2.5, 12.0, 254.5, 255.0, 300.0])
+def test_changed_pixels_matches_numpy(min_diff: float) -> None:
+    rng = np.random.default_rng(int(min_diff * 10))
+    image = rng.integers(0, 256, (255, 461), dtype=np.uint8)
+    previous = rng.integers(0, 256, (255, 461), dtype=np.uint8)
+    previous[:100] = image[:100]  # unchanged rows
+    previous[100:110] = np.clip(image[100:110].astype(int) + 2, 0, 255)  # near the threshold
+    got = changed_pixels(image[5:250, 3:460], previous[5:250, 3:460], min_diff)  # views
+    want = np.asarray(cv2.absdiff(image, previous) > min_diff, np.uint8)[5:250, 3:460]
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, want)

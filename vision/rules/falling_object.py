@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import cv2
 import numpy as np
 
 from vision.falling import (
@@ -41,6 +40,7 @@ from vision.falling import (
     MotionState,
     TrajectoryFit,
     assess_fall,
+    changed_pixels,
     find_blobs,
     fit_trajectory,
 )
@@ -327,9 +327,7 @@ class FallingObjectRule:
         if state is MotionState.OK:
             changed = None
             if previous is not None and previous.shape == roi.shape:
-                changed = np.asarray(
-                    cv2.absdiff(roi, previous) > self.settings.fresh_min_diff, np.uint8
-                )
+                changed = changed_pixels(roi, previous, self.settings.fresh_min_diff)
             blobs = find_blobs(
                 fg.mask,
                 self.settings.min_blob_area_px,
