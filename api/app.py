@@ -46,7 +46,7 @@ from api.context import (
 from api.errors import InvalidQuery, TicketNotFound, is_database_unavailable
 from api.headers import ResponseHeadersMiddleware
 from api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
-from api.routes import annotate, cameras, deliveries, stats, system, tickets, ui
+from api.routes import annotate, cameras, deliveries, dispatch, stats, system, tickets, ui
 from api.status import StatusReader
 from api.store import lock_wait_limit
 from pipelines.config import HazardwatchConfig
@@ -159,6 +159,7 @@ def create_app(
     app.include_router(annotate.router, dependencies=strict_query)
     app.include_router(deliveries.router, dependencies=strict_query)
     app.include_router(cameras.router, dependencies=strict_query)
+    app.include_router(dispatch.router, dependencies=strict_query)
     app.include_router(stats.router, dependencies=strict_query)
     app.include_router(ui.router)
 

@@ -448,6 +448,7 @@ def build_api(
     from api.app import create_app
     from api.channels import ChannelConfigError
     from api.delivery_worker import DeliveryWorker
+    from api.dispatch import DispatchBook
     from api.reports.schedule import ScheduledReports
     from api.retention import EvidenceRetention
     from api.service import TicketService
@@ -462,7 +463,11 @@ def build_api(
     from api.store import StoreError
 
     try:
-        store = TicketStore(url, policy=TicketPolicy.from_config(config))
+        # new tickets go to their camera's or zone's responsible unit (api.dispatch)
+        dispatch = DispatchBook(config, args.data_dir)
+        store = TicketStore(
+            url, policy=TicketPolicy.from_config(config), dispatch=dispatch.assignee_for
+        )
     except StoreError as exc:
         # The URL may carry a password: name the option, not the URL.
         raise StartupError(f"--database-url: {exc}") from None

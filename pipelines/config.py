@@ -53,6 +53,7 @@ from cameras.schema_checks import (
 from models.spec import ModelFamily, ProviderChoice
 from pipelines.config_yaml import DuplicateKeyError, load_yaml
 from pipelines.retention import RetentionSettings
+from pipelines.settings_dispatch import DispatchConfig, verify_dispatch
 from pipelines.settings_notify import NotificationSettings
 from pipelines.settings_reports import ReportSettings
 from vision.types import HazardKind
@@ -428,6 +429,11 @@ class ApiConfig(ConfigModel):
     levels: LevelsConfig = Field(
         default_factory=LevelsConfig,
         description="Ticket risk levels, deadlines, escalation and automatic recheck.",
+    )
+    dispatch: DispatchConfig = Field(
+        default_factory=DispatchConfig,
+        description="Responsible unit and person (责任单位/责任人) of new tickets, by camera or "
+        "'camera/zone'.",
     )
     notifications: NotificationSettings = Field(
         default_factory=NotificationSettings,
@@ -909,7 +915,11 @@ def check_config(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
         issues += verify_zones(camera_id, camera)
         issues += verify_hazard_zones(camera_id, camera)
         issues += verify_floors(camera_id, camera)
-    return issues + verify_detector(parts) + verify_api(parts) + verify_levels(parts)
+    issues += verify_detector(parts) + verify_api(parts) + verify_levels(parts)
+    dispatch = None if parts.api is None else parts.api.dispatch
+    return issues + verify_dispatch(
+        dispatch, parts.cameras, cameras_complete=parts.cameras_complete
+    )
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.dispatch import DispatchBook
 from api.store import TicketStore, TicketView
 from api.workflow import TicketPolicy
 from pipelines.config import HazardwatchConfig, parse_config
@@ -139,6 +140,7 @@ class ApiHarness:
         self.store = TicketStore(
             f"sqlite:///{tmp_path / 'tickets.sqlite3'}",
             policy=TicketPolicy.from_config(self.config),
+            dispatch=DispatchBook(self.config, self.data_dir).assignee_for,  # as `serve` does
         )
         self.clip_source = ensure_clip(media_cache, width=320, height=240, seconds=1.0)
         self.public_clip_source = ensure_clip(

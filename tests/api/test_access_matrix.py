@@ -66,6 +66,7 @@ def _get_and_head(route: str, expected: tuple[int, ...], url: str | None = None)
 OPEN_TO_ALL = (200, 200, 200, 200, 200, 200, 200)
 ANY_TOKEN = (200, 200, 200, 200, 200, 401, 401)
 STAFF_ONLY = (200, 200, 403, 403, 403, 401, 401)
+ADMIN_ONLY = (200, 403, 403, 403, 403, 401, 401)
 TICKET_OF_OWN_CAMERA = (200, 200, 200, 404, 200, 401, 401)  # closed: the public sees it
 NOT_PUBLIC_ITEM = (200, 200, 200, 404, 404, 401, 401)
 CAMERA_VIEW = (200, 200, 200, 404, 403, 401, 401)
@@ -101,6 +102,11 @@ ROWS: list[Row] = [
     Row("POST", f"{TICKET}/transition", "/tickets/{id}/transition",
         (403, 403, 403, 404, 403, 401, 401), "close-own-rectification"),  # rectifier may not
     Row("PUT", ZONES, "/cameras/{cam}/zones", (200, 403, 403, 404, 403, 401, 401), "zones"),
+    # Dispatch: the mapping is the admin's; reassigning a ticket is the office's.
+    *_get_and_head("/dispatch", ADMIN_ONLY),
+    Row("PUT", "/dispatch", "/dispatch", ADMIN_ONLY, "dispatch"),
+    Row("POST", f"{TICKET}/assign", "/tickets/{id}/assign",
+        (200, 200, 403, 403, 403, 401, 401), "assign"),
     # Annotations: the office only (the role is judged before the ticket and the body).
     *_get_and_head(f"{TICKET}/annotations", STAFF_ONLY),
     *_get_and_head(f"{TICKET}/frames/{{t_ms}}.jpg", STAFF_ONLY, "/tickets/{id}/frames/480.jpg"),
@@ -219,6 +225,13 @@ def _changing_request(harness: ApiHarness, row: Row, role: str) -> tuple[str, di
         zones = harness.client.get(f"/cameras/{OWN_CAMERA}/zones", headers=bearer("admin"))
         kwargs["json"] = {"zones": zones.json()["zones"]}
         return row.url.replace("{cam}", OWN_CAMERA), kwargs
+    if row.action == "dispatch":
+        kwargs["json"] = {"cameras": {OWN_CAMERA: {"unit": {"name": "Property office"}}}}
+        return row.url, kwargs
+    if row.action == "assign":
+        ticket_id = _ticket_for(harness, row.action)
+        kwargs["json"] = {"unit": {"name": "Security office"}, "reason": "matrix"}
+        return row.url.replace("{id}", ticket_id), kwargs
     if row.action in ("login", "logout"):
         token = token_of(role)
         same_site = {"Origin": "http://testserver"}

@@ -82,6 +82,9 @@ OPERATIONS = [
     ("PUT", "/cameras/{camera_id}/zones", True),
     ("GET", "/cameras/{camera_id}/snapshot.jpg", True),
     ("HEAD", "/cameras/{camera_id}/snapshot.jpg", True),
+    ("GET", "/dispatch", False),
+    ("PUT", "/dispatch", True),
+    ("POST", "/tickets/{ticket_id}/assign", True),
 ]
 CASES = [
     pytest.param(method, path, mode, id=f"{mode.value} {method} {path}")
