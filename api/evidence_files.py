@@ -39,12 +39,18 @@ from pathlib import Path
 from typing import BinaryIO
 
 from api.media import MediaNotFound, resolve_inside
-from pipelines.evidence_crypto import EvidenceCryptoError, wrap_plaintext
+from pipelines.evidence_crypto import (
+    EvidenceCryptoError,
+    EvidenceKeyConfigError,
+    EvidenceKeyMissing,
+    wrap_plaintext,
+)
 from pipelines.evidence_layout import EVIDENCE_DIRNAME
 
 __all__ = [
     "EVIDENCE_DIRNAME",
     "DigestCache",
+    "EvidenceKeyUnavailable",
     "EvidenceMissing",
     "EvidenceRejected",
     "camera_evidence_dir",
@@ -62,6 +68,12 @@ _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 
 class EvidenceRejected(MediaNotFound):
     """An evidence file that must not be used: its message says why (no path, no file content)."""
+
+
+class EvidenceKeyUnavailable(EvidenceRejected):
+    """The file is encrypted with a key this process does not have (or its keys are
+    malformed): a fault of this process's configuration, not of the file, so the ticket service
+    keeps the event pending (and says why) instead of refusing it."""
 
 
 class EvidenceMissing(EvidenceRejected):
@@ -203,6 +215,9 @@ def open_verified(path: Path, expected_sha256: str | None, cache: DigestCache) -
         raise EvidenceRejected(f"it cannot be opened ({exc.strerror or exc})") from None
     try:  # an encrypted file (pipelines.evidence_crypto) is read, hashed and served decrypted
         handle = wrap_plaintext(raw, "the file")
+    except (EvidenceKeyMissing, EvidenceKeyConfigError) as exc:
+        raw.close()
+        raise EvidenceKeyUnavailable(f"it cannot be decrypted: {exc}") from None
     except (EvidenceCryptoError, OSError) as exc:
         raw.close()
         raise EvidenceRejected(f"it cannot be decrypted: {exc}") from None

@@ -69,6 +69,7 @@ from api.entries import EVIDENCE_FILES, ParsedEvent, parse_event
 from api.errors import InvalidEntry, ServiceError
 from api.evidence_files import (
     DigestCache,
+    EvidenceKeyUnavailable,
     EvidenceMissing,
     EvidenceRejected,
     check_evidence_file,
@@ -464,7 +465,8 @@ class TicketService:
         return len(entries)
 
     def _handle(self, stream: str, entry_id: str, fields: Mapping[bytes, bytes]) -> None:
-        """Apply one entry and acknowledge it; only a database outage leaves it pending."""
+        """Apply one entry and acknowledge it; only a database outage (or evidence this process
+        has no key for) leaves it pending."""
         if not fields:  # trimmed away while pending: nothing left to apply
             logger.warning("%s entry %s has no data (trimmed); acknowledging it", stream, entry_id)
             self._redis.xack(stream, self.group, entry_id)
@@ -475,6 +477,8 @@ class TicketService:
         except InvalidEntry as exc:
             self._dead_letter(stream, entry_id, fields, str(exc))
             return
+        except _RetryLater:
+            raise
         except Exception as exc:
             if isinstance(exc, DBAPIError) and _database_down(exc):
                 reason = exc.orig if exc.orig is not None else exc
@@ -550,6 +554,11 @@ class TicketService:
                     name,
                     stored[:160],
                 )
+            except EvidenceKeyUnavailable as exc:  # this service's keys, not the event, are wrong
+                raise _RetryLater(
+                    f"event {parsed.event.event_id!r} of camera {camera_id!r}: "
+                    f"evidence.{name} cannot be verified: {exc}"
+                ) from None
             except EvidenceRejected as exc:
                 raise InvalidEntry(
                     f"event {parsed.event.event_id!r} of camera {camera_id!r}: "
