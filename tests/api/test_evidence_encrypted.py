@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+from api.after_picture import AfterPictureKeeper
 from api.store import TicketView
 from api.tickets_view import evidence_value
 from hazardwatch.cli import main as cli_main
@@ -27,8 +28,9 @@ from pipelines.evidence_crypto import (
     open_plaintext,
     rotate_evidence_keys,
 )
+from pipelines.evidence_layout import live_after_name
 from tests.api.app_harness import CLOSING_PATH, ApiHarness, bearer
-from tests.support.evidence_hazard import ENTRY_A, ENTRY_B, write_hazard
+from tests.support.evidence_hazard import ENTRY_A, ENTRY_B, T0, write_hazard
 from tests.support.media import ensure_clip
 from vision.types import HazardKind
 
@@ -247,3 +249,29 @@ def test_dataset_export_reads_encrypted_clips(
     labels = sorted(p.read_text().strip() for p in out.glob("labels/*/*.txt"))
     assert labels[0] == ""  # the rejected ticket's negative
     assert labels[1] == "0 0.250000 0.400000 0.300000 0.400000"  # the ebike box
+
+
+def test_the_after_picture_copy_is_encrypted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recheck's after picture: the live one stays plain (rewritten every 10 s, shown
+    live), its evidence copy is encrypted and its recorded digest is the JPEG's."""
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    monkeypatch.setenv(KEYS_ENV, ENTRY_A)
+    live = tmp_path / "live" / live_after_name("lane_a", "lane", "fire_lane_blocked")
+    live.parent.mkdir(parents=True)
+    ok, jpeg = cv2.imencode(".jpg", np.full((60, 80, 3), 90, np.uint8))
+    assert ok
+    live.write_bytes(jpeg.tobytes())
+    kept = AfterPictureKeeper(tmp_path).keep(
+        camera_id="lane_a",
+        zone="lane",
+        kind="fire_lane_blocked",
+        stored=str(live.relative_to(tmp_path)),
+        hazard_id="hz-1",
+        hazard_started_at=T0,
+    )
+    copy = tmp_path / kept.path
+    assert is_encrypted(copy) and not is_encrypted(live)
+    assert plaintext(copy) == jpeg.tobytes()
+    assert kept.sha256 == hashlib.sha256(jpeg.tobytes()).hexdigest()
