@@ -92,7 +92,9 @@ def _scripts() -> ScriptDirectory:
 
 
 def head_revisions() -> tuple[str, ...]:
-    """The newest revision(s) this release has (one, unless two branches were merged badly)."""
+    """The newest revision(s) this release has: one while every revision file names the one
+    before it (two files revising the same parent make two heads; both are applied, and
+    tests/api/test_migrations.py asks for them to be chained)."""
     return tuple(sorted(_scripts().get_heads()))
 
 

@@ -331,6 +331,13 @@ def _table_of(diff: Any) -> str:
     return str(diff[2])
 
 
+def test_the_revisions_form_one_chain() -> None:
+    """Each revision names the one before it: one head, so every database goes through the
+    same steps in the same order (two files revising one parent would be applied in either)."""
+    heads = head_revisions()
+    assert len(heads) == 1, f"revisions {heads} revise the same one: chain one after the other"
+
+
 def test_an_upgraded_database_opens_without_change(
     url: str, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
