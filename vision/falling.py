@@ -638,6 +638,8 @@ class BlobTracker:
         # Tracks ended within ``stitch_gap_s`` (2 points or more): fragments a later track may
         # continue.
         self._ended: deque[BlobTrack] = deque(maxlen=self.settings.max_tracks)
+        # Per fragment of _ended (by track id): its points and last distinct points (see _tail).
+        self._tails: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def expire(self, t_s: float) -> tuple[int, ...]:
         """End the tracks that a picture analysed since their last point did not show, and that
@@ -671,6 +673,7 @@ class BlobTracker:
         ended = tuple(self._tracks)
         self._tracks.clear()
         self._ended.clear()
+        self._tails.clear()
         return ended
 
     @property
@@ -763,6 +766,9 @@ class BlobTracker:
         s = self.settings
         while self._ended and t_s - self._ended[0].last_seen_s > s.stitch_gap_s + s.fit_window_s:
             self._ended.popleft()
+        if len(self._tails) > len(self._ended):  # forget the tails of fragments gone
+            ids = {fragment.track_id for fragment in self._ended}
+            self._tails = {k: v for k, v in self._tails.items() if k in ids}
         if not self._ended:
             return
         moving_px_s = s.moving_speed_norm_s * self.height_px
@@ -799,10 +805,7 @@ class BlobTracker:
         best: tuple[int, float, BlobTrack, int] | None = None  # (points, rms, fragment, tail)
         for fragment in near:
             gap = first_s - fragment.last_seen_s
-            pts = fragment.points_norm(self.width_px, self.height_px)
-            distinct = np.ones(len(pts), bool)
-            distinct[1:] = np.any(pts[1:, :2] != pts[:-1, :2], axis=1)
-            index = np.flatnonzero(distinct)[-4:]
+            pts, index = self._tail(fragment)
             last = pts[index[-1]]
             reach = s.gate_min_norm + 0.5 * s.accel_allowance_norm_s2 * gap * gap
             miss_y = float(last[1] - guess.y_at(last[2]))
@@ -830,6 +833,18 @@ class BlobTracker:
             merged.extend(getattr(track, name))
             setattr(track, name, merged)
         return True
+
+    def _tail(self, fragment: BlobTrack) -> tuple[np.ndarray, np.ndarray]:
+        """A fragment's points (normalized) and the indices of its last distinct points (up to
+        4; a point that repeats the one before it is a copied block). A fragment no longer
+        changes, and foliage keeps dozens of them near every new track: made once each."""
+        found = self._tails.get(fragment.track_id)
+        if found is None:
+            pts = fragment.points_norm(self.width_px, self.height_px)
+            distinct = np.ones(len(pts), bool)
+            distinct[1:] = np.any(pts[1:, :2] != pts[:-1, :2], axis=1)
+            found = self._tails[fragment.track_id] = (pts, np.flatnonzero(distinct)[-4:])
+        return found
 
     def _match(self, tier: list[BlobTrack], blobs: Blobs, free: np.ndarray, t_s: float) -> None:
         predictions = np.array([self._predict(track, t_s) for track in tier])

@@ -15,6 +15,7 @@ import pytest
 from vision.falling import (
     BackgroundModel,
     Blobs,
+    BlobTracker,
     FallSettings,
     Foreground,
     MotionState,
@@ -277,3 +278,25 @@ def test_changed_pixels_matches_numpy(min_diff: float) -> None:
     want = np.asarray(cv2.absdiff(image, previous) > min_diff, np.uint8)[5:250, 3:460]
     assert got.dtype == np.uint8
     np.testing.assert_array_equal(got, want)
+
+
+def test_fragment_tails_are_forgotten_with_their_fragments() -> None:
+    """The tracker keeps each ended fragment's points for stitching: no longer than the
+    fragment itself (per-track state is pruned when the track ends)."""
+    rng = np.random.default_rng(5)
+    tracker = BlobTracker(480, 270)
+    t_s = 0.0
+    for i in range(300):  # foliage: blobs that jitter, vanish and come back, plus a fall
+        n = int(rng.integers(5, 25))
+        xy = rng.uniform([0, 0], [480, 270], (n, 2))
+        xy = np.vstack([xy, [[240.0, (i % 40) * 6.0]]])
+        area = np.full(len(xy), 6, np.int64)
+        boxes = np.zeros((len(xy), 4), np.int64)
+        tracker.update(Blobs(xy, area, boxes, np.zeros(len(xy), np.float32)), t_s)
+        t_s += 0.04
+    assert tracker._tails, "the scene made no fragment to stitch: the test tests nothing"
+    for _ in range(40):  # 1.6 s of empty pictures: every fragment is too old to stitch
+        tracker.update(Blobs.empty(), t_s)
+        t_s += 0.04
+    assert not tracker._ended
+    assert not tracker._tails
