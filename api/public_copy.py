@@ -72,15 +72,20 @@ class PublicClips:
             return ticket
         with self._lock:
             job = self._jobs.get(ticket.id)
+            started = job is None
             if job is None:
                 job = self._executor.submit(self._make, context, ticket)
                 self._jobs[ticket.id] = job
-                job.add_done_callback(functools.partial(self._forget, ticket.id))
+        if started:
+            # Outside the lock: a job already done (a quick refusal) runs its callback here and
+            # now, and the callback takes the lock.
+            job.add_done_callback(functools.partial(self._forget, ticket.id))
         return job.result(timeout=MAKE_TIMEOUT_S)
 
-    def _forget(self, key: str, _job: object = None) -> None:
+    def _forget(self, key: str, job: Future[TicketView]) -> None:
         with self._lock:
-            self._jobs.pop(key, None)
+            if self._jobs.get(key) is job:
+                del self._jobs[key]
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -14,7 +14,9 @@ import shutil
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Executor, Future
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -212,3 +214,41 @@ def test_public_clips_are_made_at_background_priority() -> None:
         assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
     finally:
         clips.close()
+
+
+class InlineExecutor(Executor):
+    """Runs each job at once in the caller's thread: the job is done before ``submit``
+    returns, the order a quick refusal on the real pool's thread can also take."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def test_a_job_done_before_it_is_watched_does_not_deadlock(
+    harness: ApiHarness, media_cache: Path
+) -> None:
+    """Regression: the done-callback was added under the lock it takes itself, so a job that
+    finished first (a missing track is refused in microseconds) hung the request for good."""
+    ticket = closed_ticket(harness, media_cache)
+    ticket.files["privacy"].unlink()
+    clips = harness.app.state.hazardwatch.public_clips
+    clips._executor = InlineExecutor()
+    outcome: list[int] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(
+            harness.client.get(
+                f"/tickets/{ticket.id}/clip.mp4", headers=bearer("public")
+            ).status_code
+        ),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the request hung"
+    assert outcome == [404]
+    assert clips._jobs == {}  # forgotten, so a retry after a fix starts a new job
