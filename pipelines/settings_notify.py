@@ -105,7 +105,9 @@ def _one_of(value: object, env: str | None, field: str) -> None:
 class WebhookChannelSettings(_ChannelBase):
     """A generic JSON webhook: the notification is POSTed as JSON, signed with HMAC-SHA256."""
 
-    type: Literal["webhook"]
+    type: Literal["webhook"] = Field(
+        description="Channel type: a JSON webhook, each request signed with HMAC-SHA256."
+    )
     url: SecretStr | None = Field(
         default=None, description="The receiver's URL (http or https), or '${ENV_NAME}'."
     )
@@ -132,7 +134,9 @@ class WebhookChannelSettings(_ChannelBase):
 class WeComChannelSettings(_ChannelBase):
     """A WeCom (企业微信) group bot: markdown text with a link to the ticket."""
 
-    type: Literal["wecom"]
+    type: Literal["wecom"] = Field(
+        description="Channel type: a WeCom (企业微信) group bot webhook (markdown)."
+    )
     url: SecretStr | None = Field(
         default=None,
         description="The bot's webhook URL (its 'key' is a secret), or '${ENV_NAME}'.",
@@ -150,7 +154,9 @@ class WeComChannelSettings(_ChannelBase):
 class DingTalkChannelSettings(_ChannelBase):
     """A DingTalk (钉钉) group bot; with a secret, the URL is signed (``timestamp`` + ``sign``)."""
 
-    type: Literal["dingtalk"]
+    type: Literal["dingtalk"] = Field(
+        description="Channel type: a DingTalk (钉钉) group bot (markdown; optional signed URL)."
+    )
     url: SecretStr | None = Field(
         default=None,
         description="The bot's webhook URL (its access_token is a secret), or '${ENV_NAME}'.",
@@ -179,7 +185,7 @@ class DingTalkChannelSettings(_ChannelBase):
 class EmailChannelSettings(_ChannelBase):
     """E-mail over SMTP: a plain-text and an HTML body."""
 
-    type: Literal["email"]
+    type: Literal["email"] = Field(description="Channel type: e-mail over SMTP.")
     host: str = Field(min_length=1, max_length=253, description="The SMTP server.")
     port: int = Field(default=587, ge=1, le=65535, description="The SMTP port.")
     starttls: bool = Field(

@@ -316,6 +316,10 @@ def test_models_are_frozen() -> None:
 
 
 def test_every_field_has_a_description() -> None:
+    # Every settings model is a subclass only once its module is imported: the whole config
+    # (pipelines.config and the settings modules it imports) is, whatever ran before.
+    import pipelines.config  # noqa: F401
+
     def models(cls: type[ConfigModel]) -> list[type[ConfigModel]]:
         found = [cls]
         for sub in cls.__subclasses__():
