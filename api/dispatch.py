@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from api.zone_overrides import read_zones
+from api.zone_overrides import read_zones, replace_keeping_backup
 from cameras.schema_checks import ConfigIssue
 from pipelines.config import ConfigError, HazardwatchConfig, validate_config
 from pipelines.settings_dispatch import Assignee, DispatchConfig, assignee_for
@@ -44,7 +42,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DISPATCH_FILE = "dispatch.json"
-BACKUP_SUFFIX = ".bak"
 
 
 class DispatchEditError(Exception):
@@ -172,24 +169,5 @@ def write_dispatch(
     record = {"dispatch": dispatch.model_dump(mode="json"), "updated_at": when, "by": by}
     path = dispatch_path(data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        previous: bytes | None = path.read_bytes()
-    except FileNotFoundError:
-        previous = None
-    if previous is not None:
-        _write_atomically(path.with_name(path.name + BACKUP_SUFFIX), previous)
-    _write_atomically(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
+    replace_keeping_backup(path, json.dumps(record, indent=2, ensure_ascii=False).encode())
     return DispatchSet(dispatch, "override", when, by)
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise

@@ -199,17 +199,7 @@ def write_zones(
     record = {"zones": zones, **(parts or {}), "updated_at": when, "by": by}
     path = override_path(data_dir, camera_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _backup(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{camera_id}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    replace_keeping_backup(path, json.dumps(record, indent=2, sort_keys=True).encode())
     given = parts or {}
     return ZoneSet(
         camera_id,
@@ -222,21 +212,27 @@ def write_zones(
     )
 
 
-def _backup(path: Path) -> None:
-    """Copy the override about to be replaced to ``.bak`` (atomically: a crash leaves the old
-    backup or the new one, never half of one)."""
+def replace_keeping_backup(path: Path, content: bytes) -> None:
+    """Write ``content`` to ``path``, first keeping the file it replaces as ``.bak``; each file
+    atomically (temporary file, fsync, rename: a crash leaves the old one or the new one, never
+    half of one)."""
     try:
-        old = path.read_bytes()
+        old: bytes | None = path.read_bytes()
     except FileNotFoundError:
-        return
-    backup = path.with_name(path.name + BACKUP_SUFFIX)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak.tmp", dir=path.parent)
+        old = None
+    if old is not None:
+        _write_atomically(path.with_name(path.name + BACKUP_SUFFIX), old)
+    _write_atomically(path, content)
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(old)
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, backup)
+        os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
