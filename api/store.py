@@ -32,6 +32,8 @@ Why the schema looks as it does:
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -515,12 +517,34 @@ def _lock_wait_ms() -> int:
     return round(1000 * (_LOCK_WAIT_S if limit_s is None else min(limit_s, _LOCK_WAIT_S)))
 
 
+def _enter_wal_mode(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, retried while another connection holds the write lock.
+
+    Switching a new (rollback-journal) database to WAL needs its write lock, taken from inside
+    the statement's own read transaction, where SQLite does not call the busy handler: a second
+    process opening the same new database at that moment gets "database is locked" at once,
+    whatever the connection's timeout (seen when ``serve`` replicas start together). Once the
+    file is in WAL mode (it stays so) the statement takes no write lock and passes first time.
+    """
+    deadline = time.monotonic() + _lock_wait_ms() / 1000
+    pause_s = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause_s > deadline:
+                raise
+        time.sleep(pause_s)
+        pause_s = min(2 * pause_s, 0.1)
+
+
 def _setup_sqlite(engine: Engine, *, immediate: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # transactions are begun below, explicitly
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _enter_wal_mode(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -399,6 +402,29 @@ def test_a_database_of_an_older_release_gets_the_tables_it_lacks(
     assert {"notification_outbox", "annotations"} <= set(inspect(engine).get_table_names())
     assert _all_rows(engine, like=tickets) == tickets
     assert _current(engine) == set(head_revisions())
+
+
+def test_a_new_sqlite_database_opens_while_another_process_holds_its_write_lock(
+    tmp_path: Path,
+) -> None:
+    """Switching a new file to WAL wants the write lock from inside a read transaction, where
+    SQLite answers "database is locked" at once instead of waiting: three replicas opening one
+    new database together failed so in CI. The store waits for the lock like any other."""
+    path = tmp_path / "tickets.sqlite3"
+    path.touch()  # a new, empty database in the default (rollback journal) mode
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process is about to migrate it
+    released = threading.Timer(0.5, other.execute, ("COMMIT",))
+    released.start()
+    started = time.monotonic()
+    try:
+        TicketStore(f"sqlite:///{path}").close()
+    finally:
+        released.join()
+        other.close()
+    assert time.monotonic() - started >= 0.4  # it waited for the lock, did not skip WAL
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 _OPEN_STORE = """
