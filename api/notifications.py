@@ -11,7 +11,7 @@ sends it; a crash between the send and the delete sends it twice at worst.
 Types: ``urgent_ticket`` (a new orange or red ticket), ``created`` (a new blue or yellow one:
 for the channels that want every new ticket, :mod:`api.channels`; the stream does not carry
 it), ``escalated`` (a step overdue), ``level_raised`` (a hazard lasting long), ``reopened``,
-``rechecked``.
+``rechecked``, ``hotspot`` (a new hotspot ticket: repeated hazards at one place, api.hotspots).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def notification(kind: str, view: TicketView, at: datetime) -> dict[str, Any]:
         "level": view.level,
         "camera_id": view.camera_id,
         "zone": view.zone,
+        "category": view.category,
         "deadline_at": None if view.deadline_at is None else view.deadline_at.isoformat(),
         "escalations": view.escalations,
         "note": last.get("note"),

@@ -31,6 +31,7 @@ _TITLES = {
     "level_raised": "等级提升",
     "rechecked": "复查通过",
     "reopened": "隐患复发·重新打开",
+    "hotspot": "隐患热点·区域预警",
 }
 # Markdown colours of the WeCom bot ("warning" is orange, "comment" grey, "info" green).
 _LEVEL_COLOURS = {"red": "warning", "orange": "warning", "yellow": "comment", "blue": "info"}
@@ -38,7 +39,8 @@ _LEVEL_COLOURS = {"red": "warning", "orange": "warning", "yellow": "comment", "b
 
 def events_of(note: Mapping[str, Any]) -> frozenset[str]:
     """The channel events (``created``, ``overdue``, ``escalated``, ``rechecked``,
-    ``reopened``) a notification counts as; empty for a type no channel subscribes to.
+    ``reopened``, ``hotspot``) a notification counts as; empty for a type no channel subscribes
+    to.
 
     An ``escalated`` notification is always ``overdue`` (the store escalates a ticket when its
     step's deadline has passed) and also ``escalated`` when its level went up (a red ticket stays
@@ -52,7 +54,7 @@ def events_of(note: Mapping[str, Any]) -> frozenset[str]:
         return frozenset({"overdue", "escalated"} if raised else {"overdue"})
     if kind == "level_raised":
         return frozenset({"escalated"})
-    if kind in ("rechecked", "reopened"):
+    if kind in ("rechecked", "reopened", "hotspot"):
         return frozenset({str(kind)})
     return frozenset()
 

@@ -100,7 +100,9 @@ MAX_ENTRY_BYTES = 1_000_000
 _NOTIFICATIONS_MAXLEN = 10_000
 # The notification types the stream has always carried (api.notifications); the others exist
 # for the channels only.
-STREAM_TYPES = frozenset({"urgent_ticket", "reopened", "level_raised", "escalated", "rechecked"})
+STREAM_TYPES = frozenset(
+    {"urgent_ticket", "reopened", "level_raised", "escalated", "rechecked", "hotspot"}
+)
 _BACKOFF_START_S = 0.5
 _BACKOFF_MAX_S = 10.0
 _STALE_CONSUMER_MS = 3_600_000  # a consumer idle this long with nothing pending is removed

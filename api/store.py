@@ -91,6 +91,18 @@ from api.errors import (
     StoreError,
     TicketNotFound,
 )
+from api.hotspots import (
+    CATEGORIES,
+    CATEGORY_HAZARD,
+    CATEGORY_HOTSPOT,
+    HOTSPOT_NOTIFICATION,
+    count_since,
+    created_note,
+    hotspot_key,
+    hotspot_serial_kind,
+    level_for_places,
+    systemic_note,
+)
 from api.notifications import event_notification_kind, notification
 from api.schema import upgrade_database
 from api.workflow import (
@@ -102,6 +114,7 @@ from api.workflow import (
     check_transition,
     escalation_for,
     format_code,
+    format_hotspot_code,
     is_open,
     level_for_duration,
     level_rank,
@@ -210,6 +223,11 @@ class TicketRow(Base):
     # 责任单位/责任人 as {"name", "contact"} (api.dispatch); NULL: not assigned (revision 0002).
     responsible_unit: Mapped[dict[str, Any] | None] = mapped_column(NullableJsonColumn)
     responsible_person: Mapped[dict[str, Any] | None] = mapped_column(NullableJsonColumn)
+    # "hazard", or "hotspot" (隐患热点, api.hotspots): an area-level alert over member tickets
+    # (revision 0004).
+    category: Mapped[str] = mapped_column(
+        String(16), default=CATEGORY_HAZARD, server_default=CATEGORY_HAZARD, index=True
+    )
 
     hazards: Mapped[list[HazardRow]] = relationship(
         back_populates="ticket", order_by="HazardRow.started_at", lazy="selectin"
@@ -217,6 +235,33 @@ class TicketRow(Base):
     history: Mapped[list[HistoryRow]] = relationship(
         back_populates="ticket", order_by="HistoryRow.seq", lazy="selectin"
     )
+    # A hotspot's member tickets, and the hotspots a hazard ticket is a member of.
+    members: Mapped[list[TicketRow]] = relationship(
+        secondary="hotspot_members",
+        primaryjoin="TicketRow.id == HotspotMemberRow.hotspot_id",
+        secondaryjoin="TicketRow.id == HotspotMemberRow.member_id",
+        order_by="TicketRow.created_at",
+        lazy="selectin",
+        viewonly=True,
+    )
+    hotspots: Mapped[list[TicketRow]] = relationship(
+        secondary="hotspot_members",
+        primaryjoin="TicketRow.id == HotspotMemberRow.member_id",
+        secondaryjoin="TicketRow.id == HotspotMemberRow.hotspot_id",
+        order_by="TicketRow.created_at",
+        lazy="selectin",
+        viewonly=True,
+    )
+
+
+class HotspotMemberRow(Base):
+    """A hazard ticket counted in a hotspot ticket (revision 0004)."""
+
+    __tablename__ = "hotspot_members"
+
+    hotspot_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), primary_key=True, index=True)
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class HazardRow(Base):
@@ -347,6 +392,9 @@ class TicketView:
     allowed_transitions: list[str] = field(default_factory=list)
     responsible_unit: dict[str, Any] | None = None
     responsible_person: dict[str, Any] | None = None
+    category: str = CATEGORY_HAZARD
+    members: list[dict[str, Any]] = field(default_factory=list)
+    hotspot: dict[str, Any] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -388,8 +436,12 @@ class TicketView:
             "responsible_person": _contact_json(
                 self.responsible_person, public=public, person=True
             ),
+            "category": self.category,
+            "members": [dict(m) for m in self.members],
+            "hotspot": None if self.hotspot is None else dict(self.hotspot),
         }
-        if public:
+        if public:  # linked tickets may be open ones, which the public do not see
+            out["members"], out["hotspot"] = [], None
             out["evidence"] = {
                 "clip_sha256": self.evidence.get("clip_public_sha256"),
                 "snapshot_sha256": self.evidence.get("snapshot_public_sha256"),
@@ -482,7 +534,22 @@ def _view(row: TicketRow) -> TicketView:
         responsible_person=(
             None if row.responsible_person is None else dict(row.responsible_person)
         ),
+        category=row.category or CATEGORY_HAZARD,
+        members=[_link_json(m) for m in row.members],
+        hotspot=next((_link_json(h) for h in reversed(row.hotspots)), None),
     )
+
+
+def _link_json(row: TicketRow) -> dict[str, Any]:
+    """A linked ticket (a hotspot's member, or a member's hotspot) as a ticket shows it."""
+    return {
+        "id": row.id,
+        "code": row.code,
+        "status": row.status,
+        "level": row.level,
+        "created_at": _iso(row.created_at),
+        "hazards": len(row.hazards),
+    }
 
 
 # --- engines ---------------------------------------------------------------------------------
@@ -617,6 +684,13 @@ def _open_key(camera_id: str, zone: str, kind: str) -> str:
     return f"{camera_id}/{zone}/{kind}"
 
 
+def _open_key_of(ticket: TicketRow) -> str:
+    """The key that keeps one open ticket per place and kind (and one open hotspot)."""
+    if ticket.category == CATEGORY_HOTSPOT:
+        return hotspot_key(ticket.camera_id, ticket.zone, ticket.kind)
+    return _open_key(ticket.camera_id, ticket.zone, ticket.kind)
+
+
 class TicketStore:
     """Tickets in SQLite or PostgreSQL: events in, workflow, queries out.
 
@@ -731,6 +805,8 @@ class TicketStore:
                 evidence=parsed.evidence,
             )
             ticket.hazards.append(hazard)
+            if self.policy.hotspots.enabled:
+                self._count_towards_hotspot(session, ticket, hz, now)
         else:
             ticket = hazard.ticket
             _merge_missing(ticket, hazard, parsed.evidence)
@@ -941,6 +1017,179 @@ class TicketStore:
 
         return self._writing(work)
 
+    # -- hotspots (api.hotspots) ------------------------------------------------------------
+
+    def _count_towards_hotspot(
+        self, session: Session, ticket: TicketRow, hz: HazardEvent, now: datetime
+    ) -> None:
+        """A new hazard arrived at ``ticket``'s place: link it to the place's open hotspot, or
+        make one when the place's recent hazards reach ``min_hazards``."""
+        settings = self.policy.hotspots
+        place = (
+            TicketRow.camera_id == ticket.camera_id,
+            TicketRow.zone == ticket.zone,
+            TicketRow.kind == ticket.kind,
+            TicketRow.category == CATEGORY_HOTSPOT,
+        )
+        key = hotspot_key(ticket.camera_id, ticket.zone, ticket.kind)
+        spot = session.scalars(self._locked(select(TicketRow).where(TicketRow.open_key == key)))
+        hotspot = spot.one_or_none()
+        ended = session.scalar(
+            select(func.max(TicketRow.updated_at)).where(*place, TicketRow.open_key.is_(None))
+        )
+        since = count_since(settings, hz.started_at, ended)
+        counted = session.execute(
+            select(HazardRow.ticket_id, TicketRow.code, HazardRow.started_at)
+            .join(TicketRow, HazardRow.ticket_id == TicketRow.id)
+            .where(
+                TicketRow.camera_id == ticket.camera_id,
+                TicketRow.zone == ticket.zone,
+                TicketRow.kind == ticket.kind,
+                TicketRow.category == CATEGORY_HAZARD,
+                TicketRow.status != TicketStatus.REJECTED.value,
+                HazardRow.started_at >= since,
+                HazardRow.started_at <= hz.started_at,
+            )
+            .order_by(HazardRow.started_at)
+        ).all()
+        if hotspot is not None:
+            self._link(session, hotspot, [ticket.id], now)
+            session.expire(ticket, ["hotspots"])
+            hotspot.details = {
+                **hotspot.details,
+                "hazards": len(counted),
+                "last_hazard_at": _iso(hz.started_at),
+            }
+            hotspot.updated_at = now
+            return
+        if len(counted) < settings.min_hazards:
+            return
+        member_ids = list(dict.fromkeys(row.ticket_id for row in counted))
+        codes = list(dict.fromkeys(row.code for row in counted))
+        others = session.scalars(
+            self._locked(
+                select(TicketRow)
+                .where(
+                    TicketRow.category == CATEGORY_HOTSPOT,
+                    TicketRow.area == ticket.area,
+                    TicketRow.kind == ticket.kind,
+                    TicketRow.open_key.is_not(None),
+                )
+                .order_by(TicketRow.id)
+            )
+        ).all()
+        places = {(t.camera_id, t.zone) for t in others} | {(ticket.camera_id, ticket.zone)}
+        level = level_for_places(settings, len(places))
+        hotspot = self._create_hotspot(session, ticket, key, level, counted[0].started_at, now)
+        hotspot.details = {
+            "hazards": len(counted),
+            "window_days": settings.window_days,
+            "min_hazards": settings.min_hazards,
+            "first_hazard_at": _iso(counted[0].started_at),
+            "last_hazard_at": _iso(hz.started_at),
+        }
+        note = created_note(
+            ticket.kind, ticket.camera_id, ticket.zone, len(counted), settings, codes
+        )
+        if level is RiskLevel.RED:
+            note += "; " + systemic_note(ticket.kind, ticket.area, places, None)
+        _add_history(
+            hotspot, now, SYSTEM_ACTOR, "created", None, hotspot.status, note, level=hotspot.level
+        )
+        self._assign_new(hotspot, now)
+        self._link(session, hotspot, member_ids, now)
+        raised = [s for s in others if self._raise_hotspot(s, level, places, now)]
+        session.flush()
+        session.expire(hotspot, ["members"])
+        session.expire(ticket, ["hotspots"])
+        _announce(session, HOTSPOT_NOTIFICATION, _view(hotspot))
+        for other in raised:
+            _announce(session, "level_raised", _view(other))
+
+    def _create_hotspot(
+        self,
+        session: Session,
+        ticket: TicketRow,
+        key: str,
+        level: RiskLevel,
+        first: datetime,
+        now: datetime,
+    ) -> TicketRow:
+        serial = self._next_serial(session, ticket.area, hotspot_serial_kind(ticket.kind))
+        hotspot = TicketRow(
+            id=str(uuid4()),
+            code=format_hotspot_code(ticket.area, ticket.kind, level, serial),
+            kind=ticket.kind,
+            category=CATEGORY_HOTSPOT,
+            status=TicketStatus.DISCOVERED.value,
+            level=level.value,
+            camera_id=ticket.camera_id,
+            zone=ticket.zone,
+            area=ticket.area,
+            open_key=key,
+            created_at=now,
+            updated_at=now,
+            deadline_at=step_deadline(
+                self.policy, to_status=TicketStatus.DISCOVERED, level=level, now=now
+            ),
+            started_at=first,
+            ended_at=None,
+            score=0.0,
+            labels=[],
+            details={},
+            evidence={},
+            escalations=0,
+            hazards=[],
+            history=[],
+        )
+        session.add(hotspot)
+        return hotspot
+
+    def _link(
+        self, session: Session, hotspot: TicketRow, member_ids: Sequence[str], now: datetime
+    ) -> None:
+        session.flush()  # the hotspot's row exists before rows that refer to it
+        linked = set(
+            session.scalars(
+                select(HotspotMemberRow.member_id).where(HotspotMemberRow.hotspot_id == hotspot.id)
+            )
+        )
+        for member_id in member_ids:
+            if member_id not in linked:
+                session.add(
+                    HotspotMemberRow(hotspot_id=hotspot.id, member_id=member_id, linked_at=now)
+                )
+                linked.add(member_id)
+
+    def _raise_hotspot(
+        self, spot: TicketRow, level: RiskLevel, places: set[tuple[str, str]], now: datetime
+    ) -> bool:
+        """Raise an open hotspot to ``level`` (red: its kind is a hotspot at enough places of
+        its area); its step's deadline shortens to the new level's when that is sooner."""
+        if level_rank(spot.level) >= level_rank(level):
+            return False
+        old = spot.level
+        spot.level = level.value
+        if step_of(spot.status) is not None and spot.deadline_at is not None:
+            shorter = step_deadline(
+                self.policy, to_status=TicketStatus(spot.status), level=level, now=now
+            )
+            if shorter is not None and shorter < spot.deadline_at:
+                spot.deadline_at = shorter
+        spot.updated_at = now
+        _add_history(
+            spot,
+            now,
+            SYSTEM_ACTOR,
+            "level_raised",
+            spot.status,
+            spot.status,
+            systemic_note(spot.kind, spot.area, places, old),
+            level_from=old,
+            level_to=level.value,
+        )
+        return True
+
     def _next_serial(self, session: Session, area: str, kind: str) -> int:
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         stmt = (
@@ -1108,9 +1357,7 @@ class TicketStore:
             current_deadline=ticket.deadline_at,
         )
         ticket.status = to.value
-        ticket.open_key = (
-            _open_key(ticket.camera_id, ticket.zone, ticket.kind) if is_open(to) else None
-        )
+        ticket.open_key = _open_key_of(ticket) if is_open(to) else None
         ticket.updated_at = now
         _add_history(ticket, now, actor, action, previous.value, to.value, note)
 
@@ -1164,7 +1411,7 @@ class TicketStore:
         return self._writing(work)
 
     def _check_no_other_open(self, session: Session, ticket: TicketRow, to: TicketStatus) -> None:
-        key = _open_key(ticket.camera_id, ticket.zone, ticket.kind)
+        key = _open_key_of(ticket)
         other = session.scalars(select(TicketRow.code).where(TicketRow.open_key == key)).first()
         if other is not None:
             raise OpenTicketExists(ticket.status, to.value, other)
@@ -1422,6 +1669,7 @@ class TicketStore:
         public: bool = False,
         limit: int = 100,
         offset: int = 0,
+        category: str | None = None,
     ) -> tuple[list[TicketView], int]:
         """Tickets newest first, and how many match in all.
 
@@ -1430,12 +1678,14 @@ class TicketStore:
             cameras: a grid_worker's cameras (None: all cameras).
             public: only closed tickets (what residents may see).
             limit: 0 to 1000 tickets; offset: how many to skip.
+            category: ``hazard`` or ``hotspot`` tickets only (None: both).
 
         Raises:
-            InvalidQuery: an unknown status or kind, a naive ``since``, a bad limit or offset.
+            InvalidQuery: an unknown status, kind or category, a naive ``since``, a bad limit
+                or offset.
         """
         stmt = select(TicketRow)
-        stmt = _filtered(stmt, status, kind, camera, since, cameras, public)
+        stmt = _filtered(stmt, status, kind, camera, since, cameras, public, category)
         if isinstance(limit, bool) or not 0 <= limit <= _MAX_LIMIT:
             raise InvalidQuery(f"limit must be 0 to {_MAX_LIMIT}, got {limit}")
         if isinstance(offset, bool) or offset < 0:
@@ -1486,11 +1736,15 @@ class TicketStore:
 
         ``rectification_rate`` is closed / (all − rejected); ``repeat_rate`` is the share of
         non-rejected tickets with more than one hazard attached (ARCHITECTURE.md §12 targets:
-        ≥ 95 % and ≤ 5 %). Rates are None when there is nothing to divide by.
+        ≥ 95 % and ≤ 5 %). Rates are None when there is nothing to divide by. These count
+        hazard tickets; ``hotspots`` counts the hotspot tickets (api.hotspots) by status and
+        level, and those open.
         """
         _check_aware("now", now)
         when = now or _utcnow()
-        base = _filtered(select(TicketRow.id), None, None, None, None, cameras, public)
+        base = _filtered(
+            select(TicketRow.id), None, None, None, None, cameras, public, CATEGORY_HAZARD
+        )
         ids = base.subquery()
         out: dict[str, Any] = {}
         with self._reading() as session:
@@ -1530,6 +1784,27 @@ class TicketStore:
         out["total"] = total
         out["rectification_rate"] = closed / considered if considered else None
         out["repeat_rate"] = n_repeats / considered if considered else None
+        out["hotspots"] = self._hotspot_counts(cameras, public)
+        return out
+
+    def _hotspot_counts(self, cameras: frozenset[str] | None, public: bool) -> dict[str, Any]:
+        base = _filtered(
+            select(TicketRow.id), None, None, None, None, cameras, public, CATEGORY_HOTSPOT
+        ).subquery()
+        out: dict[str, Any] = {}
+        with self._reading() as session:
+            for name, column in (("by_status", TicketRow.status), ("by_level", TicketRow.level)):
+                stmt = (
+                    select(column, func.count())
+                    .where(TicketRow.id.in_(select(base.c.id)))
+                    .group_by(column)
+                )
+                out[name] = {str(k): int(v) for k, v in session.execute(stmt).all()}
+            opened = select(func.count()).where(
+                TicketRow.id.in_(select(base.c.id)), TicketRow.open_key.is_not(None)
+            )
+            out["open"] = int(session.scalar(opened) or 0)
+        out["total"] = sum(out["by_status"].values())
         return out
 
 
@@ -1544,7 +1819,14 @@ def _filtered(
     since: datetime | None,
     cameras: frozenset[str] | None,
     public: bool,
+    category: str | None = None,
 ) -> Select[Any]:
+    if category is not None:
+        if category not in CATEGORIES:
+            raise InvalidQuery(
+                f"unknown category {str(category)[:40]!r}; one of: {', '.join(CATEGORIES)}"
+            )
+        stmt = stmt.where(TicketRow.category == category)
     if status is not None:
         try:
             TicketStatus(status)

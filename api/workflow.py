@@ -63,6 +63,7 @@ from pipelines.config import (
     TokenRole,
     camera_area,
 )
+from pipelines.settings_hotspots import HotspotSettings
 from vision.types import HazardKind
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "check_transition",
     "escalation_for",
     "format_code",
+    "format_hotspot_code",
     "is_open",
     "level_for_duration",
     "mask_actor",
@@ -203,6 +205,7 @@ class TicketPolicy:
     levels: LevelsConfig = field(default_factory=LevelsConfig)
     areas: Mapping[str, str] = field(default_factory=lambda: _freeze(None))
     default_area: str = "site"
+    hotspots: HotspotSettings = field(default_factory=HotspotSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "areas", _freeze(self.areas))
@@ -213,8 +216,9 @@ class TicketPolicy:
     def from_config(cls, config: HazardwatchConfig) -> TicketPolicy:
         """The policy of a validated config: its ``api.levels`` and each camera's area."""
         levels = config.api.levels if config.api is not None else LevelsConfig()
+        hotspots = config.api.hotspots if config.api is not None else HotspotSettings()
         areas = {camera_id: camera_area(config, camera_id) for camera_id in config.cameras}
-        return cls(levels=levels, areas=areas, default_area=config.site.id)
+        return cls(levels=levels, areas=areas, default_area=config.site.id, hotspots=hotspots)
 
     def area_of(self, camera_id: str) -> str:
         """The area slug of ``camera_id`` (the default area for an unknown camera)."""
@@ -493,6 +497,16 @@ def format_code(area: str, kind: HazardKind | str, level: RiskLevel | str, seria
     kind_code = KIND_CODES[HazardKind(kind)]
     letter = LEVEL_LETTERS[RiskLevel(level)]
     return f"{area}-{kind_code}-{letter}-{serial:0{SERIAL_DIGITS}d}"
+
+
+def format_hotspot_code(
+    area: str, kind: HazardKind | str, level: RiskLevel | str, serial: int
+) -> str:
+    """A hotspot ticket's code: a hazard code whose serial starts with ``H`` (its own series),
+    e.g. ``block_a-FIRE-Y-H0002``."""
+    code = format_code(area, kind, level, serial)
+    head, _, number = code.rpartition("-")
+    return f"{head}-H{number}"
 
 
 def recheck_due(

@@ -54,6 +54,7 @@ from models.spec import ModelFamily, ProviderChoice
 from pipelines.config_yaml import DuplicateKeyError, load_yaml
 from pipelines.retention import RetentionSettings
 from pipelines.settings_dispatch import DispatchConfig, verify_dispatch
+from pipelines.settings_hotspots import HotspotSettings
 from pipelines.settings_notify import NotificationSettings
 from pipelines.settings_reports import ReportSettings
 from vision.types import HazardKind
@@ -442,6 +443,11 @@ class ApiConfig(ConfigModel):
     reports: ReportSettings = Field(
         default_factory=ReportSettings,
         description="Weekly and monthly reports written by the ticket service (api.reports).",
+    )
+    hotspots: HotspotSettings = Field(
+        default_factory=HotspotSettings,
+        description="When repeated hazards of one kind at one place raise an area-level alert "
+        "with its own ticket (隐患热点).",
     )
 
 

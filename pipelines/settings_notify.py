@@ -48,7 +48,8 @@ class NotifyEvent(StrEnum):
     - ``overdue``: a step missed its deadline (超时预警); the ticket was escalated for it;
     - ``escalated``: the ticket's level went up (an overdue step, or a hazard lasting long);
     - ``rechecked``: the zone stayed clear after rectification (复查);
-    - ``reopened``: the hazard came back to a rechecked ticket.
+    - ``reopened``: the hazard came back to a rechecked ticket;
+    - ``hotspot``: repeated hazards at one place raised a hotspot ticket (隐患热点, area alert).
     """
 
     CREATED = "created"
@@ -56,6 +57,7 @@ class NotifyEvent(StrEnum):
     ESCALATED = "escalated"
     RECHECKED = "rechecked"
     REOPENED = "reopened"
+    HOTSPOT = "hotspot"
 
 
 class CreatedScope(StrEnum):
@@ -76,7 +78,7 @@ class _ChannelBase(ConfigModel):
         min_length=1,
         max_length=len(NotifyEvent),
         description="Which changes this channel is told of: created, overdue, escalated, "
-        "rechecked, reopened.",
+        "rechecked, reopened, hotspot.",
     )
     created: CreatedScope = Field(
         default=CreatedScope.URGENT,

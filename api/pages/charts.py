@@ -200,6 +200,7 @@ def heat_map(
     labels: Mapping[str, str] | None = None,
     cols: int = 16,
     rows: int = 9,
+    hotspots: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """A heat map in normalised picture coordinates, to lay over the camera's picture.
 
@@ -213,6 +214,9 @@ def heat_map(
         points: ``{"x", "y"}`` in 0..1 (plus ``ticket``, ``code``, ``kind``, ``source``).
         zones: zone name -> its polygon (or line) in normalised points.
         labels: kind -> text for the points' tooltips.
+        hotspots: open hotspot tickets (api.hotspots) at their zone's ``centre`` (``x``, ``y``
+            in 0..1), drawn as a ring of their level's colour (``<circle class="hotspot">``
+            with ``data-ticket`` and ``data-level``).
     """
     size = 1000
     parts = [
@@ -248,6 +252,18 @@ def heat_map(
             f'cx="{_num(float(point["x"]) * size)}" cy="{_num(float(point["y"]) * size)}" r="12" '
             f'fill="{color_of(kind)}" stroke="#ffffff" stroke-width="1.5" '
             f'vector-effect="non-scaling-stroke"><title>{esc(tip)}</title></circle>'
+        )
+    for spot in hotspots:
+        centre = spot.get("centre")
+        if not centre:
+            continue
+        level = str(spot.get("level", ""))
+        parts.append(
+            f'<circle class="hotspot" data-ticket="{esc(spot.get("id", ""))}" '
+            f'data-level="{esc(level)}" cx="{_num(float(centre[0]) * size)}" '
+            f'cy="{_num(float(centre[1]) * size)}" r="70" fill="none" stroke="{color_of(level)}" '
+            f'stroke-width="5" vector-effect="non-scaling-stroke">'
+            f"<title>{esc(spot.get('code', ''))}</title></circle>"
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -16,7 +16,7 @@ and charts scale), a grid of cards on a desktop.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +57,12 @@ _ZH = {
     "dash.hours": "按发生时刻",
     "dash.hours_note": "隐患开始的小时 ({tz})",
     "dash.overdue_list": "超期工单 ({n})",
+    "dash.hotspots": "隐患热点 ({n})",
+    "dash.tile_hotspots": "隐患热点",
+    "dash.none_hotspots": "没有未关闭的隐患热点",
+    "dash.hotspot_facts": "{hazards} 次重复 · {members} 张工单",
+    "dash.hotspot_rule": "同一点位同类隐患反复发生即生成热点工单（黄色）；"
+    "同一片区多处为系统性风险（红色）",
     "dash.none_overdue": "没有超期工单",
     "dash.overdue_by": "超期 {text}",
     "dash.more_overdue": "另有 {n} 张",
@@ -100,6 +106,12 @@ _EN = {
     "dash.hours": "By time of day",
     "dash.hours_note": "Hour the hazard started ({tz})",
     "dash.overdue_list": "Overdue tickets ({n})",
+    "dash.hotspots": "Hotspots ({n})",
+    "dash.tile_hotspots": "Hotspots",
+    "dash.none_hotspots": "No open hotspots",
+    "dash.hotspot_facts": "{hazards} repeats · {members} tickets",
+    "dash.hotspot_rule": "Repeated hazards of one kind at one place raise a hotspot ticket "
+    "(yellow); at several places of one area, a systemic risk (red)",
     "dash.none_overdue": "No overdue tickets",
     "dash.overdue_by": "overdue by {text}",
     "dash.more_overdue": "and {n} more",
@@ -299,6 +311,31 @@ def _overdue(data: Mapping[str, Any], tz: ZoneInfo) -> str:
     )
 
 
+def _hotspots(data: Mapping[str, Any], tz: ZoneInfo) -> str:
+    spots = data.get("hotspots") or []
+    items = []
+    for spot in spots:
+        level = str(spot["level"])
+        facts = _w("hotspot_facts", hazards=spot.get("hazards") or 0, members=spot["members"])
+        items.append(
+            f'<li data-ticket="{esc(spot["id"])}" data-level="{esc(level)}">'
+            f'<a href="/ui/review?ticket={esc(spot["id"])}"><b>{esc(spot["code"])}</b></a> '
+            f'<span class="lv lv-{esc(level)}">{_label("level", level)}</span> '
+            f"{_label('kind', spot['kind'])} · {_label('status', spot['status'])}<br>"
+            f'<span class="muted">{esc(spot["camera_id"])}/{esc(spot["zone"])} · {facts} · '
+            f"{esc(_local(spot['created_at'], tz))}</span></li>"
+        )
+    body = (
+        f'<ul class="overdue" id="hotspot_list">{"".join(items)}</ul>'
+        if items
+        else _w("none_hotspots", "p", _MUTED)
+    )
+    return (
+        f'<div class="card" id="hotspot_card" data-total="{len(spots)}">'
+        f"{_w('hotspots', 'h3', n=len(spots))}{body}{_w('hotspot_rule', 'p', _MUTED)}</div>"
+    )
+
+
 def _number(value: Any) -> str:
     if value is None:
         return "—"
@@ -308,7 +345,11 @@ def _number(value: Any) -> str:
 
 
 def _camera_card(
-    camera: Mapping[str, Any], heat: Mapping[str, Any], days: int, version: int
+    camera: Mapping[str, Any],
+    heat: Mapping[str, Any],
+    days: int,
+    version: int,
+    hotspots: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     cid = str(camera["id"])
     points = heat.get("points", [])
@@ -318,6 +359,7 @@ def _camera_card(
         points=points,
         zones=heat.get("zones") or {},
         labels={key: bilingual_label("kind", key) for key in KIND_LABELS},
+        hotspots=hotspots,
     )
     if camera["has_snapshot"]:
         # ?t= differs at each refresh, so the swapped-in picture is fetched anew, not reused
@@ -357,8 +399,15 @@ def _camera_card(
 
 def _cameras(data: Mapping[str, Any], days: int) -> str:
     version = int(datetime.fromisoformat(data["generated_at"]).timestamp())
+    spots = data.get("hotspots") or []
     cards = "".join(
-        _camera_card(camera, data["heat"].get(camera["id"], {}), days, version)
+        _camera_card(
+            camera,
+            data["heat"].get(camera["id"], {}),
+            days,
+            version,
+            [s for s in spots if s["camera_id"] == camera["id"]],
+        )
         for camera in data["cameras"]
     )
     redis = data.get("redis") or {}
@@ -382,6 +431,7 @@ def _tiles(data: Mapping[str, Any], overall: Mapping[str, Any]) -> str:
     ]
     if not data.get("public"):  # residents see closed tickets only: none can be overdue
         tiles.insert(1, ("overdue", str(data["overdue"]["total"]), "tile_overdue"))
+        tiles.insert(2, ("tile_hotspots", str(len(data.get("hotspots") or [])), "tile_hotspots"))
     return "".join(
         f'<div class="tile" id="{tid}"><b>{esc(value)}</b>{_w(key, "span", _MUTED)}</div>'
         for key, value, tid in tiles
@@ -412,6 +462,7 @@ def render_panels(
     )
     if not data.get("public"):
         parts.append(_overdue(data, tz))
+        parts.append(_hotspots(data, tz))
     parts.append("</div>")
     if data["cameras"]:
         parts.append(_cameras(data, days))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from api.dashboard_stats import zone_centre
-from api.reports.figures import compute_figures, select_tickets
+from api.reports.figures import compute_figures, select_hotspot_tickets, select_tickets
 from api.reports.pdf import ReportError, html_to_pdf
 from api.reports.periods import Period
 from api.reports.render import render_html
@@ -94,7 +94,8 @@ def make_report(
         }
         for camera_id, by_name in camera_zones.items()
     }
-    tickets = select_tickets(fetch_tickets(store, request.period), request.period, request.area)
+    fetched = fetch_tickets(store, request.period)
+    tickets = select_tickets(fetched, request.period, request.area)
     figures = compute_figures(
         tickets,
         request.period,
@@ -102,6 +103,7 @@ def make_report(
         as_of=as_of,
         hotspot_min_hazards=request.hotspot_min_hazards,
         zone_centres=centres,
+        hotspot_tickets=select_hotspot_tickets(fetched, request.period, request.area),
     )
     outlines = {
         camera_id: {

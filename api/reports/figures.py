@@ -20,6 +20,9 @@ What is counted, and why (the office's own measures, ../shared/DOMAIN.md "Report
   when one kind is a hotspot at two or more places of the same area, each of them is *red* (a
   systemic risk of the area, not one bad spot). Hazards are counted per ticket (``hazard_ids``),
   so a repeat attached to an open ticket counts as much as one that made its own ticket.
+  A place whose repeats raised a hotspot ticket (:mod:`api.hotspots`) carries that ticket's code
+  (``ticket``): the newest one of the place created before the period's end. Hotspot tickets
+  themselves are not hazards: every other count is of hazard tickets only.
 - **Trend**: tickets per local day of creation, by kind and by level.
 """
 
@@ -31,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from api.dashboard_stats import KINDS, LEVELS, STATUSES, Window, daily_counts, heat_points
+from api.hotspots import CATEGORY_HAZARD, CATEGORY_HOTSPOT
 from api.reports.periods import Period
 from api.store import TicketView
 from api.workflow import TicketStatus, level_rank
@@ -41,12 +45,29 @@ MAX_OVERDUE_LISTED = 200
 def select_tickets(
     tickets: Iterable[TicketView], period: Period, area: str | None
 ) -> list[TicketView]:
-    """The tickets a report of ``period`` (and ``area``) covers, oldest first."""
+    """The hazard tickets a report of ``period`` (and ``area``) covers, oldest first."""
     chosen = [
-        t for t in tickets if period.contains(t.created_at) and (area is None or t.area == area)
+        t
+        for t in tickets
+        if t.category == CATEGORY_HAZARD
+        and period.contains(t.created_at)
+        and (area is None or t.area == area)
     ]
     chosen.sort(key=lambda t: (t.created_at, t.id))
     return chosen
+
+
+def select_hotspot_tickets(
+    tickets: Iterable[TicketView], period: Period, area: str | None
+) -> list[TicketView]:
+    """The hotspot tickets (api.hotspots) made before the period's end, in the area."""
+    return [
+        t
+        for t in tickets
+        if t.category == CATEGORY_HOTSPOT
+        and t.created_at < period.end
+        and (area is None or t.area == area)
+    ]
 
 
 def _counts(keys: Sequence[str], values: Iterable[str]) -> dict[str, int]:
@@ -85,9 +106,17 @@ def overdue_items(tickets: Sequence[TicketView], as_of: datetime) -> list[dict[s
     ]
 
 
-def hotspots(tickets: Sequence[TicketView], min_hazards: int) -> list[dict[str, Any]]:
+def hotspots(
+    tickets: Sequence[TicketView],
+    min_hazards: int,
+    hotspot_tickets: Sequence[TicketView] = (),
+) -> list[dict[str, Any]]:
     """Places (camera, zone) where one kind repeated at least ``min_hazards`` times (see the
-    module docstring for yellow and red), most hazards first."""
+    module docstring for yellow and red), most hazards first; ``hotspot_tickets`` name each
+    place's hotspot ticket."""
+    raised: dict[tuple[str, str, str], TicketView] = {}
+    for hot in sorted(hotspot_tickets, key=lambda t: (t.created_at, t.id)):
+        raised[(hot.camera_id, hot.zone, hot.kind)] = hot
     groups: dict[tuple[str, str, str], list[TicketView]] = defaultdict(list)
     for ticket in tickets:
         if ticket.status != TicketStatus.REJECTED.value:
@@ -105,6 +134,11 @@ def hotspots(tickets: Sequence[TicketView], min_hazards: int) -> list[dict[str, 
                     "hazards": hazards,
                     "tickets": [t.code for t in members],
                     "level": "yellow",
+                    "ticket": (
+                        raised[(camera_id, zone, kind)].code
+                        if (camera_id, zone, kind) in raised
+                        else None
+                    ),
                 }
             )
     places = Counter((spot["area"], spot["kind"]) for spot in found)
@@ -123,10 +157,12 @@ def compute_figures(
     as_of: datetime,
     hotspot_min_hazards: int = 3,
     zone_centres: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
+    hotspot_tickets: Sequence[TicketView] = (),
 ) -> dict[str, Any]:
     """Every number of the report (JSON-ready): ``tickets`` are those of
     :func:`select_tickets`; ``zone_centres`` (camera -> zone -> centre) places tickets without
-    a box in the heat maps.
+    a box in the heat maps; ``hotspot_tickets`` are hotspot tickets made before the period's
+    end (:func:`select_hotspot_tickets`).
 
     Raises:
         ValueError: ``as_of`` is naive.
@@ -174,7 +210,7 @@ def compute_figures(
         "overdue_total": len(overdue),
         "overdue": overdue[:MAX_OVERDUE_LISTED],
         "escalated": sum(1 for t in tickets if t.escalations > 0),
-        "hotspots": hotspots(tickets, hotspot_min_hazards),
+        "hotspots": hotspots(tickets, hotspot_min_hazards, hotspot_tickets),
         "hotspot_min_hazards": hotspot_min_hazards,
         "daily": {
             "days": daily["days"],

@@ -229,12 +229,14 @@ def _hotspots(lang: str, fig: Mapping[str, Any]) -> str:
         rows = [
             f'<tr class="hotspot" data-camera="{esc(s["camera_id"])}" data-zone="{esc(s["zone"])}"'
             f' data-kind="{esc(s["kind"])}" data-level="{esc(s["level"])}"'
-            f' data-hazards="{s["hazards"]}">'
+            f' data-hazards="{s["hazards"]}" data-ticket="{esc(s.get("ticket") or "")}">'
             f'<td class="lv" style="color:{charts.color_of(s["level"])}">'
             f"{esc(value_label(lang, 'level', s['level']))}</td>"
             f"<td>{esc(value_label(lang, 'kind', s['kind']))}</td><td>{esc(s['camera_id'])}</td>"
             f"<td>{esc(s['zone'])}</td><td class=n>{s['hazards']}</td>"
-            f"<td>{esc(', '.join(s['tickets']))}</td></tr>"
+            f"<td>{esc(', '.join(s['tickets']))}"
+            + (f" <b>→ {esc(s['ticket'])}</b>" if s.get("ticket") else "")
+            + "</td></tr>"
             for s in spots
         ]
         body = f"<table>{head}{''.join(rows)}</table>"

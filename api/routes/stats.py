@@ -32,10 +32,11 @@ from api.dashboard_stats import (
     time_zone_names,
     zone_centre,
 )
+from api.hotspots import CATEGORY_HAZARD, CATEGORY_HOTSPOT
 from api.schemas import common_responses
 from api.status import RedisState, merge_disabled
 from api.store import TicketView
-from api.workflow import TicketStatus, is_open
+from api.workflow import TicketStatus, is_open, level_rank
 from api.zone_overrides import read_zones
 
 router = APIRouter(tags=["system"], responses=common_responses())
@@ -115,7 +116,7 @@ def dashboard_data(
     """
     tz = parse_time_zone(tz_name)
     window = Window(now or datetime.now(UTC), days, tz)
-    tickets, truncated = _all_pages(context, caller, since=window.since)
+    tickets, truncated = _all_pages(context, caller, since=window.since, category=CATEGORY_HAZARD)
     cameras = _visible_cameras(context, caller)
     zones = {cid: _zones_of(context, cid) for cid in cameras}
     centres = {
@@ -141,17 +142,45 @@ def dashboard_data(
                 open_tickets += found
                 truncated = truncated or more
     health, redis_state = _camera_health(context, caller, cameras)
+    spots = [t for t in open_tickets if t.category == CATEGORY_HOTSPOT]
     return {
         "generated_at": window.now.isoformat(),
         "tz": tz_name,
         "since": window.since.isoformat(),
         **daily_counts(tickets, window),
         "overdue": overdue_tickets(open_tickets, window.now),
+        "hotspots": [_hotspot_json(t, centres) for t in sorted(spots, key=_hotspot_order)],
         "heat": heat,
         "cameras": health,
         "redis": {"state": redis_state.state} if cameras else None,
         "public": caller.is_public,
         "truncated": truncated,
+    }
+
+
+def _hotspot_order(ticket: TicketView) -> tuple[int, str, str]:
+    return (-level_rank(ticket.level), ticket.created_at.isoformat(), ticket.id)
+
+
+def _hotspot_json(
+    ticket: TicketView, centres: dict[str, dict[str, tuple[float, float]]]
+) -> dict[str, Any]:
+    """An open hotspot (api.hotspots) as the dashboard lists it and marks it on its camera's
+    picture (the centre of its zone, when the zone is known)."""
+    centre = centres.get(ticket.camera_id, {}).get(ticket.zone)
+    return {
+        "id": ticket.id,
+        "code": ticket.code,
+        "kind": ticket.kind,
+        "level": ticket.level,
+        "status": ticket.status,
+        "camera_id": ticket.camera_id,
+        "zone": ticket.zone,
+        "area": ticket.area,
+        "created_at": ticket.created_at.isoformat(),
+        "hazards": ticket.details.get("hazards"),
+        "members": len(ticket.members),
+        "centre": None if centre is None else list(centre),
     }
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from api import metrics
 from api.auth import AuthError, Principal, require_role
 from api.context import AppContext, Caller, Ctx, authenticate
+from api.hotspots import CATEGORY_HAZARD
 from api.retention import health_record
 from api.schemas import ErrorResponse, HealthResponse, common_responses
 from api.status import RedisState, merge_disabled
@@ -202,6 +203,7 @@ def _camera_kind_counts(context: AppContext, caller: Principal) -> dict[str, dic
             _, total = context.store.list_tickets(
                 camera=camera_id,
                 kind=kind.value,
+                category=CATEGORY_HAZARD,
                 cameras=caller.cameras,
                 public=caller.is_public,
                 limit=0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -111,6 +111,12 @@ def list_tickets(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Page size.")] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9, description="Tickets to skip.")] = 0,
+    category: Annotated[
+        Literal["hazard", "hotspot"] | None,
+        Query(
+            description="Only hazard tickets, or only hotspot tickets (隐患热点); both if absent."
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     items, total = context.store.list_tickets(
         status=None if status is None else status.value,
@@ -121,6 +127,7 @@ def list_tickets(
         public=caller.is_public,
         limit=limit,
         offset=offset,
+        category=category,
     )
     return {
         "items": [ticket_json(ticket, caller) for ticket in items],

@@ -52,7 +52,9 @@ POLICY = TicketPolicy(
     areas={"lane": "block_a", "lobby": "block_b", "facade": "block_c"}, default_area="site"
 )
 # Columns added to tables of the baseline since, and what an upgraded old row holds.
-NEW_COLUMN_DEFAULTS = {"tickets": {"responsible_unit": None, "responsible_person": None}}
+NEW_COLUMN_DEFAULTS = {
+    "tickets": {"responsible_unit": None, "responsible_person": None, "category": "hazard"}
+}
 
 
 @pytest.fixture(scope="module")

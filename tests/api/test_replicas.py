@@ -135,8 +135,14 @@ def test_two_replicas_make_one_ticket_per_open_hazard_and_lose_nothing(
         engine.dispose()
         assert Counter(applied) == Counter(e["event_id"] for e in events)
 
-        tickets, total = stores[0].list_tickets(limit=1000)
+        tickets, total = stores[0].list_tickets(limit=1000, category="hazard")
         assert total == 3  # one open ticket per camera: every later hazard is a repeat of it
+        # 8 repeats at each camera's zone make one hotspot there, not one per replica
+        hotspots, _ = stores[0].list_tickets(limit=1000, category="hotspot")
+        by_camera = {t.camera_id: t.id for t in tickets}
+        assert sorted(h.camera_id for h in hotspots) == sorted(by_camera), hotspots
+        for spot in hotspots:
+            assert [m["id"] for m in spot.members] == [by_camera[spot.camera_id]]
         for ticket in tickets:
             hazards = {e["hazard_id"] for e in events if e["camera_id"] == ticket.camera_id}
             assert sorted(ticket.hazard_ids) == sorted(hazards), ticket.hazard_ids

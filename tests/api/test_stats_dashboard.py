@@ -322,3 +322,24 @@ def test_page_draws_the_record_and_escapes_a_bad_query(harness: ApiHarness) -> N
             assert f'data-ticket="{ticket_id}"' in page, cid
     assert '<img src="/cameras/lane_a/snapshot.jpg?t=' in page
     assert "/cameras/facade/snapshot.jpg" not in page  # no live picture: not asked
+
+
+def test_a_hotspot_is_listed_and_ringed_on_its_camera_but_not_counted_as_a_hazard(
+    harness: ApiHarness,
+) -> None:
+    for _ in range(3):  # three repeats in one zone: one hazard ticket and one hotspot ticket
+        harness.add_ticket("lane_a", "lane", HazardKind.FIRE_LANE_BLOCKED)
+    [spot] = harness.store.list_tickets(category="hotspot")[0]
+    data = _get(harness, "admin")
+    assert data["count"] == 1  # the hazard ticket; the hotspot is no hazard of its own
+    [listed] = data["hotspots"]
+    assert (listed["id"], listed["code"], listed["level"]) == (spot.id, spot.code, "yellow")
+    assert (listed["hazards"], listed["members"]) == (3, 1)
+    centre = data["heat"]["lane_a"]["zones"]["lane"]
+    xs, ys = [p[0] for p in centre], [p[1] for p in centre]
+    assert min(xs) <= listed["centre"][0] <= max(xs) and min(ys) <= listed["centre"][1] <= max(ys)
+    assert _get(harness, "public")["hotspots"] == []
+    page = harness.client.get("/ui/dashboard?days=366", headers=bearer("admin")).text
+    assert 'id="hotspot_card" data-total="1"' in page
+    assert f'<circle class="hotspot" data-ticket="{spot.id}" data-level="yellow"' in page
+    assert f'href="/ui/review?ticket={spot.id}"' in page

@@ -593,9 +593,12 @@ def test_concurrent_starts_of_one_hazard_make_one_open_ticket(
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    tickets, total = stores[0].list_tickets()
+    tickets, total = stores[0].list_tickets(category="hazard")
     assert total == 1 and len(tickets[0].hazard_ids) == len(stores)
     assert len({v.id for v in results if v is not None}) == 1
+    # four hazards at one place, applied at once: one hotspot over them, not one per writer
+    spots, _ = stores[0].list_tickets(category="hotspot")
+    assert len(spots) == 1 and [m["id"] for m in spots[0].members] == [tickets[0].id]
 
 
 # --- queries -------------------------------------------------------------------------------------
