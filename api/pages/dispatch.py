@@ -111,7 +111,7 @@ STRINGS = page_strings(
         "dispatch.exists": "{where} has a rule already: edit that one",
         "dispatch.unsaved": "Changes not saved yet: press Save",
         "dispatch.saved": "Saved ({when}): new tickets are assigned by these rules",
-        "dispatch.not_saved": "Not saved: {n} problems, shown beside their rules",
+        "dispatch.not_saved": "Not saved: {n} problem(s), shown beside their rules",
         "dispatch.from_config": "These rules come from the config file",
         "dispatch.edited_by": "edited by {by}, {when}",
         "dispatch.load_failed": "Could not load: {error}",
@@ -177,7 +177,7 @@ const $ = id => document.getElementById(id);
 const rowsBox = $('rows'), msg = $('msg'), form = $('rule-form');
 const DEFAULT = '*';  // the camera picker's value of the default rule (never a camera id)
 // rules: [{key, unit: {name, contact}, person: {name, contact} | null}]; key DEFAULT: the default
-let rules = [], cameras = [], editing = null, problems = {};
+let rules = [], cameras = [], editing = null, problems = {}, dirty = false;
 const zonesOf = {};  // camera id -> zone ids (GET /cameras/{id}/zones), loaded when picked
 
 function say(text, ok) { msg.className = ok ? 'ok' : 'err'; msg.textContent = text || ''; }
@@ -270,7 +270,12 @@ function drawRules() {
       HW.el('td', {}, acts)));
   }
 }
-function changed() { problems = {}; drawRules(); say(t('dispatch.unsaved'), true); }
+function changed() {
+  problems = {}; dirty = true; drawRules(); say(t('dispatch.unsaved'), true);
+}
+window.addEventListener('beforeunload', ev => {  // leaving with rules not saved: ask first
+  if (dirty) { ev.preventDefault(); ev.returnValue = ''; }
+});
 function removeRule(r) {
   rules = rules.filter(x => x !== r);
   if (editing === r) closeForm();
@@ -356,7 +361,7 @@ $('save').addEventListener('click', async () => {
     const saved = await HW.api('/dispatch', {
       method: 'PUT', headers: {'Content-Type': 'application/json'},
       body: JSON.stringify(toApi())});
-    rules = fromApi(saved.dispatch); problems = {};
+    rules = fromApi(saved.dispatch); problems = {}; dirty = false;
     showSource(saved); drawRules();
     say(t('dispatch.saved', {when: HW.when(saved.updated_at)}), true);
   } catch (err) {
