@@ -27,10 +27,11 @@ from pydantic import ValidationError
 
 from api.zone_overrides import read_zones, replace_keeping_backup
 from cameras.schema_checks import ConfigIssue
-from pipelines.config import ConfigError, HazardwatchConfig, validate_config
+from pipelines.config import ConfigError, HazardwatchConfig, TokenRole, validate_config
 from pipelines.settings_dispatch import Assignee, DispatchConfig, assignee_for
 
 __all__ = [
+    "ASSIGN_ROLES",
     "DISPATCH_FILE",
     "DispatchBook",
     "DispatchEditError",
@@ -42,6 +43,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DISPATCH_FILE = "dispatch.json"
+
+# Who may reassign a ticket by hand (``POST /tickets/{id}/assign``; the review page offers it to
+# them alone): the office. Editing the mapping itself is the admin's.
+ASSIGN_ROLES: tuple[TokenRole, ...] = (TokenRole.ADMIN, TokenRole.REVIEWER)
 
 
 class DispatchEditError(Exception):

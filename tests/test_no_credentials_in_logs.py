@@ -357,7 +357,7 @@ def capture_api(base: str, tickets: list[dict[str, Any]]) -> dict[str, bytes]:
             out[f"api:/ui/login?token= and its redirect ({role})"] = (
                 login.content + repr(login.headers).encode()
             )
-            for page in ("/ui/review", "/ui/dashboard", "/ui/zones"):
+            for page in ("/ui/review", "/ui/dashboard", "/ui/zones", "/ui/dispatch"):
                 out[f"api:{page} ({role})"] = client.get(page).content
     return out
 

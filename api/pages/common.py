@@ -207,6 +207,7 @@ _NAV = (
     ("review", "/ui/review", "nav.review"),
     ("dashboard", "/ui/dashboard", "nav.dashboard"),
     ("zones", "/ui/zones", "nav.zones"),
+    ("dispatch", "/ui/dispatch", "nav.dispatch"),
 )
 
 
@@ -277,6 +278,8 @@ def layout(
         links = []
         for key, href, text_key in _NAV:
             if key == "zones" and principal.is_public:
+                continue
+            if key == "dispatch" and not principal.is_admin:  # GET/PUT /dispatch: admin only
                 continue
             cls = ' class="on"' if key == active else ""
             aria = ' aria-current="page"' if key == active else ""

@@ -17,6 +17,9 @@
 - Bulk: tick tickets (or x), then confirm or reject them all; each is moved only if that move is
   allowed for it, and the page says how many moved and why the others did not.
 - For reviewers and admins, the box editor (:mod:`api.pages.annotator`).
+- Who is responsible (责任单位/责任人, dispatched by :mod:`api.dispatch`); the office (the roles
+  ``POST /tickets/{id}/assign`` takes) reassigns (改派) an open ticket with a reason, and the
+  history shows each dispatch and reassignment, by whom and why.
 - ``/ui/review?ticket=ID`` opens one ticket (a link in a notification).
 """
 
@@ -26,10 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from api.auth import Principal
+from api.dispatch import ASSIGN_ROLES
 from api.pages.annotator import CLASS_LABELS, EDITOR_BODY, EDITOR_SCRIPT
 from api.pages.common import layout
+from api.pages.dispatch import CONTACT_MAX, NAME_MAX
 from api.pages.i18n import LABELS, page_strings
-from api.workflow import OFFICE_ROLES, TicketStatus
+from api.schemas import MAX_NOTE_CHARS
+from api.workflow import OFFICE_ROLES, TicketStatus, is_open
 from api.zone_overrides import read_zones
 from pipelines.config import HazardwatchConfig
 from vision.annotations import ANNOTATION_CLASSES
@@ -95,6 +101,23 @@ STRINGS = page_strings(
         "review.keys": "快捷键",
         "review.keys.text": "j/k 下一条/上一条 · c 确认上报 · r 注销 · x 勾选 · 空格 播放/暂停 · "
         "←/→ 逐帧 · o 叠加 · ? 帮助",
+        "review.unit": "责任单位",
+        "review.person": "责任人",
+        "review.unassigned": "未派单",
+        "review.reassign": "改派",
+        "review.a.title": "改派工单 {code}",
+        "review.a.unit_name": "责任单位",
+        "review.a.unit_contact": "单位联系方式（可选）",
+        "review.a.person_name": "责任人（可选）",
+        "review.a.person_contact": "责任人联系方式（可选）",
+        "review.a.reason": "改派原因（必填，记入处理记录）",
+        "review.a.submit": "确认改派",
+        "review.a.need_unit": "请填写责任单位",
+        "review.a.need_person": "填写了责任人联系方式，也请填写责任人姓名",
+        "review.a.need_reason": "请填写改派原因",
+        "review.a.done": "{code} 已改派给 {who}",
+        "review.h.assigned": "派单 → {who}（规则 {rule}）",
+        "review.h.reassigned": "改派 → {who}（原为 {previous}）",
     },
     en={
         "page.title": "Review",
@@ -150,6 +173,23 @@ STRINGS = page_strings(
         "review.keys": "Keys",
         "review.keys.text": "j/k next/previous · c confirm · r reject · x select · space "
         "play/pause · ←/→ one frame · o overlay · ? help",
+        "review.unit": "Responsible unit",
+        "review.person": "Responsible person",
+        "review.unassigned": "Not assigned",
+        "review.reassign": "Reassign",
+        "review.a.title": "Reassign {code}",
+        "review.a.unit_name": "Responsible unit",
+        "review.a.unit_contact": "Unit's contact (optional)",
+        "review.a.person_name": "Responsible person (optional)",
+        "review.a.person_contact": "Person's contact (optional)",
+        "review.a.reason": "Why (required, kept in the history)",
+        "review.a.submit": "Reassign",
+        "review.a.need_unit": "Give the responsible unit",
+        "review.a.need_person": "A contact for the responsible person needs the person's name",
+        "review.a.need_reason": "Give the reason for reassigning",
+        "review.a.done": "{code} reassigned to {who}",
+        "review.h.assigned": "Dispatched → {who} (rule {rule})",
+        "review.h.reassigned": "Reassigned → {who} (was {previous})",
     },
 )
 
@@ -223,6 +263,14 @@ border-bottom:1px solid #e3e8ee;cursor:pointer}
 #reject-form{position:fixed;left:50%;top:20%;transform:translateX(-50%);z-index:10;
 width:min(30rem,calc(100vw - 1rem));box-shadow:0 4px 24px #0005}
 #reject-form select,#reject-form input{width:100%;margin:.3rem 0}
+.assignee{display:flex;flex-wrap:wrap;gap:.2rem 1rem;align-items:baseline;margin:.4rem 0;
+padding:.4rem .5rem;background:#f4f6f8;border-radius:4px}
+.assignee button{margin-left:auto}
+.assign{border:1px solid #d0d7de;border-radius:4px;padding:.5rem;margin:.4rem 0}
+.assign h4{margin:0 0 .4rem}.agrid{display:grid;gap:.4rem .8rem;
+grid-template-columns:repeat(auto-fill,minmax(min(14rem,100%),1fr))}
+.assign label{display:flex;flex-direction:column;margin:.2rem 0;font-size:.9rem}
+.assign input,.assign textarea{width:100%}
 </style>"""
 
 _SCRIPT = """
@@ -522,12 +570,89 @@ function actions(t) {
 function history(t) {
   const ul = HW.el('ul', {class: 'hist'});
   for (const h of (t.history || [])) {
-    const who = h.actor ? ' · ' + h.actor : '';
-    const step = (h.from ? HW.label('status', h.from) + ' → ' : '') +
+    const actor = h.actor ? ' · ' + h.actor : '';
+    let step = (h.from ? HW.label('status', h.from) + ' → ' : '') +
       HW.label('status', h.to || '');
-    ul.append(HW.el('li', {}, HW.when(h.at) + who + ' · ' + step + (h.note ? ' — ' + h.note : '')));
+    let note = h.note;
+    if (h.action === 'assigned') {  // the system's own note repeats the rule, in English
+      step = HW.t('review.h.assigned', {who: who(h.responsible_unit, h.responsible_person),
+                                        rule: h.rule || HW.t('common.none')});
+      note = null;
+    } else if (h.action === 'reassigned') {
+      step = HW.t('review.h.reassigned', {who: who(h.responsible_unit, h.responsible_person),
+                                          previous: who(h.previous_unit, h.previous_person)});
+    }
+    ul.append(HW.el('li', {'data-action': h.action || null},
+                    HW.when(h.at) + actor + ' · ' + step + (note ? ' — ' + note : '')));
   }
   return HW.el('details', {}, HW.el('summary', {}, HW.t('review.history')), ul);
+}
+
+// ----- who is responsible (责任单位/责任人), reassigning (改派) -----
+function who(unit, person) {
+  if (!unit) return HW.t('review.unassigned');
+  return unit.name + (person ? ' / ' + person.name : '');
+}
+function assignee(t) {
+  const line = (key, c, cls) => HW.el('div', {class: cls},
+    HW.el('span', {class: 'muted'}, HW.t(key)), ' ', c ? c.name : HW.t('common.none'),
+    c && c.contact ? HW.el('span', {class: 'muted'}, ' · ' + c.contact) : null);
+  const box = HW.el('div', {class: 'assignee', id: 'assignee'});
+  if (t.responsible_unit) {
+    box.append(line('review.unit', t.responsible_unit, 'unit'),
+               line('review.person', t.responsible_person, 'person'));
+  } else box.append(HW.el('div', {class: 'unit muted'}, HW.t('review.unassigned')));
+  if (PAGE.can_assign && PAGE.open_statuses.includes(t.status)) {
+    box.append(HW.el('button', {type: 'button', id: 'reassign', onclick: () => openAssign(t)},
+                     HW.t('review.reassign')));
+  }
+  return box;
+}
+function openAssign(t) {
+  const open = $('assign-form');
+  if (open) { open.remove(); return; }
+  const u = t.responsible_unit || {}, p = t.responsible_person || {};
+  const field = (id, key, value, max) => HW.el('label', {for: id}, HW.t(key),
+    HW.el('input', {type: 'text', id, maxlength: max, value: value || '', autocomplete: 'off'}));
+  const f = HW.el('form', {id: 'assign-form', class: 'assign', novalidate: true},
+    HW.el('h4', {}, HW.t('review.a.title', {code: t.code || t.id})),
+    HW.el('div', {class: 'agrid'},
+      field('a-unit-name', 'review.a.unit_name', u.name, PAGE.name_max),
+      field('a-unit-contact', 'review.a.unit_contact', u.contact, PAGE.contact_max),
+      field('a-person-name', 'review.a.person_name', p.name, PAGE.name_max),
+      field('a-person-contact', 'review.a.person_contact', p.contact, PAGE.contact_max)),
+    HW.el('label', {for: 'a-reason'}, HW.t('review.a.reason'),
+      HW.el('textarea', {id: 'a-reason', rows: 2, maxlength: PAGE.note_max})),
+    HW.el('p', {id: 'a-msg', class: 'err', role: 'alert'}),
+    HW.el('div', {class: 'actions'},
+      HW.el('button', {type: 'submit', class: 'primary', id: 'a-submit'},
+            HW.t('review.a.submit')),
+      HW.el('button', {type: 'button', onclick: () => f.remove()}, HW.t('review.cancel'))));
+  f.addEventListener('submit', (ev) => { ev.preventDefault(); reassign(t); });
+  $('assignee').after(f);
+  $('a-unit-name').focus();
+}
+async function reassign(t) {
+  const val = id => $(id).value.trim();
+  const tell = (text) => { const m = $('a-msg'); if (m) m.textContent = text; else say(text); };
+  const bad = (key, id) => { tell(HW.t(key)); $(id).focus(); };
+  const unit = {name: val('a-unit-name'), contact: val('a-unit-contact') || null};
+  const person = {name: val('a-person-name'), contact: val('a-person-contact') || null};
+  const reason = val('a-reason');
+  if (!unit.name) { bad('review.a.need_unit', 'a-unit-name'); return; }
+  if (!person.name && person.contact) { bad('review.a.need_person', 'a-person-name'); return; }
+  if (!reason) { bad('review.a.need_reason', 'a-reason'); return; }
+  try {
+    const updated = await HW.api('/tickets/' + encodeURIComponent(t.id) + '/assign', {
+      method: 'POST', headers: {'Content-Type': 'application/json'},
+      body: JSON.stringify({unit, person: person.name ? person : null, reason})});
+    replace(updated);
+    say(HW.t('review.a.done', {code: updated.code || updated.id,
+      who: who(updated.responsible_unit, updated.responsible_person)}), true);
+  } catch (err) {
+    const lines = ((err.body && err.body.errors) || []).map(e => e.loc + ': ' + e.msg);
+    tell(lines.length ? lines.join('\\n') : HW.t('common.error', {message: err.message}));
+  }
 }
 function drawDetail(t) {
   HW.clear(detail).append(
@@ -536,7 +661,7 @@ function drawDetail(t) {
     HW.el('div', {class: 'muted'}, HW.t('review.camera', {camera: t.camera_id, zone: t.zone}) +
       ' · ' + HW.t('review.found', {when: HW.when(t.created_at)}) +
       (t.deadline_at ? ' · ' + HW.t('review.deadline', {when: HW.when(t.deadline_at)}) : '')),
-    player(t), pictures(t), actions(t), history(t));
+    assignee(t), player(t), pictures(t), actions(t), history(t));
 }
 
 // ----- moves -----
@@ -711,6 +836,12 @@ def render_review(
         "reasons": list(REJECT_REASONS),
         "frame_step_s": FRAME_STEP_S,
         "classes": [[name, CLASS_LABELS[name]] for name in ANNOTATION_CLASSES],
+        # reassigning (POST /tickets/{id}/assign): who may, which tickets, the API's lengths
+        "can_assign": principal.role in ASSIGN_ROLES,
+        "open_statuses": [status.value for status in TicketStatus if is_open(status)],
+        "name_max": NAME_MAX,
+        "contact_max": CONTACT_MAX,
+        "note_max": MAX_NOTE_CHARS,
     }
     return layout(
         title="审核 Review",

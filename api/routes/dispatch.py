@@ -12,7 +12,13 @@ from pydantic import Field
 
 from api.auth import require_role
 from api.context import Caller, Ctx
-from api.dispatch import DispatchBook, DispatchEditError, validate_dispatch, write_dispatch
+from api.dispatch import (
+    ASSIGN_ROLES,
+    DispatchBook,
+    DispatchEditError,
+    validate_dispatch,
+    write_dispatch,
+)
 from api.routes.tickets import TicketId, visible_ticket
 from api.schemas import (
     MAX_NOTE_CHARS,
@@ -32,8 +38,6 @@ router = APIRouter(
         403: {"model": ErrorResponse, "description": "The role may not do this."},
     },
 )
-
-_OFFICE = (TokenRole.ADMIN, TokenRole.REVIEWER)
 
 
 class ContactIn(RequestModel):
@@ -119,7 +123,7 @@ def put_dispatch(
 def assign_ticket(
     context: Ctx, caller: Caller, ticket_id: TicketId, body: AssignRequest
 ) -> dict[str, Any]:
-    require_role(caller, _OFFICE, "reassigning a ticket")
+    require_role(caller, ASSIGN_ROLES, "reassigning a ticket")
     ticket = visible_ticket(context, caller, ticket_id)
     updated = context.store.reassign(
         ticket.id,

@@ -1,4 +1,4 @@
-"""The web pages: login, review queue, dashboard, zone editor.
+"""The web pages: login, review queue, dashboard, zone editor, dispatch rules.
 
 A page takes a token once — from the login form or from ``?token=`` (then redirected to the same
 address without it, so the token does not stay in the address bar or the history) — and sets a
@@ -32,6 +32,7 @@ from api.auth import SESSION_COOKIE, AuthError, Principal
 from api.context import AppContext, Ctx, authenticate
 from api.pages.common import new_nonce, security_headers
 from api.pages.dashboard import render_dashboard
+from api.pages.dispatch import render_dispatch
 from api.pages.login import render_login
 from api.pages.review import render_review, review_cameras
 from api.pages.zones import render_zones
@@ -154,7 +155,10 @@ def _token_redirect(request: Request, context: AppContext, token: str) -> Respon
 
 
 def _page(
-    request: Request, context: AppContext, render: Callable[[Principal, str], str]
+    request: Request,
+    context: AppContext,
+    render: Callable[[Principal, str], str],
+    status: Callable[[Principal], int] | None = None,
 ) -> Response:
     token = request.query_params.get("token")
     if token is not None:
@@ -165,7 +169,11 @@ def _page(
         query = urlencode({"next": request.url.path})
         return RedirectResponse(f"/ui/login?{query}", status_code=303)
     nonce = new_nonce()
-    return HTMLResponse(render(who, nonce), headers=security_headers(nonce))
+    return HTMLResponse(
+        render(who, nonce),
+        status_code=200 if status is None else status(who),
+        headers=security_headers(nonce),
+    )
 
 
 @router.get("", response_class=HTMLResponse)
@@ -255,3 +263,9 @@ def zones_page(request: Request, context: Ctx) -> Response:
         return render_zones(who, cameras, nonce)
 
     return _page(request, context, render)
+
+
+@router.get("/dispatch", response_class=HTMLResponse)
+def dispatch_page(request: Request, context: Ctx) -> Response:
+    """The dispatch rules; 403 (a page saying so) for anyone but an admin, like the API."""
+    return _page(request, context, render_dispatch, lambda who: 200 if who.is_admin else 403)

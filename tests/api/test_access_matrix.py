@@ -72,6 +72,7 @@ NOT_PUBLIC_ITEM = (200, 200, 200, 404, 404, 401, 401)
 CAMERA_VIEW = (200, 200, 200, 404, 403, 401, 401)
 CAMERA_LIST = (200, 200, 200, 200, 403, 401, 401)
 PAGE = (200, 200, 200, 200, 200, 303, 303)  # no valid session or token: to the login form
+ADMIN_PAGE = (200, 403, 403, 403, 403, 303, 303)  # like the admin's API it calls (/dispatch)
 REDIRECT = (303,) * 7
 
 TICKET = "/tickets/{ticket_id}"
@@ -123,6 +124,7 @@ ROWS: list[Row] = [
     *_get_and_head("/ui/review", PAGE),
     *_get_and_head("/ui/dashboard", PAGE),
     *_get_and_head("/ui/zones", PAGE),
+    *_get_and_head("/ui/dispatch", ADMIN_PAGE),
 ]  # fmt: skip
 
 CELLS = [

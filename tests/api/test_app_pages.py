@@ -17,7 +17,7 @@ from tests.api.app_harness import SECRET_IN_SOURCES, TOKENS, ApiHarness
 pytestmark = pytest.mark.timeout(60)
 
 SAME_SITE = {"Origin": "http://testserver"}  # what a browser sends with our own forms
-PAGES = ["/ui/review", "/ui/dashboard", "/ui/zones"]
+PAGES = ["/ui/review", "/ui/dashboard", "/ui/zones", "/ui/dispatch"]
 
 
 @pytest.fixture
@@ -139,7 +139,8 @@ def test_pages_render_bilingual_with_a_strict_csp(
 ) -> None:
     _login(harness, role)
     response = harness.client.get(page)
-    assert response.status_code == 200
+    # the dispatch rules are the admin's (GET/PUT /dispatch): anyone else gets the 403 page
+    assert response.status_code == (403 if page == "/ui/dispatch" and role != "admin" else 200)
     html = response.text
     assert response.headers["content-type"].startswith("text/html")
     csp = response.headers["content-security-policy"]
@@ -184,6 +185,43 @@ def test_public_navigation_has_no_zone_editor(harness: ApiHarness) -> None:
     html = harness.client.get("/ui/review").text
     assert 'href="/ui/zones"' not in html
     assert '"public": true' in html
+
+
+@pytest.mark.parametrize("role", ["reviewer", "grid_lane", "public"])
+def test_the_dispatch_rules_are_the_admins_only(harness: ApiHarness, role: str) -> None:
+    """Like ``GET``/``PUT /dispatch``: others get a page saying so, no script calling the API,
+    and no link to it in their navigation."""
+    _login(harness, role)
+    response = harness.client.get("/ui/dispatch")
+    assert response.status_code == 403
+    assert 'data-i18n="dispatch.only_admins"' in response.text
+    assert "'/dispatch'" not in response.text  # the admin's script is not sent
+    assert harness.client.get("/dispatch").status_code == 403  # as the API itself answers
+    assert 'href="/ui/dispatch"' not in harness.client.get("/ui/review").text
+
+
+def test_the_admin_gets_the_dispatch_rules_and_the_link(harness: ApiHarness) -> None:
+    _login(harness, "admin")
+    page = harness.client.get("/ui/dispatch")
+    assert page.status_code == 200
+    assert "HW.api('/dispatch'" in page.text
+    assert 'href="/ui/dispatch" class="on" aria-current="page"' in page.text
+    for other in ("/ui/review", "/ui/dashboard", "/ui/zones"):
+        assert 'href="/ui/dispatch"' in harness.client.get(other).text, other
+
+
+@pytest.mark.parametrize(
+    ("role", "can"), [("admin", True), ("reviewer", True), ("grid_lane", False), ("public", False)]
+)
+def test_the_review_page_offers_reassigning_to_the_roles_the_api_takes(
+    harness: ApiHarness, role: str, can: bool
+) -> None:
+    from api.dispatch import ASSIGN_ROLES
+
+    _login(harness, role)
+    html = harness.client.get("/ui/review").text
+    assert f'"can_assign": {"true" if can else "false"}' in html
+    assert (TOKENS[role][1] in {r.value for r in ASSIGN_ROLES}) is can
 
 
 def test_page_data_cannot_close_the_script(harness: ApiHarness) -> None:

@@ -46,6 +46,12 @@ def test_the_pages_make_requests_at_all() -> None:
     assert ("zones.py", "GET", "/cameras/{}/zones") in paths
     assert ("zones.py", "PUT", "/cameras/{}/zones") in paths
     assert any(r.module == "zones.py" and r.path == "/cameras/{}/snapshot.jpg" for r in REQUESTS)
+    # the dispatch rules and the review page's reassignment (issue 12)
+    assert ("dispatch.py", "GET", "/dispatch") in paths
+    assert ("dispatch.py", "PUT", "/dispatch") in paths
+    assert ("dispatch.py", "GET", "/cameras") in paths
+    assert ("dispatch.py", "GET", "/cameras/{}/zones") in paths
+    assert ("review.py", "POST", "/tickets/{}/assign") in paths
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from tests.api.app_harness import TOKENS, ApiHarness
 
 pytestmark = pytest.mark.timeout(60)
 
-PAGES = ["/ui/login", "/ui/review", "/ui/dashboard", "/ui/zones"]
+PAGES = ["/ui/login", "/ui/review", "/ui/dashboard", "/ui/zones", "/ui/dispatch"]
 # a key used in markup (data-i18n, data-i18n-placeholder, ...) or as a literal in HW.t('key', ..)
 _USED = re.compile(
     r"""data-i18n(?:-placeholder|-title|-aria-label)?="([^"]+)"|HW\.t\('([^']+)'\s*[,)]"""

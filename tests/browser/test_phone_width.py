@@ -3,10 +3,13 @@
 The document's ``scrollWidth`` must not exceed the viewport's 390 px once the page has drawn its
 data (seeded tickets, the cameras' pictures). A screenshot of each page at that width is kept as
 a test artifact. The dashboard and zone pages are DASH's and ZONES' work; this test holds them
-to the same width as the review and login pages.
+to the same width as the review and login pages, and so the dispatch rules and the review page's
+reassignment form.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -103,3 +106,51 @@ def test_zones_page_fits_a_phone(open_page: OpenPageFactory) -> None:
     page = open_page("/ui/zones", width=PHONE_WIDTH_PX, height=PHONE_HEIGHT_PX).page
     page.wait_for_load_state("networkidle")
     _assert_fits(page, "zones")
+
+
+LONG_NAME = "街道综合治理中心第三网格物业服务与消防安全管理办公室"  # a long unit name
+
+
+@pytest.fixture
+def dispatch_rules(hw_site: Site) -> Iterator[None]:
+    """Rules with long names and contacts (the table's widest case); the mapping is put back."""
+    before = hw_site.get_json("/dispatch")["dispatch"]
+    rules = {
+        "cameras": {
+            "lane_cam": {
+                "unit": {"name": LONG_NAME, "contact": "fire-lane-office@estate.example.com"},
+                "person": {"name": "王伟", "contact": "13800000000"},
+            },
+            "lift_cam/door": {"unit": {"name": "Lift maintenance contractor Ltd."}},
+        },
+        "default": {"unit": {"name": "物业服务中心"}},
+    }
+    with hw_site.client("admin") as client:
+        assert client.put("/dispatch", json=rules).status_code == 200
+    yield
+    with hw_site.client("admin") as client:
+        assert client.put("/dispatch", json=before).status_code == 200
+
+
+@pytest.mark.parametrize("lang", ["en-US", "zh-CN"])
+def test_dispatch_page_fits_a_phone(
+    open_page: OpenPageFactory, dispatch_rules: None, lang: str
+) -> None:
+    page = open_page("/ui/dispatch", width=PHONE_WIDTH_PX, height=PHONE_HEIGHT_PX, lang=lang).page
+    expect(page.locator('tr[data-key="lane_cam"]')).to_contain_text(LONG_NAME)
+    page.locator('tr[data-key="lane_cam"] button.edit').tap()  # the rule's form open too
+    expect(page.locator("#r-zone")).to_have_value("")
+    _assert_fits(page, f"dispatch-{lang}")
+
+
+def test_review_reassign_form_fits_a_phone(
+    hw_site: Site, open_page: OpenPageFactory, dispatch_rules: None
+) -> None:
+    ticket = hw_site.seed_ticket(zone="phone_reassign", seed=75)
+    page = open_page(
+        f"/ui/review?ticket={ticket['id']}", width=PHONE_WIDTH_PX, height=PHONE_HEIGHT_PX
+    ).page
+    expect(page.locator("#assignee")).to_contain_text(LONG_NAME)
+    page.locator("#reassign").tap()
+    expect(page.locator("#a-unit-name")).to_have_value(LONG_NAME)
+    _assert_fits(page, "review-reassign")
