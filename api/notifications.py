@@ -31,10 +31,20 @@ URGENT_LEVELS = (RiskLevel.ORANGE.value, RiskLevel.RED.value)
 _ANNOUNCED_AFTER_EVENT = ("reopened", "level_raised")
 
 
+def _headline(view: TicketView) -> Mapping[str, Any]:
+    """The history entry a change is about: the last one, but for the ``assigned`` entry that
+    dispatch adds right after ``created`` (assigning is part of making the ticket; announced
+    by itself, a new ticket of a dispatched camera was never announced as new)."""
+    for entry in reversed(view.history):
+        if entry.get("action") != "assigned":
+            return entry
+    return {}
+
+
 def event_notification_kind(view: TicketView) -> str | None:
     """What a hazard event's change to ``view`` announces: a new ticket (urgent or not), a
     reopening, a raised level; None for anything else."""
-    last = view.history[-1]["action"] if view.history else None
+    last = _headline(view).get("action")
     if last == "created":
         return "urgent_ticket" if view.level in URGENT_LEVELS else "created"
     if last in _ANNOUNCED_AFTER_EVENT:
@@ -44,7 +54,7 @@ def event_notification_kind(view: TicketView) -> str | None:
 
 def notification(kind: str, view: TicketView, at: datetime) -> dict[str, Any]:
     """The JSON message of a ``kind`` change of ``view`` (the stream's ``notification`` field)."""
-    last: Mapping[str, Any] = view.history[-1] if view.history else {}
+    last = _headline(view)
     return {
         "type": kind,
         "ticket_id": view.id,

@@ -228,3 +228,16 @@ def test_each_step_has_its_own_deadline(store_url: str, verify_within_h: int) ->
         ("rectify", T0 + 5 * H + 7 * 24 * H),
         (None, None),
     ]
+
+
+def test_a_dispatched_new_ticket_is_announced_as_new(store: TicketStore) -> None:
+    """Dispatch adds its ``assigned`` entry after ``created``: the change is still a new ticket
+    (announced before as nothing: channels never heard of new tickets of dispatched cameras)."""
+    view = store.apply_event(event(), received_at=T0)
+    assert view is not None and [h["action"] for h in view.history][-2:] == ["created", "assigned"]
+    sent: list[dict[str, object]] = []
+    store.send_notifications(sent.append)
+    [note] = [n for n in sent if n["ticket_id"] == view.id]
+    assert note["type"] in ("created", "urgent_ticket")
+    assert note["note"] == view.history[0]["note"]  # what was found, not whom it went to
+    assert note["responsible_unit"] == view.responsible_unit["name"]  # type: ignore[index]

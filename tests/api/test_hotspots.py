@@ -220,6 +220,9 @@ def test_a_hotspot_is_dispatched_and_escalated_like_a_ticket(
     [spot] = hotspots(store)
     assert spot.responsible_unit == {"name": "物业工程部", "contact": "+86 21 5555 0100"}
     assert [h["action"] for h in spot.history] == ["created", "assigned"]
+    [told] = [n for n in notes(store) if n["ticket_id"] == spot.id]
+    assert told["type"] == "hotspot" and told["note"].startswith("hotspot: 3 fire_lane_blocked")
+    assert told["responsible_unit"] == "物业工程部"
     assert spot.deadline_at is not None
     escalated = store.escalate_overdue(spot.deadline_at + M)
     assert spot.id in {t.id for t in escalated}
