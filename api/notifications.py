@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from api.workflow import RiskLevel
+from api.settings.levels import RiskLevel
 
 if TYPE_CHECKING:
     from api.store import TicketView
