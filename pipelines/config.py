@@ -59,6 +59,7 @@ from cameras.schema_checks import (
 )
 from models.spec import ModelFamily, ProviderChoice
 from pipelines.config_yaml import DuplicateKeyError, load_yaml
+from pipelines.evidence_keys import EvidenceSettings
 from pipelines.retention import RetentionSettings
 from vision.types import HazardKind
 
@@ -306,6 +307,11 @@ class HazardwatchConfig(ConfigModel):
         default_factory=RetentionSettings,
         description="When the ticket service deletes evidence files: by age and disk budget, "
         "closed and rejected tickets' first; never an open ticket's; tickets are kept.",
+    )
+    evidence: EvidenceSettings = Field(
+        default_factory=EvidenceSettings,
+        description="Where the keys of evidence encrypted at rest come from: a keys file "
+        "(owner-only) and/or an environment variable; none: evidence is written plain.",
     )
 
     @model_validator(mode="before")

@@ -194,7 +194,7 @@ CASES = [
             (
                 "colour",
                 "unknown key 'colour' (allowed here: site, detector, detectors, defaults, "
-                "cameras, api, retention)",
+                "cameras, api, retention, evidence)",
             )
         ],
         id="unknown-key-top-level",
