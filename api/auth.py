@@ -38,7 +38,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from pipelines.config import ENV_ADMIN_NAME, HazardwatchConfig, TokenRole
+from api.settings.roles import ENV_ADMIN_NAME, TokenRole
+from pipelines.config import HazardwatchConfig
 
 ADMIN_TOKEN_ENV = "HAZARDWATCH_ADMIN_TOKEN"
 SESSION_COOKIE = "hw_session"

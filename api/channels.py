@@ -1,6 +1,6 @@
 """Notification channels: a signed JSON webhook, WeCom and DingTalk group bots, SMTP e-mail.
 
-Each channel is built from its settings (:mod:`pipelines.settings_notify`) when the ticket
+Each channel is built from its settings (:mod:`api.settings.notify`) when the ticket
 service starts: secrets named as ``${ENV}`` or by a ``*_env`` field are read from the
 environment then, and a missing one stops the start with the config path in the message. A
 channel's :meth:`Channel.send` makes ONE attempt; retries, backoff and the log are
@@ -42,8 +42,7 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from api.notify_text import Rendered, events_of, is_urgent, render
-from cameras.redact import redact_text
-from pipelines.settings_notify import (
+from api.settings.notify import (
     ENV_REFERENCE,
     CreatedScope,
     DingTalkChannelSettings,
@@ -52,6 +51,7 @@ from pipelines.settings_notify import (
     WebhookChannelSettings,
     WeComChannelSettings,
 )
+from cameras.redact import redact_text
 
 __all__ = [
     "SIGNATURE_HEADER",

@@ -36,6 +36,7 @@ from api.media import MediaNotFound
 from api.store import TicketStore, TicketView
 from api.tickets_view import evidence_value
 from api.workflow import TicketStatus
+from pipelines.cli_evidence import start_config_keys
 from pipelines.clip_frames import ClipFrameError, FrameCache, clip_duration_ms
 from pipelines.dataset_export import (
     DatasetExportError,
@@ -44,6 +45,7 @@ from pipelines.dataset_export import (
     SplitSettings,
     write_dataset,
 )
+from pipelines.evidence_crypto import EvidenceKeyConfigError
 from pipelines.evidence_layout import EVIDENCE_DIRNAME
 from vision.annotations import (
     SIDECAR_NAME,
@@ -91,6 +93,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--database",
         help="ticket database URL (default: sqlite:///DATA_DIR/tickets.sqlite3; "
         "postgresql+psycopg://... for PostgreSQL)",
+    )
+    export.add_argument(
+        "--config",
+        type=Path,
+        help="the config file whose evidence section names the evidence keys, as serve reads "
+        "them (default: HAZARDWATCH_EVIDENCE_KEYS)",
     )
     export.add_argument(
         "--from-evidence",
@@ -174,6 +182,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         settings = SplitSettings(args.val_fraction, args.gap_s)
         if not args.data_dir.is_dir():
             raise _BadInput(f"--data-dir {args.data_dir} is not a folder")
+        if args.config is not None:
+            try:
+                start_config_keys(args.config)
+            except EvidenceKeyConfigError as exc:
+                raise _BadInput(str(exc)) from None
         if args.from_evidence:
             if args.database is not None:
                 raise _BadInput("--from-evidence reads no database: leave out --database")

@@ -27,9 +27,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from api.errors import InvalidQuery
+from api.settings.levels import RiskLevel
 from api.store import TicketView
 from api.workflow import TicketStatus
-from pipelines.config import RiskLevel
 from vision.types import HazardKind
 
 MAX_DAYS = 366

@@ -1,6 +1,6 @@
 """Dispatch (派单): the responsible unit and person (责任单位/责任人) of each camera and zone.
 
-The mapping comes from the config (``api.dispatch``, :mod:`pipelines.settings_dispatch`) until
+The mapping comes from the config (``api.dispatch``, :mod:`api.settings.dispatch`) until
 an admin replaces it through ``PUT /dispatch``; it is then kept in ``DATA_DIR/dispatch.json`` as
 ``{"dispatch": {...}, "updated_at": ISO, "by": name}`` (the file it replaces beside it as
 ``dispatch.json.bak``), like the zone editor's overrides. An edit is validated by validating the
@@ -25,10 +25,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from api.settings.dispatch import Assignee, DispatchConfig, assignee_for
+from api.settings.roles import TokenRole
 from api.zone_overrides import read_zones, replace_keeping_backup
 from cameras.schema_checks import ConfigIssue
-from pipelines.config import ConfigError, HazardwatchConfig, TokenRole, validate_config
-from pipelines.settings_dispatch import Assignee, DispatchConfig, assignee_for
+from pipelines.config import ConfigError, HazardwatchConfig, validate_config
 
 __all__ = [
     "ASSIGN_ROLES",

@@ -3,7 +3,7 @@ a ticket of its own that links the hazard tickets it counts (../shared/DOMAIN.md
 single hazard point, yellow = the same kind of hazard clustering in one area, red = a systemic
 risk. Clusters of repeated hazards should raise an area-level alert").
 
-The rule (settings: :class:`pipelines.settings_hotspots.HotspotSettings`, ``api.hotspots``):
+The rule (settings: :class:`api.settings.hotspots.HotspotSettings`, ``api.hotspots``):
 
 - A *place* is one camera's zone. Each time a new hazard of one kind arrives there, the store
   counts that place's hazards of that kind that started within ``window_days`` before it,
@@ -32,8 +32,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from api.workflow import RiskLevel
-from pipelines.settings_hotspots import HotspotSettings
+from api.settings.hotspots import HotspotSettings
+from api.settings.levels import RiskLevel
 
 __all__ = [
     "CATEGORIES",

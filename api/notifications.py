@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from api.workflow import RiskLevel
+from api.settings.levels import RiskLevel
 
 if TYPE_CHECKING:
     from api.store import TicketView
@@ -64,7 +64,7 @@ def notification(kind: str, view: TicketView, at: datetime) -> dict[str, Any]:
         "level": view.level,
         "camera_id": view.camera_id,
         "zone": view.zone,
-        "category": view.category,
+        "category": getattr(view, "category", "hazard"),  # the previous release's view: none
         "deadline_at": None if view.deadline_at is None else view.deadline_at.isoformat(),
         "escalations": view.escalations,
         "note": last.get("note"),

@@ -23,7 +23,7 @@ __all__ = ["Rendered", "events_of", "render", "ticket_link"]
 
 _ZH = "zh-CN"
 
-# What each outbox type is, in the channels' terms (pipelines.settings_notify.NotifyEvent).
+# What each outbox type is, in the channels' terms (api.settings.notify.NotifyEvent).
 _TITLES = {
     "created": "新工单",
     "urgent_ticket": "新工单（紧急）",

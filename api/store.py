@@ -105,9 +105,10 @@ from api.hotspots import (
 )
 from api.notifications import event_notification_kind, notification
 from api.schema import upgrade_database
+from api.settings.dispatch import Assignee, Contact
+from api.settings.levels import RiskLevel
+from api.settings.roles import SYSTEM_ACTOR, TokenRole
 from api.workflow import (
-    SYSTEM_ACTOR,
-    RiskLevel,
     TicketPolicy,
     TicketStatus,
     allowed_targets,
@@ -124,8 +125,6 @@ from api.workflow import (
     step_deadline,
     step_of,
 )
-from pipelines.config import TokenRole
-from pipelines.settings_dispatch import Assignee, Contact
 from vision.annotations import AnnotationBox, FrameAnnotation, FrameRef, FrameSource
 from vision.types import HazardEvent, HazardKind, HazardPhase
 

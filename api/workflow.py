@@ -55,15 +55,10 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from api.errors import InvalidTransition, TransitionForbidden, UnknownStatus
-from pipelines.config import (
-    SYSTEM_ACTOR,
-    HazardwatchConfig,
-    LevelsConfig,
-    RiskLevel,
-    TokenRole,
-    camera_area,
-)
-from pipelines.settings_hotspots import HotspotSettings
+from api.settings.hotspots import HotspotSettings
+from api.settings.levels import LevelsConfig, RiskLevel
+from api.settings.roles import SYSTEM_ACTOR, TokenRole
+from pipelines.config import HazardwatchConfig, camera_area
 from vision.types import HazardKind
 
 __all__ = [
@@ -72,10 +67,8 @@ __all__ = [
     "LEVEL_LETTERS",
     "OFFICE_ROLES",
     "RECTIFIER_BARRED",
-    "SYSTEM_ACTOR",
     "TRANSITIONS",
     "Escalation",
-    "RiskLevel",
     "Step",
     "TicketPolicy",
     "TicketStatus",

@@ -30,6 +30,7 @@ from hazardwatch.services import (
     DEFAULT_REDIS_URL,
     StartupError,
     build_api,
+    load,
     local_redis,
     serve_http,
     start_pipelines,
@@ -41,7 +42,6 @@ from pipelines.assets import (
     demo_assets_dir,
     verify_assets,
 )
-from pipelines.config import load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_SEED = 2026
@@ -230,7 +230,7 @@ def _demo(args: argparse.Namespace) -> int:
     config_path, notes = demo_config(suite_file, args.data_dir)
     for note in notes:
         print(f"demo: {note}", flush=True)
-    config = load_config(config_path)
+    config = load(config_path)  # and the evidence keys, as run and serve do
     if not config.cameras:
         raise StartupError("no demo camera could be set up")
     token = os.environ.get("HAZARDWATCH_ADMIN_TOKEN") or secrets.token_urlsafe(16)

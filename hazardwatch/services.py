@@ -35,6 +35,7 @@ from pipelines.builders import BuildError
 from pipelines.config import ConfigError, HazardwatchConfig, load_config
 from pipelines.config_reload import ConfigReloader
 from pipelines.detector_pool import DetectorPool
+from pipelines.evidence_keys import start_keys
 from pipelines.model_checks import detectors_in_use, labels_from, verify_models
 from pipelines.publish import EventPublisher
 from pipelines.redis_url import (
@@ -152,10 +153,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def load(path: Path) -> HazardwatchConfig:
+    """The config of ``run``, ``serve``, ``up`` and ``demo``, and this process's evidence keys
+    from its ``evidence`` section (read once, here).
+
+    Raises:
+        StartupError: the config is invalid, or its evidence keys cannot be used.
+    """
     try:
-        return load_config(path)
+        config = load_config(path)
+        issues = start_keys(config.evidence, Path(path).parent)
+        if issues:
+            raise ConfigError(str(path), issues)
     except ConfigError as exc:
         raise StartupError(str(exc)) from None
+    return config
 
 
 def detector_pool() -> DetectorPool:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cameras.schema_checks import verify_decode
 from pipelines.config import ConfigError, load_config
+from pipelines.evidence_keys import verify_evidence_keys
 from pipelines.model_checks import checking_labels, verify_models
 
 EXIT_OK = 0
@@ -21,8 +22,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="validate a config file",
         description="Validate a config file; print each error with its dotted path "
         "(cameras.lobby.zones.lift.polygon[2]). Each detector's model is loaded to check that "
-        "the classes each camera's hazards need are among that model's classes, and each "
-        "enabled camera's decode.hwaccel is tried on this box. Exit 0 when valid, 2 when not.",
+        "the classes each camera's hazards need are among that model's classes, each enabled "
+        "camera's decode.hwaccel is tried on this box, and the evidence keys (evidence.keys_file, "
+        "the environment) are read as a start reads them. Exit 0 when valid, 2 when not.",
     )
     parser.add_argument("file", metavar="FILE", help="YAML config file")
     parser.set_defaults(func=handle_check_config)
@@ -37,6 +39,8 @@ def handle_check_config(args: argparse.Namespace) -> int:
         for camera_id, camera in config.cameras.items():
             if camera.enabled:
                 issues += verify_decode(camera_id, camera)
+        # The evidence keys file (and variable) as run and serve will read them at start.
+        issues += verify_evidence_keys(config.evidence, Path(args.file).parent)
         if issues:
             raise ConfigError(args.file, issues)
     except ConfigError as exc:

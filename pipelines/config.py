@@ -14,6 +14,11 @@ with a dotted path (``cameras.lobby.zones.lift.polygon[2]``). The order of work 
 
 Camera URLs hold passwords, so no message ever echoes the input of a source field, and every
 message passes through :func:`cameras.redact.redact_text` before it leaves this module.
+
+Each part owns its settings: a camera's are :mod:`cameras.schema`, the ``api`` section's (tokens
+and roles, ticket levels, dispatch, notifications, reports) are :mod:`api.settings`, with their
+own ``verify_*`` checks; this module holds the root model (site, detectors, defaults, cameras,
+retention), the loader and the order in which every check runs.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import yaml
 from pydantic import BaseModel, Field, Tag, TypeAdapter, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from api.settings import ApiConfig, verify_api
+from api.settings.roles import verify_token_names
 from cameras.redact import redact_text
 from cameras.schema import (
     DETECTOR_HAZARDS,
@@ -52,44 +59,30 @@ from cameras.schema_checks import (
 )
 from models.spec import ModelFamily, ProviderChoice
 from pipelines.config_yaml import DuplicateKeyError, load_yaml
+from pipelines.evidence_keys import EvidenceSettings
 from pipelines.retention import RetentionSettings
-from pipelines.settings_dispatch import DispatchConfig, verify_dispatch
-from pipelines.settings_hotspots import HotspotSettings
-from pipelines.settings_notify import NotificationSettings
-from pipelines.settings_reports import ReportSettings
 from vision.types import HazardKind
 
 __all__ = [
     "DEFAULT_DETECTOR",
-    "ApiConfig",
     "ClassRole",
     "ConfigError",
     "ConfigIssue",
     "ConfigParts",
     "DefaultsConfig",
     "DetectorConfig",
-    "DurationRaises",
     "HazardwatchConfig",
-    "KindLevels",
-    "LevelRaise",
-    "LevelResponseTimes",
-    "LevelsConfig",
     "ModelFamily",
     "ProviderChoice",
     "RetentionSettings",
-    "RiskLevel",
     "SiteConfig",
-    "TokenConfig",
-    "TokenRole",
     "camera_area",
     "check_config",
     "load_config",
     "parse_config",
     "validate_config",
-    "verify_api",
     "verify_detector",
     "verify_ids",
-    "verify_levels",
 ]
 
 
@@ -101,27 +94,6 @@ class ClassRole(StrEnum):
     BICYCLE = "bicycle"
     PERSON = "person"
     CLUTTER = "clutter"
-
-
-class TokenRole(StrEnum):
-    """API roles (ARCHITECTURE.md §6)."""
-
-    ADMIN = "admin"
-    REVIEWER = "reviewer"
-    GRID_WORKER = "grid_worker"
-    PUBLIC = "public"
-
-
-class RiskLevel(StrEnum):
-    """Risk level of a ticket (ARCHITECTURE.md §12, 分级响应), lowest first.
-
-    blue < yellow < orange < red.
-    """
-
-    BLUE = "blue"
-    YELLOW = "yellow"
-    ORANGE = "orange"
-    RED = "red"
 
 
 class SiteConfig(ConfigModel):
@@ -255,202 +227,6 @@ class DetectorConfig(ConfigModel):
         return self
 
 
-# Actor names the API gives itself: the automatic recheck and escalation act as SYSTEM_ACTOR, the
-# token of HAZARDWATCH_ADMIN_TOKEN as ENV_ADMIN_NAME. A configured token with either name would be
-# mistaken for them in ticket histories, so neither may be configured.
-SYSTEM_ACTOR = "system"
-ENV_ADMIN_NAME = "env-admin"
-RESERVED_TOKEN_NAMES = (SYSTEM_ACTOR, ENV_ADMIN_NAME)
-
-
-class TokenConfig(ConfigModel):
-    """One API bearer token, stored as its SHA-256 only."""
-
-    name: str = Field(min_length=1, max_length=63, description="Who holds the token (slug).")
-    role: TokenRole = Field(description="admin, reviewer, grid_worker or public.")
-    cameras: tuple[Annotated[str, Field(min_length=1, max_length=63)], ...] = Field(
-        default=(),
-        max_length=1000,
-        description="Camera ids a grid_worker may see (grid_worker only).",
-    )
-    token_sha256: str = Field(
-        pattern=r"^[0-9a-f]{64}$",
-        description="SHA-256 of the token, 64 lowercase hex digits (printf %s TOKEN | sha256sum).",
-    )
-
-
-_DAY_S = 86400.0
-_MAX_WINDOW_S = 366 * _DAY_S
-
-
-class KindLevels(ConfigModel):
-    """The risk level a new ticket of each hazard kind starts at (field names are the kinds)."""
-
-    fire_lane_blocked: RiskLevel = Field(
-        default=RiskLevel.YELLOW,
-        description="Level of a new fire-lane blockage ticket (raised later by its duration).",
-    )
-    ebike_entry: RiskLevel = Field(
-        default=RiskLevel.ORANGE, description="Level of a new e-bike entry ticket."
-    )
-    falling_object: RiskLevel = Field(
-        default=RiskLevel.RED, description="Level of a new falling-object ticket."
-    )
-
-    def level_of(self, kind: HazardKind) -> RiskLevel:
-        """The starting level of ``kind``."""
-        level: RiskLevel = getattr(self, kind.value)
-        return level
-
-
-class LevelResponseTimes(ConfigModel):
-    """Time allowed for rectification at each level, in seconds from verification."""
-
-    blue: float = Field(
-        default=3 * _DAY_S,
-        ge=60.0,
-        le=_MAX_WINDOW_S,
-        description="Blue (general hazard): the responsible unit fixes it within 3 days.",
-    )
-    yellow: float = Field(
-        default=7 * _DAY_S,
-        ge=60.0,
-        le=_MAX_WINDOW_S,
-        description="Yellow (moderate hazard): done within 7 days under community supervision.",
-    )
-    orange: float = Field(
-        default=_DAY_S,
-        ge=60.0,
-        le=_MAX_WINDOW_S,
-        description="Orange (high risk, urgent): default 24 h.",
-    )
-    red: float = Field(
-        default=4 * 3600.0,
-        ge=60.0,
-        le=_MAX_WINDOW_S,
-        description="Red (major risk, urgent): default 4 h.",
-    )
-
-    def window_s(self, level: RiskLevel) -> float:
-        """Seconds allowed for rectification at ``level``."""
-        seconds: float = getattr(self, level.value)
-        return seconds
-
-
-class LevelRaise(ConfigModel):
-    """A level a ticket reaches once its hazard has lasted ``after_s`` seconds."""
-
-    after_s: float = Field(
-        gt=0.0, le=30 * _DAY_S, description="Hazard duration in seconds (up to 30 days)."
-    )
-    level: RiskLevel = Field(description="Level reached: blue, yellow, orange or red.")
-
-
-class DurationRaises(ConfigModel):
-    """Per hazard kind, the levels a ticket is raised to while its hazard lasts (never lowered).
-
-    Each list is ordered by ``after_s``, each entry raising the level further.
-    """
-
-    fire_lane_blocked: tuple[LevelRaise, ...] = Field(
-        default=(
-            LevelRaise(after_s=1800.0, level=RiskLevel.ORANGE),
-            LevelRaise(after_s=7200.0, level=RiskLevel.RED),
-        ),
-        max_length=3,
-        description="Fire lane blocked longer than 30 min: orange; longer than 2 h: red.",
-    )
-    ebike_entry: tuple[LevelRaise, ...] = Field(
-        default=(), max_length=3, description="Raises of e-bike entry tickets (none by default)."
-    )
-    falling_object: tuple[LevelRaise, ...] = Field(
-        default=(),
-        max_length=3,
-        description="Raises of falling-object tickets (none by default: they start red).",
-    )
-
-    def raises_of(self, kind: HazardKind) -> tuple[LevelRaise, ...]:
-        """The raises configured for ``kind``, ordered by ``after_s``."""
-        raises: tuple[LevelRaise, ...] = getattr(self, kind.value)
-        return raises
-
-
-class LevelsConfig(ConfigModel):
-    """Risk levels, step deadlines, escalation and automatic recheck of tickets.
-
-    ARCHITECTURE.md §12 has the users' own rules behind the defaults.
-    """
-
-    default_level: KindLevels = Field(
-        default_factory=KindLevels,
-        description="Starting level per hazard kind (falling_object red, ebike_entry orange, "
-        "fire_lane_blocked yellow).",
-    )
-    raise_after: DurationRaises = Field(
-        default_factory=DurationRaises,
-        description="Levels reached per hazard kind as the hazard lasts.",
-    )
-    rectify_within_s: LevelResponseTimes = Field(
-        default_factory=LevelResponseTimes,
-        description="Rectification deadline per level, in seconds from verification.",
-    )
-    report_within_s: float = Field(
-        default=3600.0,
-        ge=60.0,
-        le=30 * _DAY_S,
-        description="Seconds a camera-discovered ticket may wait for review before it is "
-        "overdue (the report step).",
-    )
-    verify_within_s: float = Field(
-        default=_DAY_S,
-        ge=60.0,
-        le=30 * _DAY_S,
-        description="Seconds allowed for on-site verification after the report (24 h).",
-    )
-    escalation_interval_s: float = Field(
-        default=60.0,
-        ge=1.0,
-        le=3600.0,
-        description="How often the ticket service looks for overdue tickets, in seconds.",
-    )
-    recheck_clear_s: float = Field(
-        default=300.0,
-        ge=1.0,
-        le=7 * _DAY_S,
-        description="Seconds a rectifying ticket's zone must stay clear for the automatic recheck.",
-    )
-
-
-class ApiConfig(ConfigModel):
-    """Settings of the ticket service's API."""
-
-    tokens: tuple[TokenConfig, ...] = Field(
-        default=(), max_length=1000, description="Bearer tokens and their roles."
-    )
-    levels: LevelsConfig = Field(
-        default_factory=LevelsConfig,
-        description="Ticket risk levels, deadlines, escalation and automatic recheck.",
-    )
-    dispatch: DispatchConfig = Field(
-        default_factory=DispatchConfig,
-        description="Responsible unit and person (责任单位/责任人) of new tickets, by camera or "
-        "'camera/zone'.",
-    )
-    notifications: NotificationSettings = Field(
-        default_factory=NotificationSettings,
-        description="Channels told of ticket changes (api.channels), with retries.",
-    )
-    reports: ReportSettings = Field(
-        default_factory=ReportSettings,
-        description="Weekly and monthly reports written by the ticket service (api.reports).",
-    )
-    hotspots: HotspotSettings = Field(
-        default_factory=HotspotSettings,
-        description="When repeated hazards of one kind at one place raise an area-level alert "
-        "with its own ticket (隐患热点).",
-    )
-
-
 class DefaultsConfig(IngestSettings):
     """Values merged into every camera before validation; a camera's own values win."""
 
@@ -531,6 +307,11 @@ class HazardwatchConfig(ConfigModel):
         default_factory=RetentionSettings,
         description="When the ticket service deletes evidence files: by age and disk budget, "
         "closed and rejected tickets' first; never an open ticket's; tickets are kept.",
+    )
+    evidence: EvidenceSettings = Field(
+        default_factory=EvidenceSettings,
+        description="Where the keys of evidence encrypted at rest come from: a keys file "
+        "(owner-only) and/or an environment variable; none: evidence is written plain.",
     )
 
     @model_validator(mode="before")
@@ -660,21 +441,7 @@ def verify_ids(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
             if problem:
                 issues.append(ConfigIssue(format_path(["cameras", camera_id, "area"]), problem))
     if parts.api is not None:
-        first: dict[str, int] = {}
-        for index, token in enumerate(parts.api.tokens):
-            path = format_path(["api", "tokens", index, "name"])
-            problem = slug_problem("token name", token.name)
-            if problem:
-                issues.append(ConfigIssue(path, problem))
-            if token.name in first:
-                issues.append(
-                    ConfigIssue(
-                        path,
-                        f"token name '{token.name}' is already used by "
-                        f"api.tokens[{first[token.name]}]",
-                    )
-                )
-            first.setdefault(token.name, index)
+        issues += verify_token_names(parts.api.tokens)
     return issues
 
 
@@ -806,98 +573,6 @@ def verify_detector(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue
     return issues
 
 
-def verify_api(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
-    """Token hashes differ; grid_worker tokens list existing cameras, other roles list none."""
-    parts = _as_parts(config)
-    issues: list[ConfigIssue] = []
-    if parts.api is None:
-        return issues
-    first_hash: dict[str, int] = {}
-    for index, token in enumerate(parts.api.tokens):
-        base: list[str | int] = ["api", "tokens", index]
-        if token.name in RESERVED_TOKEN_NAMES:
-            issues.append(
-                ConfigIssue(
-                    format_path([*base, "name"]),
-                    f"token name '{token.name}' is reserved (the service acts as "
-                    f"'{SYSTEM_ACTOR}', the HAZARDWATCH_ADMIN_TOKEN as '{ENV_ADMIN_NAME}'): "
-                    "choose another name",
-                )
-            )
-        if token.token_sha256 in first_hash:
-            issues.append(
-                ConfigIssue(
-                    format_path([*base, "token_sha256"]),
-                    f"token '{token.name}' has the same hash as api.tokens"
-                    f"[{first_hash[token.token_sha256]}]: every token must be different",
-                )
-            )
-        first_hash.setdefault(token.token_sha256, index)
-        if token.role is TokenRole.GRID_WORKER and not token.cameras:
-            issues.append(
-                ConfigIssue(
-                    format_path([*base, "cameras"]),
-                    f"grid_worker token '{token.name}' needs the ids of the cameras it may see",
-                )
-            )
-        elif token.role is not TokenRole.GRID_WORKER and token.cameras:
-            issues.append(
-                ConfigIssue(
-                    format_path([*base, "cameras"]),
-                    f"token '{token.name}': only grid_worker tokens are limited to cameras; role "
-                    f"'{token.role}' sees every camera, so remove 'cameras'",
-                )
-            )
-        for cam_index, camera_id in enumerate(token.cameras):
-            if parts.cameras_complete and camera_id not in parts.cameras:
-                issues.append(
-                    ConfigIssue(
-                        format_path([*base, "cameras", cam_index]),
-                        f"token '{token.name}' names camera '{camera_id}', which is not "
-                        "configured" + did_you_mean(camera_id, parts.cameras),
-                    )
-                )
-    return issues
-
-
-def verify_levels(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
-    """Each kind's duration raises go up in time and in level, above the kind's starting level.
-
-    A raise to a level the ticket already has would never do anything, so it is refused rather
-    than silently ignored.
-    """
-    parts = _as_parts(config)
-    issues: list[ConfigIssue] = []
-    if parts.api is None:
-        return issues
-    levels = parts.api.levels
-    order = list(RiskLevel)
-    for kind in HazardKind:
-        start = levels.default_level.level_of(kind)
-        previous: LevelRaise | None = None
-        for index, step in enumerate(levels.raise_after.raises_of(kind)):
-            base: list[str | int] = ["api", "levels", "raise_after", kind.value, index]
-            if previous is not None and step.after_s <= previous.after_s:
-                issues.append(
-                    ConfigIssue(
-                        format_path([*base, "after_s"]),
-                        f"{kind} raises must be in increasing after_s: {step.after_s:g} s "
-                        f"follows {previous.after_s:g} s",
-                    )
-                )
-            floor = start if previous is None else max(start, previous.level, key=order.index)
-            if order.index(step.level) <= order.index(floor):
-                issues.append(
-                    ConfigIssue(
-                        format_path([*base, "level"]),
-                        f"{kind} raise to '{step.level}' would never raise anything: the ticket "
-                        f"is already '{floor}' by then (levels: blue < yellow < orange < red)",
-                    )
-                )
-            previous = step
-    return issues
-
-
 def camera_area(config: HazardwatchConfig, camera_id: str) -> str:
     """The area slug of a camera for ticket codes: its ``area``, else the site id.
 
@@ -921,11 +596,8 @@ def check_config(config: HazardwatchConfig | ConfigParts) -> list[ConfigIssue]:
         issues += verify_zones(camera_id, camera)
         issues += verify_hazard_zones(camera_id, camera)
         issues += verify_floors(camera_id, camera)
-    issues += verify_detector(parts) + verify_api(parts) + verify_levels(parts)
-    dispatch = None if parts.api is None else parts.api.dispatch
-    return issues + verify_dispatch(
-        dispatch, parts.cameras, cameras_complete=parts.cameras_complete
-    )
+    issues += verify_detector(parts)
+    return issues + verify_api(parts.api, parts.cameras, cameras_complete=parts.cameras_complete)
 
 
 # --- errors --------------------------------------------------------------------------------------

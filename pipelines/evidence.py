@@ -48,7 +48,7 @@ import cv2
 
 from cameras.clips import ClipRecorder, sha256_file
 from cameras.errors import ClipError
-from pipelines.evidence_crypto import evidence_sealer, keys_from_env, write_evidence_bytes
+from pipelines.evidence_crypto import current_keys, evidence_sealer, write_evidence_bytes
 from pipelines.evidence_layout import (
     EVIDENCE_DIRNAME,
     EvidenceError,
@@ -225,7 +225,7 @@ class EvidenceWriter:
         timeout = post_s + 60.0 if clip_timeout_s is None else clip_timeout_s
         if not timeout > 0:
             raise ValueError(f"EvidenceWriter clip_timeout_s must be > 0, got {clip_timeout_s}")
-        keys_from_env()  # a malformed HAZARDWATCH_EVIDENCE_KEYS fails here, naming the entry
+        current_keys()  # malformed keys in the environment fail here, naming the entry
         self.data_dir = Path(data_dir)
         self.camera_id = camera_id
         self.camera_name = camera_name or camera_id

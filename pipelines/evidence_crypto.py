@@ -6,10 +6,13 @@ show them. With keys configured every evidence file (``clip.mp4``, ``snapshot*.j
 none configured files are written plain, as before. Readers tell the two apart by the magic, so
 a store holding plain files from before and encrypted ones since keeps working.
 
-Keys: ``HAZARDWATCH_EVIDENCE_KEYS`` (or ``HAZARDWATCH_EVIDENCE_KEY``, same syntax), a list of
-``id:base64key`` separated by commas or white space, each key 32 bytes (AES-256). The first
-encrypts, every one decrypts: to rotate, put the new key first, restart, run
-``hazardwatch evidence rotate-key`` (:func:`rotate_evidence_keys`), then drop the old key.
+Keys: a list of ``id:base64key`` separated by commas or white space, each key 32 bytes
+(AES-256), from the file named by the config's ``evidence.keys_file`` or the environment variable
+``HAZARDWATCH_EVIDENCE_KEYS`` (or ``HAZARDWATCH_EVIDENCE_KEY``; see :mod:`pipelines.evidence_keys`
+for which wins). The first encrypts, every one decrypts: to rotate, put the new key first,
+restart, run ``hazardwatch evidence rotate-key`` (:func:`rotate_evidence_keys`), then drop the
+old key. A process that read its config at start uses the keys it resolved then
+(:func:`use_configured_keys`); without that, :func:`current_keys` reads the environment.
 
 File format, version 1 (integers big-endian)::
 
@@ -75,6 +78,7 @@ MIN_CHUNK_BYTES = 1024
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
 KEYS_ENV = "HAZARDWATCH_EVIDENCE_KEYS"
 KEY_ENV = "HAZARDWATCH_EVIDENCE_KEY"
+WHERE_KEYS_GO = f"set {KEYS_ENV}, or the config's evidence.keys_file"
 _KEY_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,32}$")
 _FIXED = struct.Struct(">BB")  # version, key id length
 _TAIL = struct.Struct(">IQ")  # chunk size, plaintext length
@@ -152,7 +156,7 @@ class EvidenceKeys:
         if cipher is None:
             raise EvidenceKeyMissing(
                 f"{where} is encrypted with evidence key '{key_id}', which is not configured "
-                f"(configured: {', '.join(self.ids)}; set {KEYS_ENV})"
+                f"(configured: {', '.join(self.ids)}; {WHERE_KEYS_GO})"
             )
         return cipher
 
@@ -211,6 +215,38 @@ def keys_from_env(environ: Mapping[str, str] | None = None) -> EvidenceKeys | No
             _env_cache.clear()
         _env_cache[(plural, single)] = keys
     return keys
+
+
+_configured_lock = threading.Lock()
+# Keys resolved at start from the config (one-element list), else empty: read the environment.
+_configured: list[EvidenceKeys | None] = []
+
+
+def use_configured_keys(keys: EvidenceKeys | None) -> None:
+    """Make ``keys`` this process's evidence keys (None: write evidence plain), as resolved at
+    start from the config's ``evidence`` section (:func:`pipelines.evidence_keys.start_keys`).
+    Until this is called, or after :func:`forget_configured_keys`, the environment is read."""
+    with _configured_lock:
+        _configured[:] = [keys]
+
+
+def forget_configured_keys() -> None:
+    """Go back to reading the keys from the environment (a test's clean-up)."""
+    with _configured_lock:
+        _configured.clear()
+
+
+def current_keys() -> EvidenceKeys | None:
+    """The keys evidence is written and read with: those of :func:`use_configured_keys`, else
+    :func:`keys_from_env`. Every function below taking ``keys=None`` uses these.
+
+    Raises:
+        EvidenceKeyConfigError: read from the environment, and malformed there.
+    """
+    with _configured_lock:
+        if _configured:
+            return _configured[0]
+    return keys_from_env()
 
 
 def new_key_entry(key_id: str) -> str:
@@ -415,7 +451,7 @@ class DecryptingReader(io.RawIOBase):
 def wrap_plaintext(handle: BinaryIO, where: str, keys: EvidenceKeys | None = None) -> BinaryIO:
     """``handle`` itself for a plain file, else a :class:`DecryptingReader` over it (owning it).
 
-    ``keys``: default :func:`keys_from_env`.
+    ``keys``: default :func:`current_keys`.
 
     Raises:
         EvidenceKeyMissing: encrypted with a key that is not configured (or none is).
@@ -424,11 +460,11 @@ def wrap_plaintext(handle: BinaryIO, where: str, keys: EvidenceKeys | None = Non
     header = _read_header(handle, where)
     if header is None:
         return handle
-    keys = keys_from_env() if keys is None else keys
+    keys = current_keys() if keys is None else keys
     if keys is None:
         raise EvidenceKeyMissing(
             f"{where} is encrypted with evidence key '{header.key_id}', but no evidence keys "
-            f"are configured (set {KEYS_ENV})"
+            f"are configured ({WHERE_KEYS_GO})"
         )
     cipher = keys.cipher(header.key_id, where)
     on_disk = os.fstat(handle.fileno()).st_size
@@ -523,12 +559,12 @@ def encrypt_bytes(data: bytes, keys: EvidenceKeys, chunk_bytes: int = DEFAULT_CH
 
 def write_evidence_bytes(path: Path, data: bytes, keys: EvidenceKeys | None = None) -> str:
     """:func:`~pipelines.evidence_layout.write_bytes_atomic`, encrypted when keys are configured
-    (``keys``, default :func:`keys_from_env`); returns the SHA-256 of the *plaintext*.
+    (``keys``, default :func:`current_keys`); returns the SHA-256 of the *plaintext*.
 
     Raises:
         EvidenceError: the file cannot be written (path and reason).
     """
-    keys = keys_from_env() if keys is None else keys
+    keys = current_keys() if keys is None else keys
     if keys is None:
         return write_bytes_atomic(Path(path), data)
     write_bytes_atomic(Path(path), encrypt_bytes(data, keys))
@@ -591,7 +627,7 @@ def seal_file(path: Path, keys: EvidenceKeys, chunk_bytes: int = DEFAULT_CHUNK_B
 def evidence_sealer(keys: EvidenceKeys | None = None) -> Callable[[Path], None] | None:
     """What a writer calls on a finished temporary file: :func:`seal_file` with the configured
     keys, or None when evidence is written plain."""
-    keys = keys_from_env() if keys is None else keys
+    keys = current_keys() if keys is None else keys
     if keys is None:
         return None
     chosen = keys
@@ -703,6 +739,7 @@ __all__ = [
     "KEYS_ENV",
     "KEY_ENV",
     "MAGIC",
+    "WHERE_KEYS_GO",
     "DecryptingReader",
     "EvidenceCryptoError",
     "EvidenceDecryptError",
@@ -711,9 +748,11 @@ __all__ = [
     "EvidenceKeys",
     "Header",
     "RotationReport",
+    "current_keys",
     "decodable",
     "encrypt_bytes",
     "evidence_sealer",
+    "forget_configured_keys",
     "is_encrypted",
     "is_evidence_file_name",
     "keys_from_env",
@@ -725,6 +764,7 @@ __all__ = [
     "reencrypt_file",
     "rotate_evidence_keys",
     "seal_file",
+    "use_configured_keys",
     "wrap_plaintext",
     "write_evidence_bytes",
 ]

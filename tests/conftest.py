@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.evidence_crypto import forget_configured_keys
 from tests.api.pg_server import PostgresServer, unavailable_reason
 from tests.support.servers import (
     RedisServerFactory,
@@ -27,6 +28,14 @@ def _isolated_xdg_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
         yield
+
+
+@pytest.fixture(autouse=True)
+def _evidence_keys_from_the_environment() -> Iterator[None]:
+    """A test that started a process's evidence keys from a config (hazardwatch.services.load)
+    leaves none behind: the next one reads HAZARDWATCH_EVIDENCE_KEYS again."""
+    yield
+    forget_configured_keys()
 
 
 @pytest.fixture(scope="session")

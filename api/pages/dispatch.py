@@ -3,7 +3,7 @@
 A rule maps a camera, or one zone of a camera, to a responsible unit (责任单位) and, optionally, a
 responsible person (责任人), each a name and a contact; the default rule covers the cameras and
 zones no rule names. A zone's rule wins over its camera's, which wins over the default
-(:mod:`pipelines.settings_dispatch`). The page reads the mapping in force with ``GET /dispatch``,
+(:mod:`api.settings.dispatch`). The page reads the mapping in force with ``GET /dispatch``,
 lets the admin add, edit and delete rules in the page, and saves all of them in one
 ``PUT /dispatch``, which the API validates like ``check-config``; each problem it answers is shown
 on the rule (and the field) it names. The camera and zone pickers list the cameras ``GET /cameras``
@@ -18,7 +18,7 @@ from __future__ import annotations
 from api.auth import Principal
 from api.pages.common import layout
 from api.pages.i18n import page_strings
-from pipelines.settings_dispatch import Contact
+from api.settings.dispatch import Contact
 
 
 def _max_length(field: str) -> int:

@@ -22,7 +22,7 @@ from api.reports.pdf import ReportError, html_to_pdf
 from api.reports.periods import Period
 from api.reports.render import render_html
 from api.reports.words import STRINGS
-from pipelines.settings_reports import ReportFormat
+from api.settings.reports import ReportFormat
 
 if TYPE_CHECKING:
     from api.store import TicketStore, TicketView

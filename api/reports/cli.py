@@ -30,7 +30,7 @@ from api.reports.build import (
     write_atomically,
 )
 from api.reports.periods import last_complete, period_containing
-from pipelines.settings_reports import ReportLanguage, ReportPeriod, ReportSettings
+from api.settings.reports import ReportLanguage, ReportPeriod, ReportSettings
 
 if TYPE_CHECKING:
     from api.store import TicketStore

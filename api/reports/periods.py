@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pipelines.settings_reports import ReportPeriod
+from api.settings.reports import ReportPeriod
 
 
 @dataclass(frozen=True, slots=True)

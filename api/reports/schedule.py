@@ -1,6 +1,6 @@
 """Scheduled reports: after each week or month ends, the ticket service writes its report once.
 
-Configured by ``api.reports`` (:class:`pipelines.settings_reports.ReportSettings`); off unless
+Configured by ``api.reports`` (:class:`api.settings.reports.ReportSettings`); off unless
 ``periods`` names one. A background thread (started and stopped with the ticket service, like
 evidence retention) checks every ``check_interval_s`` for the last *complete* week and month and
 writes, for each language and format, ``DATA_DIR/{folder}/{period}.{lang}.{fmt}``, e.g.
@@ -39,7 +39,7 @@ from api.reports.build import (
 )
 from api.reports.pdf import ReportError
 from api.reports.periods import Period, last_complete
-from pipelines.settings_reports import ReportFormat, ReportSettings
+from api.settings.reports import ReportFormat, ReportSettings
 
 if TYPE_CHECKING:
     from api.store import TicketStore

@@ -26,6 +26,7 @@ from api.schemas import (
     common_responses,
     media_responses,
 )
+from api.settings.roles import TokenRole
 from api.zone_overrides import (
     ZoneEditError,
     override_parts,
@@ -33,7 +34,7 @@ from api.zone_overrides import (
     validate_edit,
     write_zones,
 )
-from pipelines.config import TokenRole, camera_area
+from pipelines.config import camera_area
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from api.schemas import (
     ValidationErrorResponse,
     common_responses,
 )
+from api.settings.dispatch import Contact, DispatchConfig
+from api.settings.roles import TokenRole
 from api.tickets_view import ticket_json
-from pipelines.config import TokenRole
-from pipelines.settings_dispatch import Contact, DispatchConfig
 
 router = APIRouter(
     tags=["dispatch"],

@@ -15,10 +15,10 @@ from api.context import AppContext, Caller, Ctx, authenticate
 from api.hotspots import CATEGORY_HAZARD
 from api.retention import health_record
 from api.schemas import ErrorResponse, HealthResponse, common_responses
+from api.settings.roles import TokenRole
 from api.status import RedisState, merge_disabled
 from api.tickets_view import TICKET_STATUSES
 from cameras.redact import redact_text
-from pipelines.config import TokenRole
 from vision.types import HazardKind
 
 logger = logging.getLogger(__name__)

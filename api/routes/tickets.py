@@ -28,10 +28,10 @@ from api.schemas import (
     common_responses,
     media_responses,
 )
+from api.settings.roles import TokenRole
 from api.store import TicketView
 from api.tickets_view import can_see, evidence_value, ticket_json
 from api.workflow import TicketStatus
-from pipelines.config import TokenRole
 from pipelines.evidence_layout import EvidenceError
 from vision.types import HazardKind
 

@@ -9,7 +9,6 @@ import pytest
 
 from api.auth import (
     ADMIN_TOKEN_ENV,
-    ENV_ADMIN_NAME,
     SESSION_COOKIE,
     AuthMethod,
     Principal,
@@ -19,7 +18,8 @@ from api.auth import (
     bearer_token,
     sha256_hex,
 )
-from pipelines.config import TokenRole, parse_config
+from api.settings.roles import ENV_ADMIN_NAME, TokenRole
+from pipelines.config import parse_config
 from tests.api.app_harness import TOKENS, ApiHarness, bearer, config_yaml, make_config
 from vision.types import HazardKind
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from api.dispatch import DispatchBook, dispatch_path, write_dispatch
+from api.settings.dispatch import Assignee, Contact, DispatchConfig
 from pipelines.config import HazardwatchConfig
-from pipelines.settings_dispatch import Assignee, Contact, DispatchConfig
 from tests.api.app_harness import make_config
 
 PROPERTY = Contact(name="物业服务中心")

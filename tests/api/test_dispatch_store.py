@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from api.errors import InvalidQuery
+from api.settings.dispatch import Assignee, Contact, DispatchConfig, assignee_for
+from api.settings.levels import LevelsConfig
+from api.settings.roles import TokenRole
 from api.store import TicketStore
 from api.workflow import TicketPolicy, step_of
-from pipelines.config import LevelsConfig, TokenRole
-from pipelines.settings_dispatch import Assignee, Contact, DispatchConfig, assignee_for
 from tests.api.hazard_events import T0, event
 from tests.api.pg_server import PostgresServer
 

@@ -18,12 +18,12 @@ from api.errors import InvalidQuery
 from api.notify_text import events_of, render
 from api.reports.figures import compute_figures, select_hotspot_tickets, select_tickets
 from api.reports.periods import period_containing
+from api.settings.dispatch import Assignee, Contact
+from api.settings.hotspots import HotspotSettings
+from api.settings.levels import LevelsConfig
+from api.settings.notify import NotifyEvent
 from api.store import TicketStore, TicketView
 from api.workflow import TicketPolicy
-from pipelines.config import LevelsConfig
-from pipelines.settings_dispatch import Assignee, Contact
-from pipelines.settings_hotspots import HotspotSettings
-from pipelines.settings_notify import NotifyEvent
 from tests.api.hazard_events import T0, event, zone_status
 from tests.api.pg_server import PostgresServer
 

@@ -38,9 +38,9 @@ from api.schema import (
     alembic_config,
     head_revisions,
 )
+from api.settings.roles import TokenRole
 from api.store import Base, TicketStore
 from api.workflow import TicketPolicy
-from pipelines.config import TokenRole
 from tests.api.hazard_events import T0, event, sha, zone_status
 from tests.api.pg_server import PostgresServer
 from tests.api.previous_release import REPO, previous_store_module

@@ -24,7 +24,7 @@ from api.channels import (
     verify_signature,
 )
 from api.notify_text import events_of, render
-from pipelines.settings_notify import NotificationSettings
+from api.settings.notify import NotificationSettings
 from tests.api.notify_receivers import MailBox, Receiver, receivers, sample_note
 from tests.support.servers import free_port
 

@@ -16,8 +16,8 @@ import pytest
 from api.channels import build_channels
 from api.deliveries import DeliveryStore, RetryPolicy
 from api.delivery_worker import DeliveryWorker
+from api.settings.notify import NotificationSettings
 from api.store import TicketStore
-from pipelines.settings_notify import NotificationSettings
 from tests.api.app_harness import ApiHarness, bearer
 from tests.api.hazard_events import event
 from tests.api.notify_receivers import Receiver, receivers

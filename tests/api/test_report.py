@@ -19,9 +19,9 @@ import pytest
 from api.reports.build import ReportRequest, make_report, output_format
 from api.reports.pdf import ReportError
 from api.reports.periods import Period, last_complete, period_containing
+from api.settings.reports import ReportFormat, ReportPeriod
 from api.store import TicketStore
 from hazardwatch.cli import main
-from pipelines.settings_reports import ReportFormat, ReportPeriod
 from tests.api.report_html import read_report
 from tests.api.report_seed import AS_OF, HOTSPOTS, OPEN, SPECS, TZ, Spec, seed, specs_in
 

@@ -18,8 +18,8 @@ import pytest
 
 from api.reports.build import ReportRequest, make_report, report_bytes
 from api.reports.periods import period_containing
+from api.settings.reports import ReportFormat
 from hazardwatch.cli import main
-from pipelines.settings_reports import ReportFormat
 from tests.api.report_seed import AS_OF, TZ, seed
 from tests.support.assets import in_ci
 

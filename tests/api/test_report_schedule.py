@@ -14,8 +14,8 @@ import yaml
 
 from api.reports.schedule import ScheduledReports
 from api.service import TicketService
+from api.settings.reports import ReportSettings
 from pipelines.config import ConfigError, parse_config, validate_config
-from pipelines.settings_reports import ReportSettings
 from tests.api.report_html import read_report
 from tests.api.report_seed import TZ, seed, specs_in
 

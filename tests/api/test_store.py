@@ -22,9 +22,10 @@ from api.errors import (
     TransitionForbidden,
     UnknownStatus,
 )
+from api.settings.levels import LevelsConfig
+from api.settings.roles import TokenRole
 from api.store import TicketStore, TicketView
 from api.workflow import TicketPolicy
-from pipelines.config import LevelsConfig, TokenRole
 from tests.api.hazard_events import T0, event, sha, zone_status
 from tests.api.pg_server import PostgresServer
 from vision.annotations import AnnotationBox, FrameAnnotation, FrameRef, FrameSource

@@ -8,9 +8,10 @@ import pytest
 
 from api.auth import Forbidden
 from api.errors import InvalidTransition, TransitionForbidden, UnknownStatus
+from api.settings.levels import LevelsConfig, RiskLevel
+from api.settings.roles import TokenRole
 from api.workflow import (
     TRANSITIONS,
-    RiskLevel,
     Step,
     TicketPolicy,
     TicketStatus,
@@ -28,7 +29,7 @@ from api.workflow import (
     step_deadline,
     step_of,
 )
-from pipelines.config import LevelsConfig, TokenRole, parse_config
+from pipelines.config import parse_config
 from vision.types import HazardKind
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)

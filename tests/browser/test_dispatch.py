@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from api.dispatch import write_dispatch
-from pipelines.settings_dispatch import DispatchConfig
+from api.settings.dispatch import DispatchConfig
 from tests.browser.conftest import OpenPageFactory, Site, save_screenshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from api.settings.roles import TokenRole
 from cameras.schema import EbikeEntryHazard, LineZone, PolygonZone, RtspTransport
 from pipelines.config import (
     ClassRole,
@@ -18,7 +19,6 @@ from pipelines.config import (
     ConfigIssue,
     HazardwatchConfig,
     ProviderChoice,
-    TokenRole,
     load_config,
     parse_config,
 )
@@ -194,7 +194,7 @@ CASES = [
             (
                 "colour",
                 "unknown key 'colour' (allowed here: site, detector, detectors, defaults, "
-                "cameras, api, retention)",
+                "cameras, api, retention, evidence)",
             )
         ],
         id="unknown-key-top-level",

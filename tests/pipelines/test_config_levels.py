@@ -10,18 +10,15 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from pipelines.config import (
-    ConfigError,
+from api.settings.levels import (
     DurationRaises,
     KindLevels,
     LevelRaise,
     LevelResponseTimes,
     LevelsConfig,
     RiskLevel,
-    camera_area,
-    parse_config,
-    validate_config,
 )
+from pipelines.config import ConfigError, camera_area, parse_config, validate_config
 from vision.types import HazardKind
 
 BASE_YAML = """\

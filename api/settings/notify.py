@@ -1,8 +1,7 @@
 """Settings of the notification channels (the config's ``api.notifications``).
 
 The channels themselves are :mod:`api.channels` and the delivery queue :mod:`api.deliveries`;
-these settings live at the pipelines level only so that :mod:`pipelines.config` may hold them
-without importing ``api``.
+the root config (:mod:`pipelines.config`) holds these settings as a field of ``api``.
 
 Secrets (a webhook's signing secret, a group bot's URL with its key, the SMTP password) are
 never meant to sit in a config file that is checked in or shown: each may be given as

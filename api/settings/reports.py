@@ -1,7 +1,7 @@
 """Settings of the office's weekly and monthly reports (the config's ``api.reports``).
 
-The reports themselves are made by :mod:`api.reports`; these settings live at the pipelines
-level only so that :mod:`pipelines.config` may hold them without importing ``api``.
+The reports themselves are made by :mod:`api.reports`; the root config (:mod:`pipelines.config`)
+holds these settings as a field of ``api``.
 
 Scheduled reports are off unless ``periods`` names at least one period: a report is a file the
 office reads, so writing one into every data dir (tests, demos) unasked would only leave clutter.
@@ -15,6 +15,8 @@ from zoneinfo import available_timezones
 from pydantic import Field, field_validator
 
 from cameras.schema import ConfigModel
+
+__all__ = ["ReportFormat", "ReportLanguage", "ReportPeriod", "ReportSettings"]
 
 
 class ReportPeriod(StrEnum):

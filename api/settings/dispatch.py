@@ -7,8 +7,8 @@ a camera id, or ``camera/zone`` for one zone of it, to that pair; ``camera/zone`
 (:mod:`api.dispatch`); the office may edit the mapping through ``PUT /dispatch`` and reassign a
 ticket by hand.
 
-These are pipelines-level settings only so that :mod:`pipelines.config` can hold them as a field
-of ``api``; nothing in ``pipelines`` uses them.
+The root config (:mod:`pipelines.config`) holds these settings as a field of ``api``; nothing
+else in ``pipelines`` uses them.
 """
 
 from __future__ import annotations

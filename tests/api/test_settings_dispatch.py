@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
+from api.settings.dispatch import Assignee, Contact, DispatchConfig, assignee_for
 from pipelines.config import ConfigError, validate_config
-from pipelines.settings_dispatch import Assignee, Contact, DispatchConfig, assignee_for
 
 BASE_YAML = """\
 site: {id: block_a, name: "Block A"}
