@@ -22,8 +22,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from api.channels import verify_signature
 from benchmarks.scenarios.generate import generate_suite
 from tests.api.notify_receivers import Receiver
 from tests.support.servers import RtspServerFactory, free_port
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -43,17 +43,6 @@ ADMIN = "office-loop-admin-token"
 SECRET = "whsec-office-loop-5f2d9c"
 UNIT = {"name": "物业工程部", "contact": "+86 21 5555 0100"}
 PERSON = {"name": "张三", "contact": "+86 139 0000 0001"}
-
-
-def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        time.sleep(0.5)
 
 
 def write_config(suite_dir: Path, lane_url: str, hook_url: str, path: Path) -> None:

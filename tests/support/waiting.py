@@ -1,0 +1,23 @@
+"""Waiting in tests for an effect of another process or thread (a ticket, a delivery, a status)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str, poll_s: float = 0.5) -> Any:
+    """Call ``predicate`` every ``poll_s`` until it returns something truthy, and return that.
+
+    Raises:
+        AssertionError: ``timeout_s`` passed first; the message says what was awaited.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(poll_s)
