@@ -109,7 +109,7 @@ _EN = {
     "dash.hotspots": "Hotspots ({n})",
     "dash.tile_hotspots": "Hotspots",
     "dash.none_hotspots": "No open hotspots",
-    "dash.hotspot_facts": "{hazards} repeats · {members} tickets",
+    "dash.hotspot_facts": "{hazards} repeats · {members} ticket(s)",
     "dash.hotspot_rule": "Repeated hazards of one kind at one place raise a hotspot ticket "
     "(yellow); at several places of one area, a systemic risk (red)",
     "dash.none_overdue": "No overdue tickets",

@@ -35,7 +35,7 @@ from api.pages.common import layout
 from api.pages.dispatch import CONTACT_MAX, NAME_MAX
 from api.pages.i18n import LABELS, page_strings
 from api.schemas import MAX_NOTE_CHARS
-from api.workflow import OFFICE_ROLES, TicketStatus, is_open
+from api.workflow import FIELD_ROLES, OFFICE_ROLES, TicketStatus, is_open
 from api.zone_overrides import read_zones
 from pipelines.config import HazardwatchConfig
 from vision.annotations import ANNOTATION_CLASSES
@@ -97,6 +97,11 @@ STRINGS = page_strings(
         "review.moved": "{code} → {status}",
         "review.annotate": "标注框",
         "review.history": "处理记录",
+        "review.deliveries": "通知记录",
+        "review.d.none": "还没有发出通知",
+        "review.d.line": "{channel} · {type} · {status} · 尝试 {attempts} 次",
+        "review.hotspot_of": "隐患热点（同一点位反复发生）：",
+        "review.members": "本热点关联的工单（{n}）",
         "review.public_note": "居民只能看到已销号、已模糊处理的记录。",
         "review.keys": "快捷键",
         "review.keys.text": "j/k 下一条/上一条 · c 确认上报 · r 注销 · x 勾选 · 空格 播放/暂停 · "
@@ -169,6 +174,11 @@ STRINGS = page_strings(
         "review.moved": "{code} → {status}",
         "review.annotate": "Annotate boxes",
         "review.history": "History",
+        "review.deliveries": "Notifications sent",
+        "review.d.none": "No notification sent yet",
+        "review.d.line": "{channel} · {type} · {status} · {attempts} attempt(s)",
+        "review.hotspot_of": "Hotspot (it keeps happening here): ",
+        "review.members": "Tickets of this hotspot ({n})",
         "review.public_note": "Residents see closed, blurred records only.",
         "review.keys": "Keys",
         "review.keys.text": "j/k next/previous · c confirm · r reject · x select · space "
@@ -588,6 +598,61 @@ function history(t) {
   return HW.el('details', {}, HW.el('summary', {}, HW.t('review.history')), ul);
 }
 
+// ----- hotspots (隐患热点): a hotspot's member tickets, a member's hotspot -----
+function openTicket(id) {
+  const i = ST.items.findIndex(x => x.id === id);
+  if (i >= 0) { show(i, true); return; }
+  location.search = '?ticket=' + encodeURIComponent(id);
+}
+function linkTo(m) {
+  return HW.el('a', {href: '?ticket=' + encodeURIComponent(m.id), 'data-ticket': m.id,
+                     onclick: (ev) => { ev.preventDefault(); openTicket(m.id); }},
+               m.code || m.id);
+}
+function links(t) {
+  const box = HW.el('div', {id: 'links'});
+  if (t.hotspot) {
+    box.append(HW.el('div', {class: 'hotspot-of'}, HW.level(t.hotspot.level), ' ',
+      HW.t('review.hotspot_of'), linkTo(t.hotspot)));
+  }
+  const members = t.members || [];
+  if (members.length) {
+    const ul = HW.el('ul', {class: 'hist', id: 'members'});
+    for (const m of members) {
+      ul.append(HW.el('li', {'data-ticket': m.id}, linkTo(m), ' · ',
+        HW.label('status', m.status), ' · ' + HW.when(m.created_at)));
+    }
+    box.append(HW.el('div', {}, HW.t('review.members', {n: members.length})), ul);
+  }
+  return box;
+}
+
+// ----- the ticket's notification deliveries (GET /tickets/{id}/deliveries) -----
+function deliveries(t) {
+  if (!PAGE.sees_deliveries) return null;
+  const ul = HW.el('ul', {class: 'hist', id: 'deliveries'});
+  const box = HW.el('details', {}, HW.el('summary', {}, HW.t('review.deliveries')), ul);
+  box.addEventListener('toggle', async () => {
+    if (!box.open || box.dataset.loaded) return;
+    box.dataset.loaded = '1';
+    try {
+      const data = await HW.api('/tickets/' + encodeURIComponent(t.id) + '/deliveries');
+      const rows = data.deliveries || [];
+      if (!rows.length) ul.append(HW.el('li', {class: 'muted'}, HW.t('review.d.none')));
+      for (const d of rows) {
+        const when = d.sent_at || d.next_attempt_at || d.created_at;
+        ul.append(HW.el('li', {'data-status': d.status, 'data-type': d.type},
+          HW.when(when) + ' · ' + HW.t('review.d.line', {channel: d.channel, type: d.type,
+            status: d.status, attempts: d.attempts}) + (d.last_error ? ' — ' + d.last_error : '')));
+      }
+    } catch (err) {
+      delete box.dataset.loaded;
+      ul.append(HW.el('li', {class: 'err'}, HW.t('common.error', {message: err.message})));
+    }
+  });
+  return box;
+}
+
 // ----- who is responsible (责任单位/责任人), reassigning (改派) -----
 function who(unit, person) {
   if (!unit) return HW.t('review.unassigned');
@@ -661,7 +726,7 @@ function drawDetail(t) {
     HW.el('div', {class: 'muted'}, HW.t('review.camera', {camera: t.camera_id, zone: t.zone}) +
       ' · ' + HW.t('review.found', {when: HW.when(t.created_at)}) +
       (t.deadline_at ? ' · ' + HW.t('review.deadline', {when: HW.when(t.deadline_at)}) : '')),
-    assignee(t), player(t), pictures(t), actions(t), history(t));
+    links(t), assignee(t), player(t), pictures(t), actions(t), history(t), deliveries(t) || '');
 }
 
 // ----- moves -----
@@ -838,6 +903,8 @@ def render_review(
         "classes": [[name, CLASS_LABELS[name]] for name in ANNOTATION_CLASSES],
         # reassigning (POST /tickets/{id}/assign): who may, which tickets, the API's lengths
         "can_assign": principal.role in ASSIGN_ROLES,
+        # the delivery log (GET /tickets/{id}/deliveries) is the office's and grid workers'
+        "sees_deliveries": principal.role in FIELD_ROLES,
         "open_statuses": [status.value for status in TicketStatus if is_open(status)],
         "name_max": NAME_MAX,
         "contact_max": CONTACT_MAX,

@@ -52,6 +52,7 @@ def test_the_pages_make_requests_at_all() -> None:
     assert ("dispatch.py", "GET", "/cameras") in paths
     assert ("dispatch.py", "GET", "/cameras/{}/zones") in paths
     assert ("review.py", "POST", "/tickets/{}/assign") in paths
+    assert ("review.py", "GET", "/tickets/{}/deliveries") in paths  # the ticket's delivery log
 
 
 @pytest.mark.parametrize(

@@ -348,3 +348,28 @@ def test_filters_narrow_the_queue(hw_site: Site, open_page: OpenPageFactory) -> 
     page.fill("#f-since", "")
     page.locator("#f-since").dispatch_event("change")
     expect(_row(page, lane)).to_be_visible()
+
+
+def test_a_hotspot_links_its_tickets_and_a_ticket_shows_its_notifications(
+    hw_site: Site, open_page: OpenPageFactory
+) -> None:
+    """Three hazards in one zone: the review page of the hotspot ticket lists the hazard ticket
+    (a link that opens it), the hazard ticket names its hotspot, and the delivery log opens."""
+    for n in range(3):  # repeats join one open ticket; the third raises the hotspot
+        member = hw_site.seed_ticket(zone="hs_repeat", seed=40 + n)
+    spot = next(
+        t
+        for t in hw_site.get_json("/tickets", category="hotspot", limit=1000)["items"]
+        if t["zone"] == "hs_repeat"
+    )
+    assert [m["id"] for m in spot["members"]] == [member["id"]]
+    page = open_page(f"/ui/review?ticket={spot['id']}", role="reviewer").page
+    members = page.locator("#members li")
+    expect(members).to_have_count(1)
+    expect(members.first).to_contain_text(member["code"])
+    members.first.locator("a").click()  # opens the hazard ticket, which names its hotspot
+    expect(page.locator("#detail h3")).to_contain_text(member["code"])
+    expect(page.locator(".hotspot-of a")).to_have_text(spot["code"])
+    page.locator("details:has(#deliveries) > summary").click()
+    expect(page.locator("#deliveries li").first).to_be_visible()  # rows, or "none yet"
+    save_screenshot(page, "review-hotspot-member")
