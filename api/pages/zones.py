@@ -417,17 +417,17 @@ function draftClick(p) {
 }
 
 function grab(e) {
+  // Hit-test where the user sees things: the canvas as laid out on the page (its drawing buffer
+  // is resized a moment later by the ResizeObserver, and may lag the layout meanwhile).
   const r = canvas.getBoundingClientRect();
   const x = e.clientX - r.left, y = e.clientY - r.top, near = 10;
   if (selected && zones[selected]) {
-    const i = points(zones[selected]).findIndex(q => {
-      const [px, py] = toPx(q);
-      return Math.abs(px - x) < near && Math.abs(py - y) < near;
-    });
+    const i = points(zones[selected]).findIndex(q =>
+      Math.abs(q[0] * r.width - x) < near && Math.abs(q[1] * r.height - y) < near);
     if (i >= 0) return {index: i};
   }
   if (floors) {
-    const i = floors.lines.findIndex(fy => Math.abs(fy * canvas.height - y) < near);
+    const i = floors.lines.findIndex(fy => Math.abs(fy * r.height - y) < near);
     if (i >= 0) return {floor: i};
   }
   return null;
