@@ -41,11 +41,16 @@ def _headline(view: TicketView) -> Mapping[str, Any]:
     return {}
 
 
-def event_notification_kind(view: TicketView) -> str | None:
+def event_notification_kind(view: TicketView, *, created: bool = False) -> str | None:
     """What a hazard event's change to ``view`` announces: a new ticket (urgent or not), a
-    reopening, a raised level; None for anything else."""
+    reopening, a raised level; None for anything else.
+
+    ``created``: the event made the ticket. Its history may then end with more than
+    ``created``: a ticket first seen in a hazard's ``end`` (its start late, or applied by
+    another replica after it) also records ``hazard_ended``, and was never announced.
+    """
     last = _headline(view).get("action")
-    if last == "created":
+    if created or last == "created":
         return "urgent_ticket" if view.level in URGENT_LEVELS else "created"
     if last in _ANNOUNCED_AFTER_EVENT:
         return str(last)

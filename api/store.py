@@ -795,8 +795,9 @@ class TicketStore:
         if session.get(AppliedEventRow, hz.event_id) is not None:
             return None
         hazard = self._locked_hazard(session, hz.hazard_id)
+        created = False  # whether this event made the ticket (announced as new)
         if hazard is None:
-            ticket = self._ticket_for_new_hazard(session, parsed, now)
+            ticket, created = self._ticket_for_new_hazard(session, parsed, now)
             hazard = HazardRow(
                 hazard_id=hz.hazard_id,
                 started_at=hz.started_at,
@@ -834,7 +835,7 @@ class TicketStore:
         ticket.updated_at = now
         session.flush()
         view = _view(ticket)
-        kind = event_notification_kind(view)
+        kind = event_notification_kind(view, created=created)
         if kind is not None:
             _announce(session, kind, view)
         return view
@@ -865,13 +866,14 @@ class TicketStore:
 
     def _ticket_for_new_hazard(
         self, session: Session, parsed: ParsedEvent, now: datetime
-    ) -> TicketRow:
+    ) -> tuple[TicketRow, bool]:
+        """The open ticket the new hazard joins, or a new one; and whether it is new."""
         hz = parsed.event
         key = _open_key(hz.camera_id, hz.zone, hz.kind.value)
         stmt = self._locked(select(TicketRow).where(TicketRow.open_key == key))
         ticket = session.scalars(stmt).one_or_none()
         if ticket is None:
-            return self._create(session, parsed, key, now)
+            return self._create(session, parsed, key, now), True
         if any(h.hazard_id == hz.hazard_id for h in ticket.hazards):
             # Another service attached this hazard while this one waited for the ticket's lock
             # (PostgreSQL): start again, now as an event of a known hazard.
@@ -897,7 +899,7 @@ class TicketStore:
         ticket.labels = _union(ticket.labels, hz.labels)
         ticket.score = max(ticket.score, hz.score)
         ticket.ended_at = None
-        return ticket
+        return ticket, False
 
     def _create(self, session: Session, parsed: ParsedEvent, key: str, now: datetime) -> TicketRow:
         hz = parsed.event

@@ -242,3 +242,18 @@ def test_a_dispatched_new_ticket_is_announced_as_new(store: TicketStore) -> None
     assert note["type"] in ("created", "urgent_ticket")
     assert note["note"] == view.history[0]["note"]  # what was found, not whom it went to
     assert note["responsible_unit"] == view.responsible_unit["name"]  # type: ignore[index]
+
+
+def test_a_ticket_first_seen_in_its_hazard_s_end_is_announced_as_new(store: TicketStore) -> None:
+    """Two replicas may apply a short hazard's end before its start (the scale-out test saw a
+    red ticket never announced): the ticket made by the end is new all the same."""
+    end = event("end", kind="falling_object", zone="facade")
+    view = store.apply_event(end, received_at=T0)
+    assert view is not None and [h["action"] for h in view.history][-1] == "hazard_ended"
+    sent: list[dict[str, object]] = []
+    store.send_notifications(sent.append)
+    assert [n["type"] for n in sent if n["ticket_id"] == view.id] == ["urgent_ticket"]
+    start = event(hazard_id=end["hazard_id"], kind="falling_object", zone="facade")
+    store.apply_event(start, received_at=T0)  # the late start announces nothing more
+    store.send_notifications(sent.append)
+    assert [n["type"] for n in sent if n["ticket_id"] == view.id] == ["urgent_ticket"]
