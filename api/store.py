@@ -1030,22 +1030,21 @@ class TicketStore:
             TicketRow.camera_id == ticket.camera_id,
             TicketRow.zone == ticket.zone,
             TicketRow.kind == ticket.kind,
-            TicketRow.category == CATEGORY_HOTSPOT,
         )
         key = hotspot_key(ticket.camera_id, ticket.zone, ticket.kind)
         spot = session.scalars(self._locked(select(TicketRow).where(TicketRow.open_key == key)))
         hotspot = spot.one_or_none()
         ended = session.scalar(
-            select(func.max(TicketRow.updated_at)).where(*place, TicketRow.open_key.is_(None))
+            select(func.max(TicketRow.updated_at)).where(
+                *place, TicketRow.category == CATEGORY_HOTSPOT, TicketRow.open_key.is_(None)
+            )
         )
         since = count_since(settings, hz.started_at, ended)
         counted = session.execute(
             select(HazardRow.ticket_id, TicketRow.code, HazardRow.started_at)
             .join(TicketRow, HazardRow.ticket_id == TicketRow.id)
             .where(
-                TicketRow.camera_id == ticket.camera_id,
-                TicketRow.zone == ticket.zone,
-                TicketRow.kind == ticket.kind,
+                *place,
                 TicketRow.category == CATEGORY_HAZARD,
                 TicketRow.status != TicketStatus.REJECTED.value,
                 HazardRow.started_at >= since,
@@ -1169,27 +1168,33 @@ class TicketStore:
         its area); its step's deadline shortens to the new level's when that is sooner."""
         if level_rank(spot.level) >= level_rank(level):
             return False
-        old = spot.level
-        spot.level = level.value
-        if step_of(spot.status) is not None and spot.deadline_at is not None:
+        self._raise_level(spot, level, now, systemic_note(spot.kind, spot.area, places, spot.level))
+        return True
+
+    def _raise_level(self, ticket: TicketRow, level: RiskLevel, now: datetime, note: str) -> None:
+        """Raise an open ticket to ``level`` (higher than its own: the caller checked): its
+        step's deadline shortens to the new level's when that is sooner, and the history gets a
+        ``level_raised`` entry with ``note``."""
+        old = ticket.level
+        ticket.level = level.value
+        if step_of(ticket.status) is not None and ticket.deadline_at is not None:
             shorter = step_deadline(
-                self.policy, to_status=TicketStatus(spot.status), level=level, now=now
+                self.policy, to_status=TicketStatus(ticket.status), level=level, now=now
             )
-            if shorter is not None and shorter < spot.deadline_at:
-                spot.deadline_at = shorter
-        spot.updated_at = now
+            if shorter is not None and shorter < ticket.deadline_at:
+                ticket.deadline_at = shorter
+        ticket.updated_at = now
         _add_history(
-            spot,
+            ticket,
             now,
             SYSTEM_ACTOR,
             "level_raised",
-            spot.status,
-            spot.status,
-            systemic_note(spot.kind, spot.area, places, old),
+            ticket.status,
+            ticket.status,
+            note,
             level_from=old,
             level_to=level.value,
         )
-        return True
 
     def _next_serial(self, session: Session, area: str, kind: str) -> int:
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
@@ -1238,28 +1243,11 @@ class TicketStore:
         reached = level_for_duration(self.policy, HazardKind(ticket.kind), duration_s)
         if reached is None or level_rank(reached) <= level_rank(ticket.level):
             return False
-        old = ticket.level
-        ticket.level = reached.value
-        step = step_of(ticket.status)
-        if step is not None and ticket.deadline_at is not None:
-            shorter = step_deadline(
-                self.policy, to_status=TicketStatus(ticket.status), level=reached, now=now
-            )
-            if shorter is not None and shorter < ticket.deadline_at:
-                ticket.deadline_at = shorter
-        _add_history(
-            ticket,
-            now,
-            SYSTEM_ACTOR,
-            "level_raised",
-            ticket.status,
-            ticket.status,
+        note = (
             f"hazard {hazard.hazard_id} has lasted {duration_s / 60:.0f} min: level "
-            f"{old} → {reached}",
-            level_from=old,
-            level_to=reached.value,
+            f"{ticket.level} → {reached}"
         )
-        ticket.updated_at = now
+        self._raise_level(ticket, reached, now, note)
         return True
 
     # -- zone status: the automatic recheck ---------------------------------------------------
