@@ -289,6 +289,7 @@ def _train(args: argparse.Namespace) -> int:
     argv += ["--out", str(args.out.resolve()), "--freeze", str(args.freeze)]
     argv += ["--imgsz", str(args.imgsz), "--batch", str(args.batch), "--seed", str(args.seed)]
     argv += ["--lr", str(args.lr), "--negative-repeat", str(args.negative_repeat)]
+    argv += ["--ema", str(args.ema)]
     argv += ["--steps", str(args.steps)] if args.steps is not None else []
     argv += ["--epochs", str(args.epochs)] if args.epochs is not None else []
     argv += ["--time-budget-min", str(args.time_budget_min)] if args.time_budget_min else []
@@ -299,9 +300,11 @@ def _train(args: argparse.Namespace) -> int:
         report = run_training(python, argv)
     except TrainLaunchError as exc:
         return _fail(exc)
+    untrained = report.get("untrained_classes") or []
     print(
         f"trained {report['onnx']} from {args.base} in {report.get('steps', '?')} steps, "
         f"{report.get('seconds', '?')} s; classes changed: {report.get('repurposed', {})}"
+        + (f"; no box in the train split, not trained: {untrained}" if untrained else "")
     )
     return EXIT_OK
 

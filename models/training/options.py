@@ -27,6 +27,13 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="times per epoch an image without the new class (a hard negative) is used",
     )
     parser.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        metavar="DECAY",
+        help="export a moving average of the weights with this decay, e.g. 0.998 (0: off)",
+    )
+    parser.add_argument(
         "--repurpose",
         action="append",
         default=[],

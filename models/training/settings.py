@@ -9,7 +9,7 @@ slot of a related class (``motorbike`` by default), which is then renamed in the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 # Dataset class -> base class whose slot it takes over, when the base has no class of that name.
@@ -25,20 +25,24 @@ class SlotMap:
     """Where each dataset class trains, and the new model's class names.
 
     Attributes:
-        slots: model class index of each dataset class, in dataset order.
+        slots: model class index of each dataset class, in dataset order (-1: a class with no
+            box to train, which needs no slot).
         names: the new model's class names (the base names with repurposed slots renamed).
         repurposed: base class name -> dataset class name that replaced it.
+        untrained: dataset classes with no box to train (not mapped).
     """
 
     slots: tuple[int, ...]
     names: tuple[str, ...]
     repurposed: dict[str, str] = field(default_factory=dict)
+    untrained: tuple[str, ...] = ()
 
 
 def map_slots(
     dataset_names: Sequence[str],
     base_names: Sequence[str],
     repurpose: Mapping[str, str] | None = None,
+    untrained: Collection[str] = (),
 ) -> SlotMap:
     """Map dataset classes to the base model's slots by name.
 
@@ -47,6 +51,9 @@ def map_slots(
         base_names: the base model's classes in index order.
         repurpose: dataset class -> base class whose slot it takes (default
             :data:`DEFAULT_REPURPOSE` for names the base lacks).
+        untrained: dataset classes without a single box in the train split: they train
+            nothing, so they need no slot (``dataset export`` lists every class the review page
+            offers, ``vehicle`` and ``clutter`` too, whether or not a box of it was drawn).
 
     Raises:
         ClassMappingError: a dataset class is neither a base class nor given a slot, the slot
@@ -58,7 +65,11 @@ def map_slots(
     names = list(base_names)
     slots: list[int] = []
     repurposed: dict[str, str] = {}
+    skipped = [name for name in dataset_names if name in untrained]
     for name in dataset_names:
+        if name in untrained:
+            slots.append(-1)
+            continue
         if name in index and name not in (repurpose or {}):
             slots.append(index[name])
             continue
@@ -75,11 +86,12 @@ def map_slots(
         slots.append(index[target])
         names[index[target]] = name
         repurposed[target] = name
-    if len(set(slots)) != len(slots):
+    mapped = [slot for slot in slots if slot >= 0]
+    if len(set(mapped)) != len(mapped):
         raise ClassMappingError(f"dataset classes {list(dataset_names)} share a model slot")
     if len(set(names)) != len(names):
         raise ClassMappingError(f"the new class names repeat a name: {names}")
-    return SlotMap(tuple(slots), tuple(names), repurposed)
+    return SlotMap(tuple(slots), tuple(names), repurposed, tuple(skipped))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +113,8 @@ class TrainSettings:
             slower machine trains fewer steps but still ends on a decayed rate.
         negative_repeat: times per epoch an image with no box of a repurposed class (a hard
             negative) is drawn.
+        ema: decay of the moving average of the weights that is exported (0: the last
+            step's weights; models/training/ema.py).
     """
 
     steps: int | None = None
@@ -114,6 +128,7 @@ class TrainSettings:
     workers: int = 2
     time_budget_s: float | None = None
     negative_repeat: int = 1
+    ema: float = 0.0
 
     def total_steps(self, train_images: int) -> int:
         if self.steps is not None:

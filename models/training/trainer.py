@@ -19,6 +19,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from tqdm import tqdm
 from models.labels import COCO80, parse_names_metadata
 from models.training.augment import AugmentSettings, augment, letterbox
 from models.training.dataset import Dataset, DatasetError, LabelledImage, load_dataset
+from models.training.ema import WeightAverage
 from models.training.loss import yolox_loss
 from models.training.options import add_training_options
 from models.training.settings import ClassMappingError, SlotMap, TrainSettings, map_slots
@@ -54,6 +56,14 @@ def base_names(onnx_path: Path) -> tuple[str, ...]:
         f"{onnx_path} has no 'names' metadata and {dims[2] - 5 if len(dims) == 3 else '?'} "
         f"classes: cannot tell its class names"
     )
+
+
+def untrained_classes(names: Sequence[str], items: Sequence[LabelledImage]) -> tuple[str, ...]:
+    """The classes of ``names`` without a single box in ``items`` (the train split)."""
+    used: set[int] = set()
+    for item in items:
+        used.update(int(c) for c in item.classes)
+    return tuple(name for i, name in enumerate(names) if i not in used)
 
 
 class Samples:
@@ -140,8 +150,14 @@ def train_onnx(
     torch.manual_seed(settings.seed)
     torch.set_num_threads(max(settings.workers, 1))
     rng = np.random.default_rng(settings.seed)
-    slot_map = map_slots(dataset.names, base_names(base), repurpose)
     items = dataset.split("train")
+    untrained = untrained_classes(dataset.names, items)
+    if len(untrained) == len(dataset.names):
+        raise DatasetError(
+            f"{dataset.root}: the train split has no box of any class ({', '.join(dataset.names)})"
+            ": nothing to learn"
+        )
+    slot_map = map_slots(dataset.names, base_names(base), repurpose, untrained)
     samples = Samples(
         items, slot_map, settings.imgsz, rng, AugmentSettings(), settings.negative_repeat
     )
@@ -153,6 +169,8 @@ def train_onnx(
     frozen, total_weights = freeze_first(student, settings.freeze)
     trainable = [p for p in student.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=5e-4)
+    average = WeightAverage(student, settings.ema) if settings.ema > 0 else None
+    exported = average.module if average is not None else student
     grids_np, strides_np = make_grids((settings.imgsz, settings.imgsz))
     grids, strides = torch.from_numpy(grids_np), torch.from_numpy(strides_np)
     # The slots the dataset labels exhaustively: the ones it took over from another class.
@@ -193,6 +211,8 @@ def train_onnx(
         parts.total.backward()
         torch.nn.utils.clip_grad_norm_(trainable, 10.0)
         optimiser.step()
+        if average is not None:
+            average.update(student)
         last = parts
         done = step + 1
         bar.set_postfix(
@@ -202,9 +222,9 @@ def train_onnx(
         )  # fmt: skip
         if (step + 1) % CHECKPOINT_EVERY == 0 and step + 1 < steps:
             checkpoint = {**metadata, "hazardwatch_steps": str(step + 1)}
-            write_onnx(student, base, out, slot_map.names, checkpoint)
+            write_onnx(exported, base, out, slot_map.names, checkpoint)
     bar.close()
-    write_onnx(student, base, out, slot_map.names, {**metadata, "hazardwatch_steps": str(done)})
+    write_onnx(exported, base, out, slot_map.names, {**metadata, "hazardwatch_steps": str(done)})
     return {
         "onnx": str(out),
         "steps": done,
@@ -212,6 +232,7 @@ def train_onnx(
         "seconds": round(time.monotonic() - started, 1),
         "names": list(slot_map.names),
         "repurposed": slot_map.repurposed,
+        "untrained_classes": list(slot_map.untrained),
         "train_images": len(items),
         "frozen_weights": frozen,
         "total_weights": total_weights,
@@ -280,7 +301,7 @@ def settings_from(args: argparse.Namespace) -> TrainSettings:
         steps=args.steps, epochs=args.epochs, freeze=args.freeze, imgsz=args.imgsz,
         batch=args.batch, seed=args.seed, lr=args.lr, distill=args.distill, workers=args.workers,
         time_budget_s=args.time_budget_min * 60 if args.time_budget_min else None,
-        negative_repeat=args.negative_repeat,
+        negative_repeat=args.negative_repeat, ema=args.ema,
     )  # fmt: skip
 
 
@@ -294,6 +315,8 @@ def check_settings(settings: TrainSettings) -> str | None:
         return "--batch and --steps must be at least 1"
     if settings.epochs is not None and settings.epochs <= 0:
         return f"--epochs {settings.epochs} must be positive"
+    if not 0.0 <= settings.ema < 1.0:
+        return f"--ema {settings.ema} must be in [0, 1) (0: export the last step's weights)"
     return None
 
 

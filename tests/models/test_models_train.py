@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from models.training.dataset import (
 from models.training.evaluate import ScoredImage, count, pick_threshold, sweep
 from models.training.launcher import TrainLaunchError, run_training
 from models.training.settings import ClassMappingError, map_slots
+from vision.annotations import ANNOTATION_CLASSES
 
 TRAIN_PYTHON = REPO / ".venv-export" / "bin" / "python"
 HAZARDWATCH = [sys.executable, "-m", "hazardwatch"]
@@ -54,13 +56,14 @@ def _train_python() -> Path:
     return TRAIN_PYTHON
 
 
-def _tiny_dataset(root: Path) -> Path:
-    """4 train + 1 val images: the motorbike racer labelled ebike (+ persons), negatives."""
+def _tiny_dataset(root: Path, names: Sequence[str] = ("ebike", "person")) -> Path:
+    """4 train + 1 val images: the motorbike racer labelled ebike (+ persons), negatives;
+    ``names`` (data.yaml) must include ebike and person, and may list classes with no box."""
     boxes = {  # xyxy pixels of 000000007816.jpg (640x427), from README §2.3
         "ebike": [(239, 123, 468, 360)],
         "person": [(249, 33, 294, 135), (559, 51, 607, 200), (492, 52, 541, 165)],
     }
-    names = ["ebike", "person"]
+    names = list(names)
     racer = read_image(COCO_IMAGES / "000000007816.jpg")
     h, w = racer.shape[:2]
     lines = [
@@ -82,7 +85,7 @@ def _tiny_dataset(root: Path) -> Path:
                 (COCO_IMAGES / source).read_bytes()
             )
             (root / "labels" / split / f"{stem}.txt").write_text("".join(label_lines))
-    (root / "data.yaml").write_text("names: [ebike, person]\n")
+    (root / "data.yaml").write_text(f"names: [{', '.join(names)}]\n")
     return root
 
 
@@ -222,7 +225,7 @@ def test_models_train_end_to_end_then_validate(tmp_path: Path) -> None:
         "--out",
         str(out),
     ]
-    command += ["--steps", "3", "--batch", "2", "--imgsz", "128", "--quiet"]
+    command += ["--steps", "3", "--batch", "2", "--imgsz", "128", "--ema", "0.9", "--quiet"]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "in 3 steps" in done.stdout and "'motorbike': 'ebike'" in done.stdout
@@ -250,6 +253,115 @@ def test_models_train_end_to_end_then_validate(tmp_path: Path) -> None:
     assert (registry / "lift-test.json").is_file()
     manifest = json.loads((registry / "lift-test.json").read_text())
     assert manifest["labels"][3] == "ebike" and manifest["label_source"] == "metadata"
+
+
+EMA_CHECK = """
+import sys, json
+import torch
+from pathlib import Path
+from models.training.ema import WeightAverage
+from models.training.yolox_torch import freeze_first, load_trainable
+model = load_trainable(Path(sys.argv[1]))
+freeze_first(model, 0.6)
+before = [p.detach().clone() for p in model.parameters()]
+average = WeightAverage(model, 0.5)
+decays = []
+with torch.no_grad():
+    for step in range(3):
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(1.0)  # stands in for an optimiser step
+        decays.append(average.current_decay())
+        average.update(model)
+# trainable weights moved by +1, +2, +3; with decays d1..d3 the average moved by
+expected = 0.0
+for offset, d in zip((1.0, 2.0, 3.0), decays):
+    expected = d * expected + (1 - d) * offset
+frozen_err, trained_err = 0.0, 0.0
+for old, live, avg in zip(before, model.parameters(), average.module.parameters()):
+    err = float((avg - old - (expected if live.requires_grad else 0.0)).abs().max())
+    if live.requires_grad:
+        trained_err = max(trained_err, err)
+    else:
+        frozen_err = max(frozen_err, err)
+print(json.dumps({"decays": decays, "frozen_err": frozen_err, "trained_err": trained_err,
+                  "shadow_trains": any(p.requires_grad for p in average.module.parameters())}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_weight_average_follows_trained_weights_and_leaves_frozen_ones(tmp_path: Path) -> None:
+    python = _train_python()
+    done = subprocess.run(
+        [str(python), "-c", EMA_CHECK, str(YOLOX)],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    # ramp (1 + t) / (10 + t) capped at the decay: 2/11, 3/12, then 0.5 would be 4/13 < 0.5
+    assert report["decays"] == pytest.approx([2 / 11, 3 / 12, 4 / 13])
+    assert report["trained_err"] < 1e-5 and report["frozen_err"] == 0.0
+    assert report["shadow_trains"] is False
+
+
+@pytest.mark.parametrize("value", ["1.0", "-0.1"])
+def test_train_rejects_an_ema_decay_outside_0_1(tmp_path: Path, value: str) -> None:
+    python = _train_python()
+    dataset = _tiny_dataset(tmp_path / "ds")
+    done = subprocess.run(
+        [str(python), "-m", "models.training.trainer", str(dataset), "--base", str(YOLOX),
+         "--out", str(tmp_path / "o.onnx"), "--ema", value],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert f"--ema {float(value)} must be in [0, 1)" in done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_dataset_as_dataset_export_writes_it_trains_without_extra_options(
+    tmp_path: Path,
+) -> None:
+    """``dataset export`` lists every class the review page offers (vehicle, clutter, bicycle
+    too) whether or not a box of it was drawn: a class without a box needs no model slot, so the
+    loop review -> export -> train works without --repurpose (it used to stop at 'vehicle')."""
+    python = _train_python()
+    dataset = _tiny_dataset(tmp_path / "ds", ANNOTATION_CLASSES)
+    out = tmp_path / "lift.onnx"
+    command = [*HAZARDWATCH, "models", "train", str(dataset), "--base", str(YOLOX)]
+    command += ["--out", str(out), "--steps", "2", "--batch", "2", "--imgsz", "128", "--quiet"]
+    env = {**os.environ, "HAZARDWATCH_TRAIN_PYTHON": str(python)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "not trained: ['vehicle', 'clutter', 'bicycle']" in done.stdout
+    assert out.is_file()
+
+
+def test_slots_of_classes_without_a_box_are_not_needed() -> None:
+    slots = map_slots(ANNOTATION_CLASSES, COCO80, untrained=("vehicle", "clutter"))
+    assert slots.slots == (3, -1, 0, -1, 1)  # ebike -> motorbike's slot, bicycle its own
+    assert slots.untrained == ("vehicle", "clutter") and slots.names[3] == "ebike"
+    with pytest.raises(ClassMappingError, match="'vehicle' is not a class of the base model"):
+        map_slots(ANNOTATION_CLASSES, COCO80, untrained=("clutter",))  # vehicle has boxes
+
+
+def test_train_rejects_a_dataset_without_any_box(tmp_path: Path) -> None:
+    python = _train_python()
+    dataset = _tiny_dataset(tmp_path / "ds")
+    for label in (dataset / "labels" / "train").iterdir():
+        label.write_text("")
+    done = subprocess.run(
+        [str(python), "-m", "models.training.trainer", str(dataset), "--base", str(YOLOX),
+         "--out", str(tmp_path / "o.onnx")],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=REPO,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert (
+        "the train split has no box of any class (ebike, person): nothing to learn" in done.stderr
+    )
 
 
 def test_train_rejects_bad_dataset_before_starting(tmp_path: Path) -> None:
