@@ -67,7 +67,7 @@ class ZonesUpdate(RequestModel):
 
 
 # The classes a reviewer may draw; the same tuple as vision.annotations (checked below).
-AnnotationClass = Literal["ebike", "vehicle", "person", "clutter"]
+AnnotationClass = Literal["ebike", "vehicle", "person", "clutter", "bicycle"]
 if get_args(AnnotationClass) != ANNOTATION_CLASSES:  # pragma: no cover - a drift caught at import
     raise RuntimeError("api.schemas.AnnotationClass differs from vision.annotations")
 Fraction01 = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -3,7 +3,7 @@
 Layout (the contract :mod:`models.training.dataset` reads)::
 
     OUT/data.yaml                    path (absolute), train: images/train, val: images/val,
-                                     nc, names: [ebike, vehicle, person, clutter] (index = id)
+                                     nc, names: [ebike, vehicle, person, clutter, bicycle] (= ids)
     OUT/images/{train,val}/NAME.jpg
     OUT/labels/{train,val}/NAME.txt  one "class cx cy w h" line per box, normalised 0..1;
                                      an empty file is a negative (nothing of the classes there)

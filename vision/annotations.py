@@ -42,8 +42,11 @@ __all__ = [
     "sidecar_json",
 ]
 
-# Index order is the class id of a YOLO label line and the order of data.yaml's ``names``.
-ANNOTATION_CLASSES: tuple[str, ...] = ("ebike", "vehicle", "person", "clutter")
+# Index order is the class id of a YOLO label line and the order of data.yaml's ``names``; new
+# classes go at the end, so the ids of datasets already exported keep their meaning. ``bicycle``
+# is the hard negative of ``ebike`` (pedal and children's bicycles a lift model took for
+# e-bikes): boxed as their own class, they train the detector's bicycle slot.
+ANNOTATION_CLASSES: tuple[str, ...] = ("ebike", "vehicle", "person", "clutter", "bicycle")
 MAX_BOXES_PER_FRAME = 200
 MAX_FRAMES_PER_TICKET = 50
 MAX_CLIP_T_MS = 3_600_000  # an evidence clip is seconds long; an hour is far past any of them

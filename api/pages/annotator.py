@@ -23,6 +23,7 @@ CLASS_LABELS = {
     "vehicle": "车辆 Vehicle",
     "person": "行人 Person",
     "clutter": "堆物 Clutter",
+    "bicycle": "自行车 Bicycle",
 }
 
 EDITOR_BODY = """
@@ -61,7 +62,8 @@ const ED = {
   ticket: null, frames: [], current: -1, selected: -1, cls: PAGE.classes[0][0],
   drag: null, dirty: false,
 };
-const ED_COLORS = {ebike: '#e63946', vehicle: '#f4a261', person: '#2a9d8f', clutter: '#9b5de5'};
+const ED_COLORS = {ebike: '#e63946', vehicle: '#f4a261', person: '#2a9d8f', clutter: '#9b5de5',
+                   bicycle: '#457b9d'};
 const ED_MIN = 0.004;  // smallest box side kept, as a fraction of the frame
 
 function edSay(text, ok) { ED.msg.className = ok ? 'ok' : 'err'; ED.msg.textContent = text; }

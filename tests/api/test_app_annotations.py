@@ -70,7 +70,7 @@ def test_put_stores_boxes_in_the_store_and_the_sidecar(
     empty = harness.client.get(_url(ticket), headers=bearer("reviewer"))
     assert empty.status_code == 200
     assert empty.json()["frames"] == []
-    assert empty.json()["classes"] == ["ebike", "vehicle", "person", "clutter"]
+    assert empty.json()["classes"] == ["ebike", "vehicle", "person", "clutter", "bicycle"]
     body = {
         "frames": [
             _clip_frame(510, _box("ebike"), _box("person", [0.5, 0.1, 0.9, 0.95])),
@@ -133,9 +133,9 @@ BAD_BODIES = [
      "body.frames.0.boxes.0", "x1 (0.5) must be less than x2 (0.4)"),
     ("y-order", {"frames": [_clip_frame(0, _box(xyxy=[0.1, 0.5, 0.4, 0.5]))]},
      "body.frames.0.boxes.0", "y1 (0.5) must be less than y2 (0.5)"),
-    ("class", {"frames": [_clip_frame(0, _box("bicycle"))]},
+    ("class", {"frames": [_clip_frame(0, _box("stroller"))]},
      "body.frames.0.boxes.0.class",
-     "should be 'ebike', 'vehicle', 'person' or 'clutter', got 'bicycle'"),
+     "should be 'ebike', 'vehicle', 'person', 'clutter' or 'bicycle', got 'stroller'"),
     ("three-numbers", {"frames": [_clip_frame(0, {"class": "ebike", "xyxy": [0.1, 0.2, 0.3]})]},
      "body.frames.0.boxes.0.xyxy", "at least 4"),
     ("text-number", {"frames": [_clip_frame(0, _box(xyxy=[0.1, "0.2", 0.3, 0.4]))]},
@@ -190,7 +190,7 @@ def test_a_ticket_without_a_clip_has_no_clip_frames(harness: ApiHarness) -> None
 
 
 def test_roles_are_judged_before_the_body(harness: ApiHarness, ticket: MadeTicket) -> None:
-    bad = {"frames": [_clip_frame(0, _box("bicycle"))]}
+    bad = {"frames": [_clip_frame(0, _box("stroller"))]}
     for role in ("grid_lane", "public"):
         response = harness.client.put(_url(ticket), json=bad, headers=bearer(role))
         assert response.status_code == 403, (role, response.text)

@@ -119,7 +119,7 @@ def test_export_writes_a_yolo_dataset_split_by_camera_and_time(
     assert _export(harness, out, "--gap-s", "900") == 0
 
     names = yaml.safe_load((out / "data.yaml").read_text())
-    assert names["names"] == ["ebike", "vehicle", "person", "clutter"]
+    assert names["names"] == ["ebike", "vehicle", "person", "clutter", "bicycle"]
     assert names["train"] == "images/train" and names["val"] == "images/val"
     assert Path(names["path"]) == out.resolve()
 
@@ -169,12 +169,12 @@ def test_export_writes_a_yolo_dataset_split_by_camera_and_time(
     assert counts["train"] == {
         "images": 7,
         "negatives": 0,
-        "boxes": {"ebike": 7, "vehicle": 0, "person": 6, "clutter": 0},
+        "boxes": {"ebike": 7, "vehicle": 0, "person": 6, "clutter": 0, "bicycle": 0},
     }
     assert counts["val"] == {
         "images": 4,
         "negatives": 2,
-        "boxes": {"ebike": 1, "vehicle": 0, "person": 1, "clutter": 0},
+        "boxes": {"ebike": 1, "vehicle": 0, "person": 1, "clutter": 0, "bicycle": 0},
     }
 
 
