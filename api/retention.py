@@ -16,13 +16,13 @@ the free-space minimum their evidence writers skip clips, and this retention fre
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from api.periodic import PeriodicThread
 from api.workflow import is_open
 from pipelines.retention import HazardState, RetentionRun, RetentionSettings, run_retention
 
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from api.store import TicketStore
 
 __all__ = ["EvidenceRetention", "health_record"]
-
-logger = logging.getLogger(__name__)
 
 
 class EvidenceRetention:
@@ -54,8 +52,9 @@ class EvidenceRetention:
         self._files_total = 0
         self._bytes_total = 0
         self._errors_total = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = PeriodicThread(
+            "evidence-retention", self.run_once, settings.interval_s, self._count_error
+        )
 
     # -- running ------------------------------------------------------------------------------
 
@@ -81,29 +80,20 @@ class EvidenceRetention:
         return run
 
     def start(self) -> None:
-        """Run at once, then every ``interval_s``, until :meth:`stop`."""
-        if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError("EvidenceRetention is already running")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="evidence-retention", daemon=True)
+        """Run at once, then every ``interval_s``, until :meth:`stop`.
+
+        Raises:
+            RuntimeError: already running.
+        """
         self._thread.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop the thread (a run in progress finishes its current folder list first)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        self._thread.stop(timeout_s)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # a bug (the log has it): count it, keep the schedule
-                logger.exception("evidence retention run failed")
-                with self._lock:
-                    self._errors_total += 1
-            self._stop.wait(self.settings.interval_s)
+    def _count_error(self) -> None:
+        with self._lock:
+            self._errors_total += 1
 
     # -- status -------------------------------------------------------------------------------
 

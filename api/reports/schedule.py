@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from api.periodic import PeriodicThread
 from api.reports.build import (
     CameraZones,
     ReportRequest,
@@ -39,6 +40,7 @@ from api.reports.build import (
 )
 from api.reports.pdf import ReportError
 from api.reports.periods import Period, last_complete
+from api.settings.hotspots import HotspotSettings
 from api.settings.reports import ReportFormat, ReportSettings
 
 if TYPE_CHECKING:
@@ -83,15 +85,18 @@ class ScheduledReports:
         data_dir: Path,
         settings: ReportSettings,
         zones_of: Callable[[], CameraZones] | None = None,
+        hotspots: HotspotSettings | None = None,
     ) -> None:
         self.store = store
         self.data_dir = Path(data_dir)
         self.settings = settings
+        self.hotspots = hotspots if hotspots is not None else HotspotSettings()
         self.folder = self.data_dir / settings.folder
         self.tz = ZoneInfo(settings.time_zone)
         self.zones_of = zones_of
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = PeriodicThread(
+            "scheduled-reports", self.run_once, settings.check_interval_s, self._count_error
+        )
         self._retry_at: dict[Path, float] = {}  # failed file -> monotonic time of next try
         self._lock = threading.Lock()  # guards the counters
         self._written = 0
@@ -110,7 +115,7 @@ class ScheduledReports:
         def zones_of() -> CameraZones:
             return {cid: read_zones(config, data_dir, cid).zones for cid in config.cameras}
 
-        return cls(store, data_dir, config.api.reports, zones_of)
+        return cls(store, data_dir, config.api.reports, zones_of, config.api.hotspots)
 
     # -- one run ------------------------------------------------------------------------------
 
@@ -156,7 +161,9 @@ class ScheduledReports:
         return written
 
     def _write(self, target: _Target, now: datetime) -> None:
-        request = ReportRequest(target.period, target.lang, None, self.settings.hotspot_min_hazards)
+        request = ReportRequest.with_settings(
+            target.period, target.lang, None, self.settings, self.hotspots
+        )
         zones = self.zones_of() if self.zones_of is not None else None
         html, _ = make_report(self.store, request, as_of=now, data_dir=self.data_dir, zones=zones)
         write_atomically(target.path, report_bytes(html, target.fmt))
@@ -175,29 +182,20 @@ class ScheduledReports:
     # -- thread -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Check at once, then every ``check_interval_s``, until :meth:`stop`."""
-        if self._thread is not None and self._thread.is_alive():
-            raise RuntimeError("ScheduledReports is already running")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="scheduled-reports", daemon=True)
+        """Check at once, then every ``check_interval_s``, until :meth:`stop`.
+
+        Raises:
+            RuntimeError: already running.
+        """
         self._thread.start()
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Stop the thread (a report being written is finished first)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        self._thread.stop(timeout_s)
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # a bug (the log has it): count it, keep the schedule
-                logger.exception("scheduled report run failed")
-                with self._lock:
-                    self._errors += 1
-            self._stop.wait(self.settings.check_interval_s)
+    def _count_error(self) -> None:
+        with self._lock:
+            self._errors += 1
 
     def status(self) -> dict[str, Any]:
         """Files written and errors since start."""
