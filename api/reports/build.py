@@ -22,7 +22,8 @@ from api.reports.pdf import ReportError, html_to_pdf
 from api.reports.periods import Period
 from api.reports.render import render_html
 from api.reports.words import STRINGS
-from api.settings.reports import ReportFormat
+from api.settings.hotspots import DEFAULT_MIN_HAZARDS, DEFAULT_SYSTEMIC_PLACES, HotspotSettings
+from api.settings.reports import ReportFormat, ReportSettings
 
 if TYPE_CHECKING:
     from api.store import TicketStore, TicketView
@@ -36,12 +37,34 @@ CameraZones = Mapping[str, Mapping[str, Any]]
 
 @dataclass(frozen=True, slots=True)
 class ReportRequest:
-    """What to report: a period, an area (None: all) and a language."""
+    """What to report: a period, an area (None: all), a language, and the hotspot rule (the
+    hazards of one kind at one place that make a hotspot, the places that make it systemic)."""
 
     period: Period
     lang: str
     area: str | None = None
-    hotspot_min_hazards: int = 3
+    hotspot_min_hazards: int = DEFAULT_MIN_HAZARDS
+    systemic_places: int = DEFAULT_SYSTEMIC_PLACES
+
+    @classmethod
+    def with_settings(
+        cls,
+        period: Period,
+        lang: str,
+        area: str | None,
+        reports: ReportSettings,
+        hotspots: HotspotSettings,
+    ) -> ReportRequest:
+        """A request with the config's hotspot rule: ``api.hotspots`` (the rule that raises
+        hotspot tickets), unless ``api.reports.hotspot_min_hazards`` sets the reports' own."""
+        minimum = reports.hotspot_min_hazards
+        return cls(
+            period,
+            lang,
+            area,
+            minimum if minimum is not None else hotspots.min_hazards,
+            hotspots.systemic_places,
+        )
 
     def __post_init__(self) -> None:
         if self.lang not in STRINGS:
@@ -102,6 +125,7 @@ def make_report(
         area=request.area,
         as_of=as_of,
         hotspot_min_hazards=request.hotspot_min_hazards,
+        systemic_places=request.systemic_places,
         zone_centres=centres,
         hotspot_tickets=select_hotspot_tickets(fetched, request.period, request.area),
     )

@@ -30,6 +30,7 @@ from api.reports.build import (
     write_atomically,
 )
 from api.reports.periods import last_complete, period_containing
+from api.settings.hotspots import HotspotSettings
 from api.settings.reports import ReportLanguage, ReportPeriod, ReportSettings
 
 if TYPE_CHECKING:
@@ -92,9 +93,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=cmd_report)
 
 
-def _settings_and_zones(args: argparse.Namespace) -> tuple[ReportSettings, CameraZones]:
+def _settings_and_zones(
+    args: argparse.Namespace,
+) -> tuple[ReportSettings, HotspotSettings, CameraZones]:
     if args.config is None:
-        return ReportSettings(), {}
+        return ReportSettings(), HotspotSettings(), {}
     from api.zone_overrides import read_zones
     from pipelines.config import ConfigError, load_config
 
@@ -103,8 +106,9 @@ def _settings_and_zones(args: argparse.Namespace) -> tuple[ReportSettings, Camer
     except (ConfigError, OSError) as exc:
         raise _BadInput(f"--config {args.config}: {exc}") from None
     settings = config.api.reports if config.api is not None else ReportSettings()
+    hotspots = config.api.hotspots if config.api is not None else HotspotSettings()
     zones = {cid: read_zones(config, args.data_dir, cid).zones for cid in config.cameras}
-    return settings, zones
+    return settings, hotspots, zones
 
 
 def _time_zone(name: str) -> ZoneInfo:
@@ -146,7 +150,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     fmt = output_format(args.out)
-    settings, zones = _settings_and_zones(args)
+    settings, hotspots, zones = _settings_and_zones(args)
     tz = _time_zone(args.tz or settings.time_zone)
     now = datetime.now(UTC)
     if args.at is None:
@@ -155,7 +159,7 @@ def _report(args: argparse.Namespace) -> int:
         period = period_containing(args.period, args.at, tz)
     if period.start > now:
         raise _BadInput(f"--at {args.at}: the {args.period} has not begun yet")
-    request = ReportRequest(period, args.lang, args.area, settings.hotspot_min_hazards)
+    request = ReportRequest.with_settings(period, args.lang, args.area, settings, hotspots)
     store = _open_store(args)
     try:
         html, figures = make_report(store, request, as_of=now, data_dir=args.data_dir, zones=zones)

@@ -17,7 +17,8 @@ What is counted, and why (the office's own measures, ../shared/DOMAIN.md "Report
 - **Hotspots (隐患热点)**: repeated hazards of one kind at one place. The hazards of the period's
   tickets (rejected ones left out) are grouped by camera, zone and kind; a group with at least
   ``hotspot_min_hazards`` hazards is a *yellow* hotspot (the same hazard clustering in one place);
-  when one kind is a hotspot at two or more places of the same area, each of them is *red* (a
+  when one kind is a hotspot at ``systemic_places`` or more places of the same area (both from
+  ``api.hotspots``, the rule of hotspot tickets, by default), each of them is *red* (a
   systemic risk of the area, not one bad spot). Hazards are counted per ticket (``hazard_ids``),
   so a repeat attached to an open ticket counts as much as one that made its own ticket.
   A place whose repeats raised a hotspot ticket (:mod:`api.hotspots`) carries that ticket's code
@@ -36,6 +37,7 @@ from typing import Any
 from api.dashboard_stats import KINDS, LEVELS, STATUSES, Window, daily_counts, heat_points
 from api.hotspots import CATEGORY_HAZARD, CATEGORY_HOTSPOT
 from api.reports.periods import Period
+from api.settings.hotspots import DEFAULT_MIN_HAZARDS, DEFAULT_SYSTEMIC_PLACES
 from api.store import TicketView
 from api.workflow import TicketStatus, level_rank
 
@@ -110,6 +112,7 @@ def hotspots(
     tickets: Sequence[TicketView],
     min_hazards: int,
     hotspot_tickets: Sequence[TicketView] = (),
+    systemic_places: int = DEFAULT_SYSTEMIC_PLACES,
 ) -> list[dict[str, Any]]:
     """Places (camera, zone) where one kind repeated at least ``min_hazards`` times (see the
     module docstring for yellow and red), most hazards first; ``hotspot_tickets`` name each
@@ -143,7 +146,7 @@ def hotspots(
             )
     places = Counter((spot["area"], spot["kind"]) for spot in found)
     for spot in found:
-        if places[(spot["area"], spot["kind"])] >= 2:
+        if places[(spot["area"], spot["kind"])] >= systemic_places:
             spot["level"] = "red"
     found.sort(key=lambda s: (-level_rank(s["level"]), -s["hazards"], s["camera_id"], s["zone"]))
     return found
@@ -155,7 +158,8 @@ def compute_figures(
     *,
     area: str | None,
     as_of: datetime,
-    hotspot_min_hazards: int = 3,
+    hotspot_min_hazards: int = DEFAULT_MIN_HAZARDS,
+    systemic_places: int = DEFAULT_SYSTEMIC_PLACES,
     zone_centres: Mapping[str, Mapping[str, tuple[float, float]]] | None = None,
     hotspot_tickets: Sequence[TicketView] = (),
 ) -> dict[str, Any]:
@@ -210,8 +214,9 @@ def compute_figures(
         "overdue_total": len(overdue),
         "overdue": overdue[:MAX_OVERDUE_LISTED],
         "escalated": sum(1 for t in tickets if t.escalations > 0),
-        "hotspots": hotspots(tickets, hotspot_min_hazards, hotspot_tickets),
+        "hotspots": hotspots(tickets, hotspot_min_hazards, hotspot_tickets, systemic_places),
         "hotspot_min_hazards": hotspot_min_hazards,
+        "hotspot_systemic_places": systemic_places,
         "daily": {
             "days": daily["days"],
             "by_kind": daily["series"]["kind"],

@@ -217,7 +217,10 @@ def _overdue(lang: str, fig: Mapping[str, Any], tz: Any) -> str:
 
 def _hotspots(lang: str, fig: Mapping[str, Any]) -> str:
     spots = fig["hotspots"]
-    rule = f'<p class="note">{esc(word(lang, "hotspots.rule", n=fig["hotspot_min_hazards"]))}</p>'
+    text = word(
+        lang, "hotspots.rule", n=fig["hotspot_min_hazards"], places=fig["hotspot_systemic_places"]
+    )
+    rule = f'<p class="note">{esc(text)}</p>'
     if not spots:
         body = f"<p>{esc(word(lang, 'hotspots.none'))}</p>"
     else:

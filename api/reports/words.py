@@ -58,7 +58,7 @@ STRINGS = page_strings(
         "overdue.more": "另有 {n} 项未列出。",
         "hotspots": "隐患热点",
         "hotspots.rule": "同一摄像头、同一点位、同一类型在本期发生 {n} 次及以上为热点（黄色）；"
-        "同一区域内同一类型有两处及以上热点为系统性风险（红色）。",
+        "同一区域内同一类型有 {places} 处及以上热点为系统性风险（红色）。",
         "hotspots.none": "本期无隐患热点。",
         "heat": "隐患位置热力图",
         "heat.camera": "摄像头 {camera}：{n} 处",
@@ -114,7 +114,7 @@ STRINGS = page_strings(
         "overdue.more": "{n} more not listed.",
         "hotspots": "Hotspots",
         "hotspots.rule": "One kind at one camera and zone {n} times or more in the period is a "
-        "hotspot (yellow); one kind a hotspot at two or more places of one area is a systemic "
+        "hotspot (yellow); one kind a hotspot at {places} or more places of one area is a systemic "
         "risk (red).",
         "hotspots.none": "No hotspots in this period.",
         "heat": "Heat maps of hazard locations",

@@ -41,3 +41,8 @@ class HotspotSettings(ConfigModel):
         description="Open hotspots of one kind at this many places of one area make each of them "
         "red (a systemic risk of the area).",
     )
+
+
+# The rule's defaults, for code that applies it without a config (the reports' figures).
+DEFAULT_MIN_HAZARDS: int = HotspotSettings.model_fields["min_hazards"].default
+DEFAULT_SYSTEMIC_PLACES: int = HotspotSettings.model_fields["systemic_places"].default

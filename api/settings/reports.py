@@ -73,12 +73,13 @@ class ReportSettings(ConfigModel):
         description="IANA time zone in which weeks and months begin and end, and days are "
         "counted (e.g. Asia/Shanghai).",
     )
-    hotspot_min_hazards: int = Field(
-        default=3,
+    hotspot_min_hazards: int | None = Field(
+        default=None,
         ge=2,
         le=1000,
         description="Hazards of one kind at one camera and zone within the period that make a "
-        "hotspot (重复隐患点).",
+        "hotspot (重复隐患点) in the reports; unset: api.hotspots.min_hazards, the rule that "
+        "raises hotspot tickets.",
     )
     check_interval_s: float = Field(
         default=600.0,

@@ -19,7 +19,8 @@ import pytest
 from api.reports.build import ReportRequest, make_report, output_format
 from api.reports.pdf import ReportError
 from api.reports.periods import Period, last_complete, period_containing
-from api.settings.reports import ReportFormat, ReportPeriod
+from api.settings.hotspots import HotspotSettings
+from api.settings.reports import ReportFormat, ReportPeriod, ReportSettings
 from api.store import TicketStore
 from hazardwatch.cli import main
 from tests.api.report_html import read_report
@@ -135,6 +136,34 @@ def test_counts_match_the_seed(
     for text in words:
         assert text in got.text, text
     assert "trend_kind" in got.svg_ids and "trend_level" in got.svg_ids
+
+
+def test_the_report_uses_the_hotspot_rule_of_the_hotspot_tickets(
+    seeded: tuple[TicketStore, dict[str, str], Path],
+) -> None:
+    """The report's hotspots follow ``api.hotspots`` (min_hazards, systemic_places), the rule
+    that raises hotspot tickets, unless ``api.reports.hotspot_min_hazards`` sets its own."""
+    store, _, data_dir = seeded
+    period = period_containing("week", date(2026, 11, 18), TZ)
+    strict = HotspotSettings(min_hazards=4, systemic_places=3)
+    request = ReportRequest.with_settings(period, "en", None, ReportSettings(), strict)
+    assert (request.hotspot_min_hazards, request.systemic_places) == (4, 3)
+    got = read_report(make_report(store, request, as_of=AS_OF, data_dir=data_dir)[0])
+    shown = {(r["data-camera"], r["data-zone"]): r["data-level"] for r in got.hotspots}
+    assert shown == {("lane", "lane"): "yellow"}  # 4 hazards; one place is not systemic at 3
+    assert "4 times or more" in got.text and "at 3 or more places" in got.text
+
+    own = ReportRequest.with_settings(
+        period, "zh-CN", None, ReportSettings(hotspot_min_hazards=3), strict
+    )
+    got = read_report(make_report(store, own, as_of=AS_OF, data_dir=data_dir)[0])
+    shown = {(r["data-camera"], r["data-zone"]): r["data-level"] for r in got.hotspots}
+    assert shown == {
+        ("lane", "lane"): "yellow",
+        ("yard", "lawn"): "yellow",
+        ("lift", "car"): "yellow",
+    }
+    assert "3 处及以上热点" in got.text
 
 
 def test_heat_map_over_the_live_picture(seeded: tuple[TicketStore, dict[str, str], Path]) -> None:
