@@ -36,6 +36,7 @@ from pipelines.config import ConfigError, HazardwatchConfig, load_config
 from pipelines.config_reload import ConfigReloader
 from pipelines.detector_pool import DetectorPool
 from pipelines.evidence_keys import start_keys
+from pipelines.linux import die_with_parent
 from pipelines.model_checks import detectors_in_use, labels_from, verify_models
 from pipelines.publish import EventPublisher
 from pipelines.redis_url import (
@@ -317,6 +318,7 @@ def local_redis(url: str, data_dir: Path) -> Iterator[subprocess.Popen[bytes] | 
         [binary, str(config), "--port", str(port), "--bind", host, "--dir", str(redis_dir),
          "--appendonly", "yes", "--save", ""],
         stdout=(redis_dir / "redis.log").open("ab"), stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent,  # a SIGKILLed up/demo runs no finally: the kernel tells it
     )  # fmt: skip
     deadline = time.monotonic() + 10
     while not redis_reachable(url, 0.2):

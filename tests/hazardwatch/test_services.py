@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,9 @@ import redis
 from hazardwatch.cli import main
 from hazardwatch.services import StartupError, check_startable, local_redis, redis_reachable
 from tests.support.servers import RedisServerProcess, free_port
+from tests.support.waiting import wait_for
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +27,47 @@ def test_starts_a_local_redis_when_none_answers(tmp_path: Path) -> None:
         assert proc is not None
         assert redis.Redis.from_url(url).ping()
     assert not redis_reachable(url, 0.2)  # stopped with us
+
+
+def _ended(pid: int) -> bool:
+    """The process is gone or a zombie (nobody may reap an orphan in a container)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+KILLED_OWNER = """
+import sys, time
+from pathlib import Path
+from hazardwatch.services import local_redis
+with local_redis(sys.argv[1], Path(sys.argv[2])) as proc:
+    print(proc.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_killed_owner_takes_its_redis_with_it(tmp_path: Path) -> None:
+    """A SIGKILLed ``up`` or ``demo`` runs no ``finally``: its redis-server must still stop
+    (told by the kernel) instead of holding the port and the data dir for the next start."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    owner = subprocess.Popen(
+        [sys.executable, "-c", KILLED_OWNER, url, str(tmp_path)],
+        stdout=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        assert owner.stdout is not None
+        redis_pid = int(owner.stdout.readline())
+        assert redis.Redis.from_url(url).ping()
+        owner.kill()
+        owner.wait(10)
+        wait_for(lambda: _ended(redis_pid), 10, "the killed owner's redis-server to stop")
+        assert not redis_reachable(url, 0.2)
+    finally:
+        owner.kill()
 
 
 def test_uses_the_running_redis(redis_server: RedisServerProcess, tmp_path: Path) -> None:
