@@ -25,6 +25,7 @@ import yaml
 
 from benchmarks.scenarios.generate import generate_suite
 from tests.support.servers import RedisServerProcess, RtspServerFactory, free_port
+from tests.support.suite_configs import suite_camera
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -43,14 +44,8 @@ def sha256(data: bytes) -> str:
 
 
 def write_config(suite_dir: Path, lane_url: str, facade_url: str, path: Path) -> None:
-    lane = yaml.safe_load((suite_dir / "configs" / "lane.yaml").read_text())
-    facade = yaml.safe_load((suite_dir / "configs" / "facade.yaml").read_text())
-    lane_cam = next(iter(lane["cameras"].values()))
-    facade_cam = next(iter(facade["cameras"].values()))
-    detector = dict(lane["detector"])
-    model = Path(detector["model"])
-    if not model.is_absolute():
-        detector["model"] = str((suite_dir / "configs" / model).resolve())
+    lane_cam, detector = suite_camera(suite_dir, "lane")
+    facade_cam, _ = suite_camera(suite_dir, "facade")
     short = {"preroll_s": 3.0, "postroll_s": 3.0, "read_timeout_s": 3.0}
     config = {
         "site": {"id": "e2e", "name": "End to end"},

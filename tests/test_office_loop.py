@@ -34,6 +34,7 @@ from api.channels import verify_signature
 from benchmarks.scenarios.generate import generate_suite
 from tests.api.notify_receivers import Receiver
 from tests.support.servers import RtspServerFactory, free_port
+from tests.support.suite_configs import suite_camera
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
@@ -46,12 +47,7 @@ PERSON = {"name": "张三", "contact": "+86 139 0000 0001"}
 
 
 def write_config(suite_dir: Path, lane_url: str, hook_url: str, path: Path) -> None:
-    lane = yaml.safe_load((suite_dir / "configs" / "lane.yaml").read_text())
-    camera = dict(next(iter(lane["cameras"].values())))
-    detector = dict(lane["detector"])
-    model = Path(detector["model"])
-    if not model.is_absolute():
-        detector["model"] = str((suite_dir / "configs" / model).resolve())
+    camera, detector = suite_camera(suite_dir, "lane")
     short = {"preroll_s": 2.0, "postroll_s": 2.0, "read_timeout_s": 3.0}
     config = {
         "site": {"id": "estate", "name": "Office loop"},

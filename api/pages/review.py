@@ -102,6 +102,8 @@ STRINGS = page_strings(
         "review.d.line": "{channel} · {type} · {status} · 尝试 {attempts} 次",
         "review.hotspot_of": "隐患热点（同一点位反复发生）：",
         "review.members": "本热点关联的工单（{n}）",
+        "review.hotspot": "隐患热点",
+        "review.hotspot_no_clip": "隐患热点没有自己的视频：每个关联工单都有。",
         "review.public_note": "居民只能看到已销号、已模糊处理的记录。",
         "review.keys": "快捷键",
         "review.keys.text": "j/k 下一条/上一条 · c 确认上报 · r 注销 · x 勾选 · 空格 播放/暂停 · "
@@ -179,6 +181,8 @@ STRINGS = page_strings(
         "review.d.line": "{channel} · {type} · {status} · {attempts} attempt(s)",
         "review.hotspot_of": "Hotspot (it keeps happening here): ",
         "review.members": "Tickets of this hotspot ({n})",
+        "review.hotspot": "Hotspot",
+        "review.hotspot_no_clip": "A hotspot has no clip of its own: each of its tickets has one.",
         "review.public_note": "Residents see closed, blurred records only.",
         "review.keys": "Keys",
         "review.keys.text": "j/k next/previous · c confirm · r reject · x select · space "
@@ -262,6 +266,7 @@ border-bottom:1px solid #e3e8ee;cursor:pointer}
 .qlist li input{margin-top:.25rem}
 .st{display:inline-block;padding:0 .35rem;border-radius:3px;background:#eef1f4;font-size:.85rem}
 .st-rejected{background:#fbe3e6;color:#8a1020}.st-reported{background:#e3f3e6;color:#1b5e2a}
+.hotspot-tag{background:#fff1d6;color:#7a4b00}
 .player{position:relative;line-height:0;background:#000;border-radius:4px;max-width:100%}
 .player video{width:100%;display:block}
 .player svg{position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none}
@@ -392,6 +397,13 @@ function showNothing() {
 function statusTag(status) {
   return HW.el('span', {class: 'st st-' + status}, HW.label('status', status));
 }
+function kindOf(t) {  // the kind, and a hotspot's tag (its code's H serial says it too)
+  const line = HW.el('span', {class: 'kind'}, HW.label('kind', t.kind));
+  if (t.category === 'hotspot') {
+    line.append(' ', HW.el('span', {class: 'st hotspot-tag'}, HW.t('review.hotspot')));
+  }
+  return line;
+}
 function row(t, i) {
   const box = HW.el('input', {type: 'checkbox', 'aria-label': t.code || t.id,
     onclick: (ev) => { ev.stopPropagation(); toggle(t.id, ev.target.checked); }});
@@ -402,7 +414,7 @@ function row(t, i) {
     box,
     HW.el('div', {class: 't'},
       HW.el('div', {}, HW.level(t.level), ' ', HW.el('span', {class: 'code'}, t.code || t.id)),
-      HW.el('div', {}, HW.label('kind', t.kind), ' · ', statusTag(t.status)),
+      HW.el('div', {}, kindOf(t), ' · ', statusTag(t.status)),
       HW.el('div', {class: 'muted'},
         t.camera_id + ' / ' + t.zone + ' · ' + HW.when(t.created_at))));
 }
@@ -504,7 +516,10 @@ function player(t) {
   const base = '/tickets/' + encodeURIComponent(t.id);
   const ev = t.evidence || {};
   const hasClip = PAGE.public ? ev.has_clip : !!(ev.clip || ev.clip_public);
-  if (!hasClip) return HW.el('p', {class: 'muted'}, HW.t('review.no_clip'));
+  if (!hasClip) {
+    const why = t.category === 'hotspot' ? 'review.hotspot_no_clip' : 'review.no_clip';
+    return HW.el('p', {class: 'muted', id: 'no-clip'}, HW.t(why));
+  }
   const video = HW.el('video', {src: base + '/clip.mp4', controls: true, preload: 'auto',
                                 playsinline: true, muted: true, id: 'clip'});
   // The hazard's own offset into its clip (recorded with the evidence), else the camera's
@@ -722,7 +737,7 @@ async function reassign(t) {
 function drawDetail(t) {
   HW.clear(detail).append(
     HW.el('h3', {}, HW.level(t.level), ' ', t.code || t.id, ' ', statusTag(t.status)),
-    HW.el('div', {}, HW.label('kind', t.kind)),
+    HW.el('div', {}, kindOf(t)),
     HW.el('div', {class: 'muted'}, HW.t('review.camera', {camera: t.camera_id, zone: t.zone}) +
       ' · ' + HW.t('review.found', {when: HW.when(t.created_at)}) +
       (t.deadline_at ? ' · ' + HW.t('review.deadline', {when: HW.when(t.deadline_at)}) : '')),

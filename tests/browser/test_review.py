@@ -367,9 +367,13 @@ def test_a_hotspot_links_its_tickets_and_a_ticket_shows_its_notifications(
     members = page.locator("#members li")
     expect(members).to_have_count(1)
     expect(members.first).to_contain_text(member["code"])
+    expect(page.locator("#detail .hotspot-tag")).to_have_text("Hotspot")  # told apart at a glance
+    expect(page.locator(f'#list li[data-id="{spot["id"]}"] .hotspot-tag')).to_be_visible()
+    expect(page.locator("#no-clip")).to_contain_text("each of its tickets has one")
     members.first.locator("a").click()  # opens the hazard ticket, which names its hotspot
     expect(page.locator("#detail h3")).to_contain_text(member["code"])
     expect(page.locator(".hotspot-of a")).to_have_text(spot["code"])
+    expect(page.locator("#detail .hotspot-tag")).to_have_count(0)  # a hazard ticket: no tag
     page.locator("details:has(#deliveries) > summary").click()
     expect(page.locator("#deliveries li").first).to_be_visible()  # rows, or "none yet"
     save_screenshot(page, "review-hotspot-member")
