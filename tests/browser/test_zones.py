@@ -32,7 +32,7 @@ from tests.support.media import ensure_clip
 from tests.support.servers import RedisServerProcess, free_port
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -60,6 +60,17 @@ def _canvas_point(opened: OpenPage, x: float, y: float) -> tuple[float, float]:
     box = opened.page.locator("#canvas").bounding_box()
     assert box is not None and box["width"] > 100, f"the canvas is not shown: {box}"
     return box["x"] + x * box["width"], box["y"] + y * box["height"]
+
+
+def _save(page: Page) -> None:
+    """Click Save and wait for the server's answer: "Saved (…)", not just an ``ok`` message
+    (an edit's "Not saved yet" is ``ok`` too, so that wait returned before the PUT was answered
+    and the test read the old zones back: CI on Chromium 156.0.8078.129, 1 run in 2)."""
+    page.click("#save")
+    page.wait_for_function(
+        "() => document.getElementById('msg').className === 'ok'"
+        " && /Saved/.test(document.getElementById('msg').textContent)"
+    )
 
 
 def _wait_for(what: str, check: Any, timeout_s: float, site: Site) -> Any:
@@ -100,11 +111,7 @@ def test_a_polygon_drawn_with_the_mouse_is_saved_and_taken_up_by_the_pipeline(
     for x, y in DRAWN:
         page.mouse.click(*_canvas_point(opened, x, y))
     page.click("#finish")
-    page.click("#save")
-    page.wait_for_function(
-        "() => document.getElementById('msg').className === 'ok'"
-        " && /Saved/.test(document.getElementById('msg').textContent)"
-    )
+    _save(page)
     saved = hw_site.get_json("/cameras/lane_cam/zones")
     assert saved["source"] == "override" and saved["by"] == "env-admin"
     assert set(saved["zones"]) == {"lane", "drawn"}
@@ -137,8 +144,7 @@ def test_a_floor_line_is_dragged_and_saved(hw_site: Site, open_page: OpenPageFac
     page.mouse.down()
     page.mouse.move(x, _canvas_point(opened, 0.3, 0.47)[1], steps=5)
     page.mouse.up()
-    page.click("#save")
-    page.wait_for_function("() => document.getElementById('msg').className === 'ok'")
+    _save(page)
     after = hw_site.get_json("/cameras/facade_cam/zones")["floors"]["lines"]
     assert abs(after[2] - 0.47) < 0.01, after
     assert [a for i, a in enumerate(after) if i != 2] == [b for i, b in enumerate(before) if i != 2]
@@ -166,8 +172,7 @@ def test_a_floor_line_is_grabbed_where_it_is_shown_while_the_canvas_buffer_lags(
         page.mouse.down()
         page.mouse.move(x, _canvas_point(opened, 0.3, to_y)[1], steps=5)
         page.mouse.up()
-        page.click("#save")
-        page.wait_for_function("() => document.getElementById('msg').className === 'ok'")
+        _save(page)
         lines: list[float] = hw_site.get_json("/cameras/facade_cam/zones")["floors"]["lines"]
         return lines
 
