@@ -53,6 +53,7 @@ from pipelines.evidence_layout import LIVE_DIRNAME, live_after_name
 from pipelines.publish import EVENTS_STREAM, ZONE_STATUS_STREAM, event_payload
 from tests.support.media import ensure_clip
 from tests.support.servers import RedisServerProcess, free_port
+from tests.support.waiting import wait_for
 from vision.types import HazardEvent, HazardKind, HazardPhase
 
 if TYPE_CHECKING:
@@ -341,10 +342,7 @@ class Site:
         name = live_after_name(ticket["camera_id"], ticket["zone"], ticket["kind"])
         live = self.data_dir / LIVE_DIRNAME / name
         deadline = time.monotonic() + timeout_s
-        while not live.is_file():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the pipeline wrote no live after picture {live}")
-            time.sleep(0.3)
+        wait_for(live.is_file, timeout_s, f"the pipeline's live after picture {live}", 0.3)
         status = {
             "camera_id": ticket["camera_id"],
             "zone": ticket["zone"],
@@ -360,28 +358,29 @@ class Site:
             client.xadd(ZONE_STATUS_STREAM, {"status": json.dumps(status)})
         finally:
             client.close()
-        while time.monotonic() < deadline:
+
+        def rechecked() -> dict[str, Any] | None:
             seen = self.ticket(ticket["id"])
-            if seen["status"] == "rechecked" and seen["evidence"].get("after_snapshot"):
-                return seen
-            time.sleep(0.3)
-        raise AssertionError(
-            f"ticket {ticket['id']} was not rechecked with an after picture\n{self.log_tail()}"
-        )
+            done = seen["status"] == "rechecked" and seen["evidence"].get("after_snapshot")
+            return seen if done else None
+
+        left = max(deadline - time.monotonic(), 0.0)
+        what = f"ticket {ticket['id']} rechecked with an after picture"
+        return dict(wait_for(rechecked, left, what, 0.3, self.log_tail))
 
     def wait_for_ticket(self, hazard_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
         """The ticket holding ``hazard_id``, once the ticket service has applied its event."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def holding() -> dict[str, Any] | None:
             for ticket in self.get_json("/tickets", limit=1000)["items"]:
                 if hazard_id in ticket.get("hazard_ids", []):
                     return dict(ticket)
             if self.process.poll() is not None:
                 raise AssertionError(f"hazardwatch up exited:\n{self.log_tail()}")
-            time.sleep(0.3)
-        raise AssertionError(
-            f"no ticket for hazard {hazard_id} after {timeout_s:g} s\n{self.log_tail()}"
-        )
+            return None
+
+        what = f"a ticket for hazard {hazard_id}"
+        return dict(wait_for(holding, timeout_s, what, 0.3, self.log_tail))
 
 
 def _camera_states(base_url: str) -> dict[str, str]:
@@ -440,22 +439,23 @@ def hw_site(tmp_path_factory: pytest.TempPathFactory, media_cache: Path) -> Iter
         clip_path=clip,
     )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
         states: dict[str, str] = {}
-        while True:
+
+        def all_streaming() -> bool:
             if process.poll() is not None:
                 raise AssertionError(
                     f"hazardwatch up exited {process.returncode}:\n{site.log_tail()}"
                 )
-            states = _camera_states(base_url)
-            if states and all(states.get(cid) == "streaming" for cid in CAMERAS):
-                break
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"the cameras did not all stream within {STARTUP_TIMEOUT_S:g} s "
-                    f"(states {states})\n{site.log_tail()}"
-                )
-            time.sleep(0.5)
+            states.clear()
+            states.update(_camera_states(base_url))
+            return bool(states) and all(states.get(cid) == "streaming" for cid in CAMERAS)
+
+        wait_for(
+            all_streaming,
+            STARTUP_TIMEOUT_S,
+            f"every camera of {CAMERAS} streaming",
+            explain=lambda: f"(states {states})\n{site.log_tail()}",
+        )
         yield site
     finally:
         process.send_signal(signal.SIGTERM)
