@@ -74,10 +74,10 @@ bench: deps venv
 # after a deliberate change, look at the diff, commit it.
 SUITE_DIR := .cache/scenarios-seed1234
 baseline: deps venv
-	$(PY) -m benchmarks.scenarios.generate --out $(SUITE_DIR) --seed 1234
+	$(PY) -m benchmarks.scenarios.generate --out $(SUITE_DIR) --seed 1234 --jobs 2
 	$(PY) -m benchmarks.scenarios.hd $(SUITE_DIR)
 	$(VENV)/bin/hazardwatch eval $(SUITE_DIR) $(SUITE_DIR)/suite_720p.yaml benchmarks/scenarios/real_clips.yaml \
-		--json benchmarks/scenarios/baseline.json
+		--jobs 2 --json benchmarks/scenarios/baseline.json
 
 demo: deps venv
 	$(VENV)/bin/hazardwatch demo $(DEMO_ARGS)

@@ -19,6 +19,16 @@ from pipelines.suite import SuiteError
 from vision.types import HazardEvent
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number 1..64, got {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"expected a whole number 1..64, got {text!r}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "replay",
@@ -47,6 +57,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         metavar="PATTERN",
         help="only clips whose id matches this shell pattern (repeatable), e.g. 'real_*'",
+    )
+    e.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="clips replayed at once, in N processes (default 1); the scores do not depend on "
+        "N, the speed figures do (the processes share the cores)",
     )
     e.set_defaults(func=run_eval)
 
@@ -115,6 +133,7 @@ def run_eval(args: argparse.Namespace) -> int:
             only=(lambda c: any(fnmatch.fnmatch(c.clip_id, p) for p in patterns))
             if patterns
             else None,
+            jobs=args.jobs,
         )
     except (SuiteError, ConfigError, BuildError, SourceError, ModelError, DeriveError) as exc:
         print(f"eval: {exc}", file=sys.stderr)

@@ -630,6 +630,10 @@ class ConfigError(Exception):
     def __str__(self) -> str:
         return self._render()
 
+    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, list[ConfigIssue]]]:
+        # rebuilt from its parts, not from str(): a worker process's error reaches its parent
+        return (type(self), (self.source_name, self.errors))
+
 
 # --- pydantic errors -> dotted paths and plain messages --------------------------------------
 

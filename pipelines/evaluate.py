@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,65 +50,109 @@ def _kind_of(clip: SuiteClip, result: ReplayResult) -> str:
     return "other"
 
 
+@dataclass(slots=True)
+class _ClipOutcome:
+    """One clip replayed and scored: its report row, its score and its replay's speed."""
+
+    row: dict[str, Any]
+    score: ClipScore
+    report_only: bool
+    kind: str
+    replay: ReplayResult
+
+
+def _evaluate_clip(clip: SuiteClip, detectors: DetectorCache) -> _ClipOutcome:
+    config = load_config(clip.config)
+    video = derived_clip(clip.video, clip.derive)
+    result = replay(config, clip.camera, video, base_dir=clip.config.parent, detectors=detectors)
+    score = score_clip(clip, result.events)
+    kind = _kind_of(clip, result)
+    row = {
+        "id": clip.clip_id,
+        "kind": kind,
+        "tags": list(clip.tags),
+        "derive": [d.value for d in clip.derive],
+        "expected": len(clip.expected),
+        "matched": len(score.matched),
+        "missed": len(score.missed),
+        "false_starts": len(score.false_starts),
+        "repeats": len(score.repeats),
+        "latencies_s": [round(e.start_pts_s - t.onset_s, 3) for t, e in score.matched],
+        "origin_floors": [
+            [t.origin_floor, e.details.get("origin_floor")]
+            for t, e in score.matched
+            if t.origin_floor is not None
+        ],
+        "starts": [
+            {
+                "kind": e.kind.value,
+                "zone": e.zone,
+                "start_pts_s": round(e.start_pts_s, 3),
+                "labels": list(e.labels),
+                "origin_floor": e.details.get("origin_floor"),
+            }
+            for e in result.events
+            if e.phase.value == "start"
+        ],
+        "replay": result.summary(),
+    }
+    result.events = []  # scored: the speed figures are all that is kept of the replay
+    return _ClipOutcome(row, score, clip.report_only, kind, result)
+
+
+# A worker process's detectors, loaded once per process (each process has its own; nothing is
+# shared between processes or threads).
+_worker_detectors: list[DetectorCache] = []
+
+
+def _evaluate_in_worker(clip: SuiteClip) -> _ClipOutcome:
+    if not _worker_detectors:
+        _worker_detectors.append(DetectorCache())
+    return _evaluate_clip(clip, _worker_detectors[0])
+
+
+def _outcomes(clips: Sequence[SuiteClip], jobs: int) -> Iterator[_ClipOutcome]:
+    """Each clip's outcome, in the order of ``clips`` (whatever the number of processes)."""
+    if jobs <= 1 or len(clips) <= 1:
+        detectors = DetectorCache()
+        for clip in clips:
+            yield _evaluate_clip(clip, detectors)
+        return
+    # spawn, not fork: the caller may hold threads (a test run, onnxruntime) that a fork copies
+    # mid-lock. Every replay is deterministic, so the report does not depend on ``jobs``.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(clips)), mp_context=context) as pool:
+        yield from pool.map(_evaluate_in_worker, clips)
+
+
 def evaluate_suite(
     suite_paths: Sequence[Path],
     *,
     progress: Callable[[str], None] | None = None,
     only: Callable[[SuiteClip], bool] | None = None,
+    jobs: int = 1,
 ) -> SuiteReport:
-    """Replay and score every clip of the given suites (a directory or a suite.yaml each)."""
-    detectors = DetectorCache()
+    """Replay and score every clip of the given suites (a directory or a suite.yaml each), in
+    ``jobs`` processes (the report is the same for any number; only its speed figures differ,
+    since processes share the cores)."""
+    clips = [
+        clip
+        for suite_path in suite_paths
+        for clip in load_suite(suite_path)
+        if only is None or only(clip)
+    ]
     report = SuiteReport()
     scores: list[ClipScore] = []
     speed_acc: dict[str, list[ReplayResult]] = defaultdict(list)
-    for suite_path in suite_paths:
-        for clip in load_suite(suite_path):
-            if only is not None and not only(clip):
-                continue
-            config = load_config(clip.config)
-            video = derived_clip(clip.video, clip.derive)
-            result = replay(
-                config, clip.camera, video, base_dir=clip.config.parent, detectors=detectors
-            )
-            score = score_clip(clip, result.events)
-            kind = _kind_of(clip, result)
-            row = {
-                "id": clip.clip_id,
-                "kind": kind,
-                "tags": list(clip.tags),
-                "derive": [d.value for d in clip.derive],
-                "expected": len(clip.expected),
-                "matched": len(score.matched),
-                "missed": len(score.missed),
-                "false_starts": len(score.false_starts),
-                "repeats": len(score.repeats),
-                "latencies_s": [round(e.start_pts_s - t.onset_s, 3) for t, e in score.matched],
-                "origin_floors": [
-                    [t.origin_floor, e.details.get("origin_floor")]
-                    for t, e in score.matched
-                    if t.origin_floor is not None
-                ],
-                "starts": [
-                    {
-                        "kind": e.kind.value,
-                        "zone": e.zone,
-                        "start_pts_s": round(e.start_pts_s, 3),
-                        "labels": list(e.labels),
-                        "origin_floor": e.details.get("origin_floor"),
-                    }
-                    for e in result.events
-                    if e.phase.value == "start"
-                ],
-                "replay": result.summary(),
-            }
-            if clip.report_only:
-                report.report_only.append(row)
-            else:
-                report.clips.append(row)
-                scores.append(score)
-            speed_acc[kind].append(result)
-            if progress is not None:
-                progress(_progress_line(row))
+    for outcome in _outcomes(clips, jobs):
+        if outcome.report_only:
+            report.report_only.append(outcome.row)
+        else:
+            report.clips.append(outcome.row)
+            scores.append(outcome.score)
+        speed_acc[outcome.kind].append(outcome.replay)
+        if progress is not None:
+            progress(_progress_line(outcome.row))
     report.metrics = summarize(scores)
     for kind, results in speed_acc.items():
         duration = sum(r.duration_s for r in results)

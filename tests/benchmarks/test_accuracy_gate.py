@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 BASELINE = REPO / "benchmarks" / "scenarios" / "baseline.json"
 REAL_CLIPS = REPO / "benchmarks" / "scenarios" / "real_clips.yaml"
 SEED = 1234
+JOBS = 2
 # How far a metric may fall below the committed baseline before the gate fails.
 RATE_TOLERANCE = 0.02
 LATENCY_TOLERANCE_S = 0.5
@@ -51,9 +52,11 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> SuiteReport:
     cache = os.environ.get("HAZARDWATCH_TEST_CACHE")
     root = Path(cache) if cache else tmp_path_factory.mktemp("suite")
     suite_dir = root / f"scenarios-seed{SEED}"
-    generate_suite(suite_dir, seed=SEED, assets_dir=SHARED_ASSETS)
+    # Two processes each (the clips and the report are the same as with one: tests/pipelines/
+    # test_evaluate_jobs.py); 230 s of the CI's 28 minutes went here with one.
+    generate_suite(suite_dir, seed=SEED, assets_dir=SHARED_ASSETS, jobs=JOBS)
     suites = [suite_dir, make_hd_suite(suite_dir), REAL_CLIPS]
-    result = evaluate_suite(suites, progress=print)
+    result = evaluate_suite(suites, progress=print, jobs=JOBS)
     print(format_report(result))
     out = os.environ.get("HAZARDWATCH_EVAL_OUT")
     if out:
