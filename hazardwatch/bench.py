@@ -12,8 +12,9 @@ import argparse
 import re
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
+
+from pipelines.cli_args import count_arg
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_PACKAGE = REPO_ROOT / "benchmarks" / "capacity"
@@ -39,17 +40,6 @@ def size_arg(text: str) -> tuple[int, int]:
     if not (64 <= width <= 3840 and 64 <= height <= 2160) or width % 2 or height % 2:
         raise argparse.ArgumentTypeError(f"size {text}: even, 64..3840 x 64..2160")
     return width, height
-
-
-def count_arg(lo: int, hi: int) -> Callable[[str], int]:
-    """A parser of a whole number in ``lo..hi``."""
-
-    def parse(text: str) -> int:
-        if not text.isdigit() or not lo <= int(text) <= hi:
-            raise argparse.ArgumentTypeError(f"expected a whole number {lo}..{hi}, got {text!r}")
-        return int(text)
-
-    return parse
 
 
 def workers_arg(text: str) -> str:

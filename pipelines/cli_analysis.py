@@ -11,22 +11,13 @@ from pathlib import Path
 from cameras.errors import SourceError
 from models.errors import ModelError
 from pipelines.builders import BuildError
+from pipelines.cli_args import count_arg
 from pipelines.config import ConfigError, load_config
 from pipelines.derived_clips import Derivation, DeriveError, derive_file, parse_derivations
 from pipelines.evaluate import evaluate_suite, format_report
 from pipelines.replay import replay
 from pipelines.suite import SuiteError
 from vision.types import HazardEvent
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number 1..64, got {text!r}") from None
-    if not 1 <= value <= 64:
-        raise argparse.ArgumentTypeError(f"expected a whole number 1..64, got {text!r}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     e.add_argument(
         "--jobs",
-        type=_positive_int,
+        type=count_arg(1, 64),
         default=1,
         metavar="N",
         help="clips replayed at once, in N processes (default 1); the scores do not depend on "

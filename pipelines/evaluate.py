@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 from collections import defaultdict
@@ -100,15 +101,15 @@ def _evaluate_clip(clip: SuiteClip, detectors: DetectorCache) -> _ClipOutcome:
     return _ClipOutcome(row, score, clip.report_only, kind, result)
 
 
-# A worker process's detectors, loaded once per process (each process has its own; nothing is
-# shared between processes or threads).
-_worker_detectors: list[DetectorCache] = []
+@functools.cache
+def _worker_detectors() -> DetectorCache:
+    """A worker process's detectors, loaded once per process (used only in the pool's worker
+    processes, one thread each: nothing is shared between processes or threads)."""
+    return DetectorCache()
 
 
 def _evaluate_in_worker(clip: SuiteClip) -> _ClipOutcome:
-    if not _worker_detectors:
-        _worker_detectors.append(DetectorCache())
-    return _evaluate_clip(clip, _worker_detectors[0])
+    return _evaluate_clip(clip, _worker_detectors())
 
 
 def _outcomes(clips: Sequence[SuiteClip], jobs: int) -> Iterator[_ClipOutcome]:

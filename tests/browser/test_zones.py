@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -30,6 +30,7 @@ from tests.browser.conftest import (
 )
 from tests.support.media import ensure_clip
 from tests.support.servers import RedisServerProcess, free_port
+from tests.support.waiting import wait_for
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -73,17 +74,6 @@ def _save(page: Page) -> None:
     )
 
 
-def _wait_for(what: str, check: Any, timeout_s: float, site: Site) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s:g} s\n{site.log_tail()}")
-        time.sleep(0.5)
-
-
 def test_every_camera_shows_its_live_picture(hw_site: Site, open_page: OpenPageFactory) -> None:
     opened = open_page("/ui/zones")
     for camera_id in hw_site.camera_ids:
@@ -125,11 +115,11 @@ def test_a_polygon_drawn_with_the_mouse_is_saved_and_taken_up_by_the_pipeline(
     # The running pipeline reloads the file; its next status names the zones it runs with.
     live = hw_site.get_json("/cameras/lane_cam/live")
     assert live["zones"] is not None, "the pipeline's status record names no zones"
-    _wait_for(
-        "the pipeline's status did not name the drawn zone",
+    wait_for(
         lambda: "drawn" in (hw_site.get_json("/cameras/lane_cam/live")["zones"] or []),
         RELOAD_TIMEOUT_S,
-        hw_site,
+        "the pipeline's status to name the drawn zone",
+        explain=hw_site.log_tail,
     )
 
 
